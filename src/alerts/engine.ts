@@ -1,0 +1,132 @@
+import type { Logger } from '../log.js';
+import type { Metrics } from '../http/metrics.js';
+import type { Evaluation, Finding, Labels, Rule } from '../rules/rule-type.js';
+import { renderTemplate } from '../rules/template.js';
+import type { Notifier } from '../notify/notifier.js';
+import type { EvaluationCommit, StateStore } from '../store/store.js';
+import { step, type LifecycleRule, type StepResult } from './lifecycle.js';
+import type { Notification, NotifiedAlert } from './notification.js';
+import { findSilence } from './silences.js';
+
+/** The built-in rule that turns "this rule cannot evaluate" into an alert of its own. */
+export const EVALUATION_FAILING_RULE_ID = 'ohw-rule-evaluation-failing';
+
+export interface EngineOptions {
+  store: StateStore;
+  notifiers: readonly Notifier[];
+  cluster: string;
+  logger: Logger;
+  metrics?: Metrics;
+  /** A rule failing this long raises the evaluation-failing alert. */
+  failingAfterMs: number;
+  onCommitted?: () => void;
+}
+
+export interface ApplyResult {
+  step: StepResult;
+  notifications: Notification[];
+}
+
+/**
+ * Applies evaluations to stored alert state (dispatch): lifecycle, silences, grouping into one
+ * notification per rule and kind, and the outbox — all in one store transaction.
+ */
+export class AlertEngine {
+  constructor(private readonly o: EngineOptions) {}
+
+  async apply(rule: Rule, evaluation: Evaluation, now: number, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
+    const health = await this.recordHealth(rule, evaluation, now, opts.dryRun === true);
+    if (!evaluation.ok) {
+      // Unknown is not OK: the rule's own alerts stay as they are; only the meta-alert moves.
+      const failing = this.failingRule(rule);
+      const finding: Finding = {
+        labels: { rule: rule.id, source: evaluation.source },
+        values: { rule: rule.id, source: evaluation.source, error: evaluation.error, failures: health.consecutiveFailures },
+      };
+      return this.applyFindings(failing, [finding], now, { inScope: (l) => l['rule'] === rule.id, dryRun: opts.dryRun === true, render: () => `rule ${rule.id} cannot evaluate: ${evaluation.source} ${evaluation.error}` });
+    }
+    const result = await this.applyFindings(this.asLifecycle(rule), evaluation.findings, now, {
+      dryRun: opts.dryRun === true,
+      render: (f, labels) => renderTemplate(rule.message, this.vars(rule, f, labels)),
+      ...(evaluation.cursor !== undefined ? { cursor: evaluation.cursor } : {}),
+      meta: rule,
+    });
+    if (!opts.dryRun) await this.applyFindings(this.failingRule(rule), [], now, { inScope: (l) => l['rule'] === rule.id, dryRun: false, render: () => '' });
+    return result;
+  }
+
+  private vars(rule: Rule, f: Finding, labels: Labels): Record<string, unknown> {
+    return { rule_id: rule.id, rule_name: rule.name, severity: rule.severity, cluster: this.o.cluster, ...labels, ...f.values };
+  }
+
+  private asLifecycle(rule: Rule): LifecycleRule {
+    return { id: rule.id, severity: rule.severity, labels: rule.labels, for: rule.for, keepFiringFor: rule.keepFiringFor, repeat: rule.repeat };
+  }
+
+  private failingRule(rule: Rule): LifecycleRule & { name: string } {
+    return { id: EVALUATION_FAILING_RULE_ID, name: 'Rule evaluation failing', severity: 'warning', labels: {}, for: this.o.failingAfterMs, keepFiringFor: 0, repeat: rule.repeat };
+  }
+
+  private async applyFindings(
+    rule: LifecycleRule,
+    findings: Finding[],
+    now: number,
+    o: { inScope?: (labels: Labels) => boolean; dryRun: boolean; render: (f: Finding, labels: Labels) => string; cursor?: unknown; meta?: Rule },
+  ): Promise<ApplyResult> {
+    const current = await this.o.store.alertsForRule(rule.id);
+    const silences = await this.o.store.listSilences({ now });
+    const result = step({
+      rule,
+      current,
+      findings,
+      now,
+      render: o.render,
+      isMuted: (labels) => findSilence(silences, rule.id, labels, now) !== undefined,
+      ...(o.inScope ? { inScope: (a) => o.inScope!(a.labels) } : {}),
+    });
+    const meta = o.meta;
+    const info = meta
+      ? { id: meta.id, name: meta.name, type: meta.type, severity: meta.severity, ...(meta.description ? { description: meta.description } : {}), ...(meta.runbook ? { runbook: meta.runbook } : {}) }
+      : { id: rule.id, name: 'Rule evaluation failing', type: 'internal', severity: rule.severity, runbook: 'The rule cannot read its source: check the source is reachable and its credentials; its own alerts are frozen (neither fired nor resolved) until it can.' };
+    const notifications: Notification[] = [];
+    const mk = (kind: 'firing' | 'resolved', alerts: NotifiedAlert[]) => {
+      if (alerts.length === 0) return;
+      const renderedRunbook = info.runbook && meta ? renderTemplate(info.runbook, { rule_id: meta.id, rule_name: meta.name, severity: meta.severity, cluster: this.o.cluster, ...alerts[0]!.labels, ...alerts[0]!.values }) : info.runbook;
+      notifications.push({
+        key: `${rule.id}:${now}:${kind}`,
+        kind,
+        cluster: this.o.cluster,
+        rule: { ...info, ...(renderedRunbook ? { runbook: renderedRunbook } : {}) },
+        commonLabels: rule.labels,
+        alerts,
+        at: now,
+      });
+    };
+    mk('firing', result.firing);
+    mk('resolved', result.resolved);
+    if (!o.dryRun) {
+      const commit: EvaluationCommit = {
+        upserts: result.upserts,
+        deletes: result.deletes,
+        transitions: result.transitions,
+        outbox: notifications.flatMap((n) => this.o.notifiers.flatMap((nt) => nt.receivers(n).map((receiver) => ({ receiver, notification: n })))),
+        ...(o.cursor !== undefined ? { cursor: { ruleId: rule.id, value: o.cursor } } : {}),
+      };
+      if (commit.upserts.length || commit.deletes.length || commit.outbox.length || commit.cursor) {
+        await this.o.store.commit(commit);
+        for (const t of result.transitions) if (t.to === 'firing' || t.to === 'resolved') this.o.logger.info({ rule: t.ruleId, fingerprint: t.fingerprint, labels: t.labels, from: t.from, to: t.to }, 'alert transition');
+        if (commit.outbox.length) this.o.onCommitted?.();
+      }
+    }
+    return { step: result, notifications };
+  }
+
+  private async recordHealth(rule: Rule, ev: Evaluation, now: number, dryRun: boolean) {
+    const prev = (await this.o.store.ruleHealth()).find((h) => h.ruleId === rule.id);
+    const h = ev.ok
+      ? { ruleId: rule.id, lastEvalAt: now, lastSuccessAt: now, consecutiveFailures: 0 }
+      : { ruleId: rule.id, lastEvalAt: now, ...(prev?.lastSuccessAt !== undefined ? { lastSuccessAt: prev.lastSuccessAt } : {}), lastError: `${ev.source}: ${ev.error}`, consecutiveFailures: (prev?.consecutiveFailures ?? 0) + 1, failingSince: prev?.failingSince ?? now };
+    if (!dryRun) await this.o.store.setRuleHealth(h);
+    return h;
+  }
+}

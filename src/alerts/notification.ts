@@ -1,0 +1,34 @@
+import type { Severity } from '../config/zod-types.js';
+import type { Labels, Values } from '../rules/rule-type.js';
+
+export type NotificationKind = 'firing' | 'resolved';
+
+export interface NotifiedAlert {
+  fingerprint: string;
+  shortId: string;
+  labels: Labels;
+  values: Values;
+  message: string;
+  samples?: string[];
+  activeSince: number;
+  firedAt?: number;
+  resolvedAt?: number;
+  /** True when this alert was already announced and this is a reminder (`repeat`). */
+  repeat: boolean;
+}
+
+/**
+ * What one evaluation of one rule has to say: all its new/reminded firing alerts in one
+ * message, all its resolved alerts in another. Rendered by each notifier at send time.
+ */
+export interface Notification {
+  /** Idempotency key: rule id + evaluation time + kind. */
+  key: string;
+  kind: NotificationKind;
+  cluster: string;
+  rule: { id: string; name: string; type: string; severity: Severity; description?: string; runbook?: string };
+  /** Labels shared by every alert (rule labels), for routing. */
+  commonLabels: Labels;
+  alerts: NotifiedAlert[];
+  at: number;
+}

@@ -1,0 +1,76 @@
+import type { Alert, AlertState } from '../alerts/alert.js';
+import type { Transition } from '../alerts/lifecycle.js';
+import type { Notification } from '../alerts/notification.js';
+import type { Silence } from '../alerts/silences.js';
+
+export type OutboxState = 'pending' | 'sent' | 'failed';
+
+/** A notification for one receiver, persisted before any network call: crash-safe delivery. */
+export interface OutboxItem {
+  id: number;
+  receiver: string;
+  notification: Notification;
+  state: OutboxState;
+  attempts: number;
+  nextAttemptAt: number;
+  createdAt: number;
+  sentAt?: number;
+  lastError?: string;
+  /** Receiver-specific delivery record (e.g. Telegram message ids, for threading the resolve). */
+  meta?: unknown;
+}
+
+/** Everything one evaluation changes, applied atomically: state and outbox never disagree. */
+export interface EvaluationCommit {
+  upserts: Alert[];
+  deletes: string[];
+  transitions: Transition[];
+  outbox: { receiver: string; notification: Notification }[];
+  cursor?: { ruleId: string; value: unknown };
+}
+
+export interface RuleHealth {
+  ruleId: string;
+  lastEvalAt?: number;
+  lastSuccessAt?: number;
+  lastError?: string;
+  consecutiveFailures: number;
+  failingSince?: number;
+}
+
+/**
+ * The state store. Async so that a PostgreSQL implementation (multi-instance) fits behind it;
+ * the SQLite implementation is synchronous underneath.
+ */
+export interface StateStore {
+  readonly schemaVersion: number;
+  alertsForRule(ruleId: string): Promise<Alert[]>;
+  listAlerts(states?: AlertState[]): Promise<Alert[]>;
+  /** By fingerprint or short id (prefix); resolved alerts included. */
+  findAlert(id: string): Promise<Alert | undefined>;
+  commit(c: EvaluationCommit): Promise<void>;
+  ack(fingerprint: string, by: string, at: number): Promise<boolean>;
+
+  addSilence(s: Silence): Promise<void>;
+  expireSilence(id: string, at: number): Promise<boolean>;
+  listSilences(opts?: { now?: number; includeExpired?: boolean }): Promise<Silence[]>;
+
+  history(limit: number): Promise<Transition[]>;
+  getCursor(ruleId: string): Promise<unknown>;
+
+  dueOutbox(now: number, limit: number, receiverPrefix?: string): Promise<OutboxItem[]>;
+  markSent(id: number, at: number, meta?: unknown): Promise<void>;
+  markRetry(id: number, nextAttemptAt: number, error: string): Promise<void>;
+  markFailed(id: number, error: string): Promise<void>;
+  outboxCounts(): Promise<Record<OutboxState, number>>;
+  /** Find the delivery record of an earlier notification (threading a resolve to its firing message). */
+  deliveryOf(receiver: string, fingerprint: string): Promise<unknown>;
+  setDelivery(receiver: string, fingerprint: string, meta: unknown): Promise<void>;
+
+  setRuleHealth(h: RuleHealth): Promise<void>;
+  ruleHealth(): Promise<RuleHealth[]>;
+
+  /** Drop resolved alerts, sent outbox items and history older than `before`. */
+  purge(before: number): Promise<number>;
+  close(): Promise<void>;
+}
