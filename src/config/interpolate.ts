@@ -32,7 +32,7 @@ export function interpolate(yaml: YamlFile, opts: InterpolateOptions): { value: 
         if (val !== undefined && val !== '') return val;
         if (dflt !== undefined) return dflt;
         issue(path, `environment variable ${name} is not set (expected it in the environment, or a default: \${${name}:-value})`, whole);
-        return '';
+        return whole; // left as written: the load fails on the issue above, not on a confusing empty value
       });
     }
     if (Array.isArray(v)) return v.map((x, i) => visit(x, [...path, i]));
@@ -44,6 +44,7 @@ export function interpolate(yaml: YamlFile, opts: InterpolateOptions): { value: 
         if (!(fileKey in out)) continue;
         if (key in out) {
           issue([...path, fileKey], `both "${key}" and "${fileKey}" are set (expected only one of them)`);
+          delete out[fileKey];
           continue;
         }
         const p = out[fileKey];

@@ -60,6 +60,14 @@ export function describeValue(v: unknown): string {
   return `${typeof v} ${String(v)}`;
 }
 
+/** `severities[1]` rather than `1`: the innermost key, with the list indexes after it. */
+export function fieldName(path: readonly PropertyKey[]): string {
+  let i = path.length - 1;
+  let suffix = '';
+  while (i >= 0 && typeof path[i] === 'number') suffix = `[${String(path[i])}]${suffix}`, i--;
+  return i >= 0 ? `${String(path[i])}${suffix}` : suffix || 'document';
+}
+
 const EXPECTED_NAMES: Record<string, string> = {
   string: 'a string', number: 'a number', boolean: 'true or false', object: 'a mapping', array: 'a list',
   int: 'an integer', nonoptional: 'a value', record: 'a mapping', literal: 'a fixed value',
@@ -71,7 +79,7 @@ export type KnownKeys = (path: PropertyKey[], value: unknown) => string[];
 /** A zod issue as one sentence an operator can act on, with the value that was found. */
 export function describeZodIssue(issue: z.core.$ZodIssue, valueAt: (path: PropertyKey[]) => unknown, knownKeys: KnownKeys): { path: PropertyKey[]; message: string; keyOf?: string }[] {
   const got = (p: PropertyKey[]) => describeValue(valueAt(p));
-  const field = issue.path.length ? String(issue.path[issue.path.length - 1]) : 'document';
+  const field = fieldName(issue.path);
   switch (issue.code) {
     case 'unrecognized_keys': {
       const known = knownKeys(issue.path, valueAt(issue.path));
@@ -107,6 +115,11 @@ export function describeZodIssue(issue: z.core.$ZodIssue, valueAt: (path: Proper
       const what = issue.origin === 'array' ? (Number(issue.code === 'too_small' ? issue.minimum : issue.maximum) === 1 ? ' item' : ' items') : issue.origin === 'string' ? ' characters' : '';
       const n = issue.code === 'too_small' ? issue.minimum : issue.maximum;
       return [{ path: issue.path, message: `${field}: out of range (expected ${bound} ${String(n)}${what}, got ${got(issue.path)})` }];
+    }
+    case 'invalid_key': {
+      const key = String(issue.path[issue.path.length - 1]);
+      const why = issue.issues[0]?.message ?? issue.message;
+      return [{ path: issue.path, keyOf: key, message: `${fieldName(issue.path.slice(0, -1))}: invalid key "${key}" (${why})` }];
     }
     case 'invalid_format':
       return [{ path: issue.path, message: `${field}: ${issue.message} (got ${got(issue.path)})` }];

@@ -84,7 +84,8 @@ export function loadAll(configPath: string, opts: LoadOptions = {}): LoadResult 
   const files: string[] = [];
   rulePaths.forEach((p, i) => {
     const matched = expandPathPattern(p, configDir);
-    if (matched.length === 0 && configYaml) {
+    // Without a valid config the paths are guesses: only complain about paths the user wrote.
+    if (matched.length === 0 && configYaml && (config || rawRulePaths !== undefined)) {
       issues.push({ file: configYaml.file, ...configYaml.positionOf(['rules', 'paths', i]), message: `rules path ${JSON.stringify(p)} matches no file (expected it relative to ${display(configDir, base) || '.'})` });
     }
     for (const f of matched) if (!files.includes(f)) files.push(f);
