@@ -51,7 +51,10 @@ export class AlertEngine {
       ...(evaluation.cursor !== undefined ? { cursor: evaluation.cursor } : {}),
       meta: rule,
     });
-    if (!opts.dryRun) await this.applyFindings(this.failingRule(rule), [], now, { inScope: (l) => l['rule'] === rule.id, dryRun: false, render: () => '' });
+    if (!opts.dryRun) {
+      const recovered = await this.applyFindings(this.failingRule(rule), [], now, { inScope: (l) => l['rule'] === rule.id, dryRun: false, render: () => '' });
+      result.notifications.push(...recovered.notifications);
+    }
     return result;
   }
 
