@@ -6,6 +6,8 @@ import { createMetrics, type Metrics } from './http/metrics.js';
 import { startHealthServer, type ReadinessCheck } from './http/server.js';
 import { createLogger, type Logger } from './log.js';
 import { buildNotifiers } from './notify/build.js';
+import { createTelegramBot } from './bot/build.js';
+import type { TelegramBot } from './bot/bot.js';
 import type { Notifier } from './notify/notifier.js';
 import { OutboxWorker } from './notify/outbox-worker.js';
 import { createRegistry, type RuleTypeRegistry } from './rules/registry.js';
@@ -59,7 +61,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const metrics = createMetrics();
   const store = new SqliteStore(resolveFromConfig(loaded, loaded.config.state.path));
   const sources = o.sources ?? createSources(loaded.config, logger);
-  const notifiers = o.notifiers ?? buildNotifiers(loaded.config, logger);
+  const notifiers = o.notifiers ?? buildNotifiers(loaded.config, logger, { store, ...(o.now ? { now: o.now } : {}) });
   const now = o.now ?? Date.now;
   const outbox = new OutboxWorker({ store, notifiers, logger, metrics, now });
   const engine = new AlertEngine({ store, notifiers, cluster: loaded.config.cluster.name, logger, metrics, failingAfterMs: loaded.config.evaluation.failing_source_after, onCommitted: () => outbox.kick() });
@@ -68,6 +70,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   let purgeTimer: NodeJS.Timeout | undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
+  let bot: TelegramBot | undefined;
   let lastReloadError: string | undefined;
 
   const readiness = async (): Promise<ReadinessCheck[]> => {
@@ -98,6 +101,8 @@ export async function createApp(o: AppOptions): Promise<App> {
     async start() {
       scheduler.start(loaded.rules);
       outbox.start();
+      bot = createTelegramBot({ config: () => loaded.config, store, sources, rules: () => loaded.rules, notifiers, logger, now });
+      await bot?.start();
       if (loaded.config.http.enabled) {
         http = await startHealthServer({ listen: loaded.config.http.listen, port: o.httpPort ?? loaded.config.http.port, metrics, readiness });
         app.httpPort = http.port;
@@ -146,6 +151,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       clearInterval(purgeTimer);
       clearInterval(gaugeTimer);
       watcher?.close();
+      await bot?.stop();
       await scheduler.stop();
       await outbox.stop();
       await outbox.flush();

@@ -21,6 +21,7 @@ const haproxySource = z
     socket: z.string().optional().meta({ description: 'Runtime API socket path (`show stat`), an alternative to stats_url.' }),
     write_backend: z.string().prefault('pg_primary').meta({ description: 'Backend routing writes to the Patroni leader (checked with /primary).' }),
     read_backend: z.string().optional().meta({ description: 'Backend routing reads to replicas (checked with /replica).' }),
+    app_backends: z.array(z.string().min(1)).optional().meta({ description: 'Application backends shown by /status (default: every backend except the write/read backends and "stats").' }),
     timeout: zDuration().prefault('2s'),
   })
   .refine((h) => h.stats_url || h.socket, { message: 'set stats_url or socket (expected at least one way to read HAProxy stats)' });
@@ -40,9 +41,9 @@ const etcdSource = z.strictObject({
 
 const elasticsearchSource = z.strictObject({
   nodes: z.array(url()).min(1),
-  username: z.string().optional(),
+  username: z.string().optional().meta({ description: 'Basic-auth user (with password or password_file).' }),
   password: z.string().optional(),
-  api_key: z.string().optional().meta({ description: 'API key (base64 id:key), instead of username/password.' }),
+  api_key: z.string().optional().meta({ description: 'API key (base64 id:key, or api_key_file), instead of username/password.' }),
   ca_file: z.string().optional().meta({ description: 'PEM CA bundle for TLS.' }),
   timeout: zDuration().prefault('10s'),
   indices: z
@@ -53,7 +54,17 @@ const elasticsearchSource = z.strictObject({
     })
     .prefault({}),
   ingest_delay: zDuration().prefault('30s').meta({ description: 'Documents younger than this are not queried yet (ingest lag).' }),
-});
+  server_major: z
+    .union([z.literal(8), z.literal(9), z.literal('8'), z.literal('9')])
+    .transform((v) => Number(v) as 8 | 9)
+    .prefault(9)
+    .meta({ description: 'Elasticsearch major: the client announces compatible-with=<major> (ES 8 accepts 7|8, ES 9 accepts 8|9; 8 also works against 9 during an upgrade). See docs/logs.md.' }),
+  max_catch_up: zDuration({ min: 1000 }).prefault('1h').meta({ description: 'After downtime, log rules look back at most this far from the last evaluated point (older events are skipped, logged).' }),
+  batch_window: zDuration().prefault('10ms').meta({ description: 'Searches issued within this window (rules due in one tick) are sent as one _msearch.' }),
+  max_batch: z.number().int().min(1).max(1000).prefault(100).meta({ description: 'At most this many searches per _msearch request.' }),
+})
+  .refine((e) => !(e.api_key && (e.username || e.password)), { message: 'set api_key or username/password, not both' })
+  .refine((e) => (e.username === undefined) === (e.password === undefined), { message: 'username and password go together (expected both, or api_key instead)' });
 
 const telegramChat = z.strictObject({
   id: z.union([z.number().int(), z.string().regex(/^(-?\d+|@\w+)$/)]).meta({ description: 'Chat id (negative for groups) or @channel.' }),
@@ -69,7 +80,39 @@ const telegramNotifier = z.strictObject({
   chats: z.array(telegramChat).min(1),
   allowed_users: z.array(z.number().int()).optional().meta({ description: 'User ids allowed to silence/ack; absent = anyone in an allowed chat.' }),
   max_sample_lines: z.number().int().min(0).max(50).prefault(5),
+  max_sample_chars: z.number().int().min(20).max(2000).prefault(300).meta({ description: 'Each sample log line is trimmed to this many characters.' }),
+  commands: z.boolean().prefault(true).meta({ description: 'Run the bot (commands and buttons); false = send alerts only.' }),
+  mode: z.enum(['polling', 'webhook']).prefault('polling').meta({ description: 'How the bot receives updates: long polling (default) or a webhook.' }),
+  webhook: z
+    .strictObject({
+      url: z.string().regex(/^https:\/\/[^\s]+$/, 'expected the public https:// URL Telegram posts to').meta({ description: 'Public HTTPS URL (reverse proxy) Telegram posts updates to.' }),
+      listen: z.string().prefault('127.0.0.1').meta({ description: 'Local address the webhook server listens on.' }),
+      port: z.number().int().min(1).max(65535).prefault(8443),
+      secret_token: z.string().regex(/^[A-Za-z0-9_-]{16,256}$/, 'expected 16-256 characters of A-Z a-z 0-9 _ -').meta({ description: 'Sent by Telegram in X-Telegram-Bot-Api-Secret-Token; other requests are refused.' }),
+    })
+    .optional(),
+  pacing: z
+    .strictObject({
+      per_chat_interval: zDuration().prefault('1s').meta({ description: 'At most one message per chat per this interval.' }),
+      group_per_minute: z.number().int().min(1).max(60).prefault(20).meta({ description: 'At most this many messages to one group in any 60 s.' }),
+      global_per_second: z.number().int().min(1).max(30).prefault(30).meta({ description: 'At most this many messages per second overall.' }),
+      coalesce_after: z.number().int().min(1).max(100).prefault(3).meta({ description: 'More notifications than this waiting for one chat are sent as one digest.' }),
+    })
+    .prefault({}),
+}).refine((t) => t.mode !== 'webhook' || t.webhook !== undefined, { message: 'mode webhook needs a webhook section (url, secret_token)', path: ['webhook'] });
+
+/** Label matchers: each value is an exact string or a list of accepted strings; `rule` matches the rule id. */
+const zMatchers = z.record(
+  z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'label names must match [a-zA-Z_][a-zA-Z0-9_]*'),
+  z.union([z.string(), z.array(z.string()).min(1)]),
+);
+
+const inhibitRuleSchema = z.strictObject({
+  source_matchers: zMatchers.meta({ description: 'The inhibiting alert: a firing alert whose labels (and `rule`: rule id, `severity`) match all of these.' }),
+  target_matchers: zMatchers.meta({ description: 'The muted alerts: labels (and `rule`, `severity`) matching all of these.' }),
+  equal: z.array(z.string()).prefault([]).meta({ description: 'Labels that must have the same value on source and target (e.g. [member]); absent on both counts as equal.' }),
 });
+export type InhibitRule = z.infer<typeof inhibitRuleSchema>;
 
 export const configSchema = z.strictObject({
   cluster: z
@@ -115,6 +158,10 @@ export const configSchema = z.strictObject({
       elasticsearch: elasticsearchSource.optional(),
     })
     .prefault({}),
+  inhibit: z
+    .array(inhibitRuleSchema)
+    .prefault([])
+    .meta({ description: 'Alertmanager-style inhibition: while an alert matching source_matchers fires, alerts matching target_matchers (and equal on the `equal` labels) are not notified. One incident, not a storm.' }),
   notifiers: z
     .strictObject({
       console: z.strictObject({ enabled: z.boolean().optional().meta({ description: 'Default: on when no Telegram notifier is configured.' }) }).optional(),

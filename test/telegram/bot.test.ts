@@ -1,0 +1,237 @@
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { configSchema, type Config } from '../../src/config/schema.js';
+import { createTelegramBot } from '../../src/bot/build.js';
+import type { TelegramBot } from '../../src/bot/bot.js';
+import { COMMANDS } from '../../src/bot/commands/index.js';
+import { OutboxWorker } from '../../src/notify/outbox-worker.js';
+import { TelegramNotifier } from '../../src/notify/telegram/notifier.js';
+import type { Rule } from '../../src/rules/rule-type.js';
+import { createSources } from '../../src/sources/sources.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { startFakeTelegram, type FakeTelegram, type CallRecord } from '../support/fake-telegram.js';
+import { captureLogger, firingAlert, notificationOf, TOKEN } from './harness.js';
+
+const CHAT = -100777;
+const OTHER_CHAT = -100999;
+const ALICE = 1001; // allowed to mutate
+const BOB = 1002; // in the chat, read-only
+
+const rule = (id: string, severity: Rule['severity'] = 'critical'): Rule => ({
+  id, type: 'http', name: id, severity, for: 0, keepFiringFor: 0, repeat: 0, timeout: 1000, labels: {}, message: id, enabled: true, spec: {}, origin: { file: 'r.yaml', line: 1, col: 1 },
+});
+
+interface Ctx { fake: FakeTelegram; store: SqliteStore; bot: TelegramBot; notifier: TelegramNotifier; worker: OutboxWorker; logs: string[]; config: Config; statusFails: boolean }
+let c: Ctx;
+
+async function setup(): Promise<Ctx> {
+  const fake = await startFakeTelegram({ token: TOKEN, maxPollMs: 1000 });
+  const store = new SqliteStore(':memory:');
+  const { logger, lines } = captureLogger();
+  const config = configSchema.parse({
+    cluster: { name: 'odoo-prod' },
+    notifiers: { telegram: { token: TOKEN, api_root: fake.apiRoot, chats: [{ id: CHAT }], allowed_users: [ALICE] } },
+  });
+  const notifier = new TelegramNotifier({ token: TOKEN, apiRoot: fake.apiRoot, chats: [{ id: CHAT, severities: ['critical', 'warning', 'info'] }], store, logger, pacing: { perChatIntervalMs: 0 } });
+  const worker = new OutboxWorker({ store, notifiers: [notifier], logger, pollMs: 1_000_000_000 });
+  const ctx = { fake, store, notifier, worker, logs: lines, config, statusFails: false } as Ctx;
+  const sources = createSources(config, logger);
+  const bot = createTelegramBot({ config: () => config, store, sources, rules: () => [rule('pg-down'), rule('replica-lag', 'warning')], notifiers: [notifier], logger, now: Date.now })!;
+  const realStatus = (bot as unknown as { o: { deps: { status: () => Promise<unknown> } } }).o.deps.status;
+  (bot as unknown as { o: { deps: { status: () => Promise<unknown> } } }).o.deps.status = () => (ctx.statusFails ? Promise.reject(new Error(`boom ${TOKEN}`)) : realStatus());
+  ctx.bot = bot;
+  return ctx;
+}
+
+/** Sends a command as `user` and returns the bot's reply to it (text as the user sees it). */
+async function ask(text: string, user = ALICE, chat = CHAT): Promise<string> {
+  const mark = c.fake.mark();
+  const u = c.fake.pushCommand(chat, user, text) as { message: { message_id: number } };
+  const call = await c.fake.waitForCall('sendMessage', (x) => (x.params['reply_parameters'] as { message_id?: number } | undefined)?.message_id === u.message.message_id || x.params['reply_to_message_id'] === u.message.message_id, 3000, { after: mark });
+  assert.equal(call.status, 200, JSON.stringify(call.response));
+  return (call.response as { result: { text: string } }).result.text;
+}
+
+async function sendFiring(labels: Record<string, string>) {
+  const a = firingAlert('pg-down', labels);
+  await c.store.commit({ upserts: [a], deletes: [], transitions: [{ fingerprint: a.fingerprint, ruleId: a.ruleId, labels: a.labels, from: 'pending', to: 'firing', at: Date.now(), message: a.message }], outbox: [{ receiver: `telegram:${CHAT}`, notification: notificationOf('firing', [a], Date.now()) }] });
+  const mark = c.fake.mark();
+  await c.worker.pass();
+  const call = await c.fake.waitForCall('sendMessage', (x) => x.status === 200, 3000, { after: mark });
+  return { alert: a, messageId: (call.response as { result: { message_id: number } }).result.message_id };
+}
+
+async function press(user: number, data: string, messageId: number, chat = CHAT): Promise<{ answer: CallRecord; mark: number }> {
+  const mark = c.fake.mark();
+  const u = c.fake.pushCallback(chat, user, data, messageId);
+  const answer = await c.fake.waitForCall('answerCallbackQuery', (x) => x.params['callback_query_id'] === u.callback_query.id, 3000, { after: mark });
+  return { answer, mark };
+}
+
+describe('telegram bot over real HTTP (telegraf ↔ fake Bot API)', () => {
+  before(async () => {
+    c = await setup();
+    await c.bot.start();
+    await c.fake.waitForPolling(3000);
+  });
+  after(async () => {
+    await c.bot.stop();
+    for (const l of c.logs) assert.ok(!l.includes(TOKEN.split(':')[1]!), `token in log: ${l}`);
+    await c.fake.close();
+    await c.store.close();
+  });
+
+  test('commands are registered with setMyCommands', () => {
+    assert.deepEqual((c.fake.commands() as { command: string }[]).map((x) => x.command), COMMANDS.map((x) => x.name));
+    assert.deepEqual((c.fake.commands() as { command: string }[]).map((x) => x.command), ['status', 'lag', 'alerts', 'history', 'silence', 'silences', 'unsilence', 'ack', 'rules', 'help']);
+  });
+
+  test('/help and /start list every command', async () => {
+    const help = await ask('/help');
+    for (const cmd of COMMANDS) assert.ok(help.includes(`/${cmd.name}`), cmd.name);
+    assert.match(await ask('/start'), /\/silence <alert-id\|rule-id> <duration> \[reason\]/);
+  });
+
+  test('/status shows what the sources report (never invented) and the alert count', async () => {
+    const text = await ask('/status');
+    assert.match(text, /Cluster odoo-prod/);
+    assert.match(text, /Alerts: \d+ firing, \d+ pending/);
+    assert.match(text, /patroni: not configured/);
+    assert.match(text, /elasticsearch: not configured/);
+  });
+
+  test('/lag says "no data" until the Patroni source reports', async () => {
+    assert.match(await ask('/lag'), /no data — patroni: not configured/);
+  });
+
+  test('/alerts, /ack, /history, /rules', async () => {
+    const { alert } = await sendFiring({ member: 'pg<1>' });
+    const list = await ask('/alerts');
+    assert.match(list, new RegExp(`${alert.shortId} pg-down · firing`));
+    assert.ok(list.includes('member=pg<1>'));
+    assert.match(await ask(`/ack ${alert.shortId}`), /acknowledged by @?User1001|acknowledged by/);
+    assert.equal((await c.store.findAlert(alert.shortId))!.ackedBy, 'User1001 (id 1001)');
+    assert.match(await ask('/alerts'), /acked by User1001/);
+    assert.match(await ask('/history'), /pg-down pending→firing/);
+    assert.match(await ask('/history 0'), /n must be between 1 and 50\nUsage: \/history \[n\]/);
+    assert.match(await ask('/history lots'), /"lots" is not a number/);
+    const rules = await ask('/rules');
+    assert.match(rules, /pg-down http — 🔥 1 firing/);
+    assert.match(rules, /replica-lag http — not evaluated yet/);
+    assert.match(await ask('/ack'), /^Usage: \/ack <alert-id>/);
+    assert.match(await ask('/ack ;rm -rf /'), /Not an alert id: ;rm/);
+    assert.match(await ask('/ack ffffff'), /No alert ffffff/);
+  });
+
+  test('/silence, /silences, /unsilence: validated arguments, usage lines', async () => {
+    assert.match(await ask('/silence'), /^Usage: \/silence <alert-id\|rule-id> <duration> \[reason\]/);
+    assert.match(await ask('/silence pg-down soon'), /"soon" is not a duration/);
+    assert.match(await ask('/silence pg-down 10s'), /duration must be between 1m and 30d/);
+    assert.match(await ask('/silence pg-down 90d'), /duration must be between 1m and 30d/);
+    assert.match(await ask('/silence no-such-rule 1h'), /No alert or rule with id no-such-rule/);
+    const reply = await ask('/silence pg-down 2h planned <maintenance> & reboot');
+    assert.match(reply, /Silenced every alert of rule pg-down for 2h/);
+    const id = /Silence id (\S+)/.exec(reply)![1]!;
+    const [s] = await c.store.listSilences();
+    assert.equal(s!.ruleId, 'pg-down');
+    assert.equal(s!.reason, 'planned <maintenance> & reboot');
+    assert.match(await ask('/silences'), new RegExp(`${id} rule pg-down[\\s\\S]*planned <maintenance> & reboot`));
+    assert.match(await ask(`/unsilence ${id}`), /lifted/);
+    assert.match(await ask(`/unsilence ${id}`), /No active silence/);
+    assert.equal(await ask('/silences'), 'No active silences.');
+  });
+
+  test('mutating commands are limited to allowed_users; reads are not', async () => {
+    assert.equal(await ask('/silence pg-down 1h', BOB), 'Not authorized to change alerts.');
+    assert.equal(await ask('/ack abcdef', BOB), 'Not authorized to change alerts.');
+    assert.match(await ask('/status', BOB), /Cluster odoo-prod/);
+    assert.equal((await c.store.listSilences()).length, 0);
+    assert.ok(c.logs.some((l) => l.includes('"user":1002') && l.includes('not allowed to change alerts')));
+  });
+
+  test('a chat that is not configured gets one short refusal, no data, and is logged', async () => {
+    assert.equal(await ask('/status', 4242, OTHER_CHAT), 'Not authorized.');
+    const mark = c.fake.mark();
+    c.fake.pushCommand(OTHER_CHAT, 4242, '/alerts');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(c.fake.calls.slice(mark).filter((x) => x.method === 'sendMessage').length, 0, 'no second refusal');
+    assert.ok(c.logs.some((l) => l.includes(`"chat":${OTHER_CHAT}`) && l.includes('"user":4242') && l.includes('not allowed')));
+  });
+
+  test('a failing command answers with an error and the bot keeps working', async () => {
+    c.statusFails = true;
+    const text = await ask('/status');
+    assert.match(text, /\/status failed: boom <token>/);
+    c.statusFails = false;
+    assert.match(await ask('/status'), /Cluster odoo-prod/);
+  });
+
+  test('buttons: Ack and Silence from an authorized user edit the message to show who and when', async () => {
+    const { alert, messageId } = await sendFiring({ member: 'pg2' });
+    const { answer, mark } = await press(ALICE, `ack:${alert.shortId}`, messageId);
+    assert.match(String(answer.params['text']), /acknowledged/);
+    const edit = await c.fake.waitForCall('editMessageText', () => true, 3000, { after: mark });
+    assert.equal(edit.status, 200);
+    const msg = c.fake.messages(CHAT).find((m) => m.messageId === messageId)!;
+    assert.match(msg.text, /✔ Acked by User1001 \(id 1001\) at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+    assert.ok(msg.replyMarkup, 'the buttons stay');
+    assert.equal((await c.store.findAlert(alert.shortId))!.ackedBy, 'User1001 (id 1001)');
+
+    const s = await press(ALICE, `sil:${alert.shortId}:24h`, messageId);
+    assert.match(String(s.answer.params['text']), /Silenced for 24h/);
+    await c.fake.waitForCall('editMessageText', () => true, 3000, { after: s.mark });
+    const silences = await c.store.listSilences();
+    const mine = silences.find((x) => x.matchers['member'] === 'pg2')!;
+    assert.equal(mine.ruleId, 'pg-down');
+    assert.ok(Math.abs(mine.endsAt - mine.startsAt - 86_400_000) < 1000);
+    assert.match(c.fake.messages(CHAT).find((m) => m.messageId === messageId)!.text, /🔕 Silenced 24h by User1001/);
+  });
+
+  test('buttons: unauthorized user, unauthorized chat, unknown id, garbage — polite answers, no change', async () => {
+    const { alert, messageId } = await sendFiring({ member: 'pg3' });
+    const before = c.fake.callsOf('editMessageText').length;
+    assert.equal((await press(BOB, `ack:${alert.shortId}`, messageId)).answer.params['text'], 'Not authorized to change alerts.');
+    assert.equal((await c.store.findAlert(alert.shortId))!.ackedBy, undefined);
+    assert.equal((await press(ALICE, `ack:${alert.shortId}`, 1, OTHER_CHAT)).answer.params['text'], 'Not authorized.');
+    assert.equal((await press(ALICE, 'ack:ffffff', messageId)).answer.params['text'], 'This alert is no longer known (it expired or was purged).');
+    assert.equal((await press(ALICE, 'drop table', messageId)).answer.params['text'], 'Unknown button.');
+    assert.equal((await press(ALICE, `sil:${alert.shortId}:99y`, messageId)).answer.params['text'], 'Unknown button.');
+    assert.equal(c.fake.callsOf('editMessageText').length, before);
+  });
+});
+
+describe('409 Conflict: a second bot polls the same token', () => {
+  test('detected, logged, shown in readiness; alerts keep flowing; polling recovers', async () => {
+    const fake = await startFakeTelegram({ token: TOKEN, maxPollMs: 500 });
+    const store = new SqliteStore(':memory:');
+    const { logger, lines } = captureLogger();
+    const config = configSchema.parse({ notifiers: { telegram: { token: TOKEN, api_root: fake.apiRoot, chats: [{ id: CHAT }] } } });
+    const notifier = new TelegramNotifier({ token: TOKEN, apiRoot: fake.apiRoot, chats: [{ id: CHAT, severities: ['critical', 'warning', 'info'] }], store, logger });
+    const worker = new OutboxWorker({ store, notifiers: [notifier], logger, pollMs: 1_000_000_000 });
+    fake.fail('getUpdates', { status: 409 }, 1);
+    const bot = createTelegramBot({ config: () => config, store, sources: createSources(config, logger), rules: () => [], notifiers: [notifier], logger, now: Date.now })!;
+    (bot as unknown as { o: { retryMs: number } }).o.retryMs = 400;
+    try {
+      await bot.start();
+      const deadline = Date.now() + 3000;
+      while (bot.health().ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(bot.health().ok, false);
+      assert.match(notifier.health().detail!, /409 Conflict/);
+      assert.ok(lines.some((l) => l.includes('"level":50') && l.includes('409 Conflict')));
+      // Alerts still go out while the bot cannot poll.
+      const a = firingAlert('pg-down', { member: 'pg1' });
+      await store.commit({ upserts: [a], deletes: [], transitions: [], outbox: [{ receiver: `telegram:${CHAT}`, notification: notificationOf('firing', [a], Date.now()) }] });
+      await worker.pass();
+      assert.equal(fake.messages(CHAT).length, 1);
+      // The other instance went away: polling resumes and readiness clears.
+      await fake.waitForPolling(3000);
+      const until = Date.now() + 3000;
+      while (!notifier.health().ok && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(notifier.health().ok, true, notifier.health().detail);
+    } finally {
+      await bot.stop();
+      await fake.close();
+      await store.close();
+    }
+  });
+});
