@@ -40,6 +40,11 @@ export async function evaluateRule(rule: Rule, o: Pick<SchedulerOptions, 'regist
   }
 }
 
+/** Milliseconds until the next wall-clock multiple of `every` (a tick on the boundary waits a full period). */
+export function alignedDelay(now: number, every: number): number {
+  return every - (now % every);
+}
+
 /**
  * Per-rule timers. A rule never overlaps itself (a tick that finds it still running is skipped
  * and counted), and rules never wait for each other: each has its own timer and deadline.
@@ -76,8 +81,9 @@ export class Scheduler {
         const task = cron.schedule(rule.schedule, () => this.tick(rule), { name: rule.id, noOverlap: true });
         this.tasks.set(rule.id, task);
       } else {
-        // Spread first runs over a second so a big rule set does not hit every source at once.
-        this.loop(rule, Math.floor(Math.random() * Math.min(1000, rule.every ?? 1000)));
+        // Spread first runs over a second so a big rule set does not hit every source at once —
+        // except batched sources (Elasticsearch): those align to the clock so one tick is one _msearch.
+        this.loop(rule, this.aligned(rule) ? alignedDelay(this.now(), rule.every ?? 30_000) : Math.floor(Math.random() * Math.min(1000, rule.every ?? 1000)));
       }
     }
   }
@@ -87,9 +93,14 @@ export class Scheduler {
       const started = this.now();
       await this.tick(rule);
       if (this.stopped || this.timers.get(rule.id) !== t) return;
-      this.loop(rule, Math.max(0, (rule.every ?? 30_000) - (this.now() - started)));
+      this.loop(rule, this.aligned(rule) ? alignedDelay(this.now(), rule.every ?? 30_000) : Math.max(0, (rule.every ?? 30_000) - (this.now() - started)));
     }, delay);
     this.timers.set(rule.id, t);
+  }
+
+  /** Rules of batched sources run on wall-clock multiples of `every`, so rules due together share one request. */
+  private aligned(rule: Rule): boolean {
+    return this.o.registry.get(rule.type)?.source === 'elasticsearch';
   }
 
   /** Evaluate one rule now unless it is already running. */

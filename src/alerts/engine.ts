@@ -1,9 +1,11 @@
+import type { InhibitRule } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../http/metrics.js';
 import type { Evaluation, Finding, Labels, Rule } from '../rules/rule-type.js';
 import { renderTemplate } from '../rules/template.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { EvaluationCommit, StateStore } from '../store/store.js';
+import { fingerprintOf, type Alert } from './alert.js';
 import { step, type LifecycleRule, type StepResult } from './lifecycle.js';
 import type { Notification, NotifiedAlert } from './notification.js';
 import { findSilence } from './silences.js';
@@ -20,6 +22,37 @@ export interface EngineOptions {
   /** A rule failing this long raises the evaluation-failing alert. */
   failingAfterMs: number;
   onCommitted?: () => void;
+  /** Inhibition rules (config `inhibit`): a firing source alert mutes matching target alerts. */
+  inhibit?: readonly InhibitRule[];
+}
+
+/** Does `value` satisfy one matcher (exact string or one of a list; "" matches a missing label)? */
+function matcherOk(want: string | readonly string[], value: string | undefined): boolean {
+  const v = value ?? '';
+  return typeof want === 'string' ? v === want : want.includes(v);
+}
+
+function matchesAll(matchers: InhibitRule['source_matchers'], ruleId: string, severity: string, labels: Labels): boolean {
+  return Object.entries(matchers).every(([k, want]) => matcherOk(want, k === 'rule' ? ruleId : k === 'severity' && labels['severity'] === undefined ? severity : labels[k]));
+}
+
+/**
+ * Alertmanager-style inhibition: the target (an alert about to notify) is muted while another
+ * firing alert matches a rule's source_matchers, the target matches its target_matchers, and both
+ * have the same values for the `equal` labels. An alert never inhibits itself.
+ */
+export function isInhibited(target: { ruleId: string; severity: string; labels: Labels }, firing: readonly Alert[], rules: readonly InhibitRule[]): boolean {
+  const self = fingerprintOf(target.ruleId, target.labels);
+  for (const r of rules) {
+    if (!matchesAll(r.target_matchers, target.ruleId, target.severity, target.labels)) continue;
+    for (const a of firing) {
+      if (a.state !== 'firing') continue;
+      if (a.fingerprint === self) continue;
+      if (!matchesAll(r.source_matchers, a.ruleId, a.severity, a.labels)) continue;
+      if (r.equal.every((k) => (a.labels[k] ?? '') === (target.labels[k] ?? ''))) return true;
+    }
+  }
+  return false;
 }
 
 export interface ApplyResult {
@@ -32,7 +65,16 @@ export interface ApplyResult {
  * notification per rule and kind, and the outbox — all in one store transaction.
  */
 export class AlertEngine {
-  constructor(private readonly o: EngineOptions) {}
+  private inhibitRules: readonly InhibitRule[];
+
+  constructor(private readonly o: EngineOptions) {
+    this.inhibitRules = o.inhibit ?? [];
+  }
+
+  /** Config reload: replaces the inhibition rules. */
+  setInhibitRules(rules: readonly InhibitRule[]): void {
+    this.inhibitRules = rules;
+  }
 
   async apply(rule: Rule, evaluation: Evaluation, now: number, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
     const health = await this.recordHealth(rule, evaluation, now, opts.dryRun === true);
@@ -78,13 +120,15 @@ export class AlertEngine {
   ): Promise<ApplyResult> {
     const current = await this.o.store.alertsForRule(rule.id);
     const silences = await this.o.store.listSilences({ now });
+    const inhibitRules = this.inhibitRules;
+    const firingElsewhere = inhibitRules.length ? await this.o.store.listAlerts(['firing']) : [];
     const result = step({
       rule,
       current,
       findings,
       now,
       render: o.render,
-      isMuted: (labels) => findSilence(silences, rule.id, labels, now) !== undefined,
+      isMuted: (labels) => findSilence(silences, rule.id, labels, now) !== undefined || (inhibitRules.length > 0 && isInhibited({ ruleId: rule.id, severity: rule.severity, labels }, firingElsewhere, inhibitRules)),
       ...(o.inScope ? { inScope: (a) => o.inScope!(a.labels) } : {}),
     });
     const meta = o.meta;

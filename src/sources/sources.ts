@@ -1,6 +1,12 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { createElasticsearchSource, type ElasticsearchSource } from './elasticsearch/client.js';
+import { createEtcdSource, type EtcdSource } from './etcd/client.js';
+import { createHaproxySource, type HaproxySource } from './haproxy/client.js';
 import { createHttpProbe, type HttpProbe } from './http-probe.js';
+import type { Observation } from './observation.js';
+import { createPatroniSource, type PatroniSource } from './patroni/client.js';
+import { createPostgresSource, type PostgresSource } from './postgres/client.js';
 
 /**
  * The clients rules read from, built once from the config and injected into every evaluation,
@@ -8,12 +14,77 @@ import { createHttpProbe, type HttpProbe } from './http-probe.js';
  */
 export interface Sources {
   http: HttpProbe;
+  /** Present when `sources.elasticsearch` is configured (log rules). */
+  elasticsearch?: ElasticsearchSource;
+  /** Present when `sources.patroni` is configured (likewise haproxy, postgres, etcd). Polls are cached per cycle. */
+  patroni?: PatroniSource;
+  haproxy?: HaproxySource;
+  postgres?: PostgresSource;
+  etcd?: EtcdSource;
   close(): Promise<void>;
 }
 
+/** Cluster polls are shared by every rule evaluated within this window (one poll per cycle). */
+export const CLUSTER_POLL_TTL_MS = 2000;
+
+/** The cluster sources (Patroni, HAProxy, PostgreSQL, etcd) configured, each poll wrapped in `cachedPoll`. */
+export function createClusterSources(config: Config, logger: Logger): Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd'> {
+  const s = config.sources;
+  const out: Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd'> = {};
+  if (s.patroni) {
+    const p = createPatroniSource({ members: s.patroni.members, timeoutMs: s.patroni.timeout, ...(s.patroni.username ? { username: s.patroni.username } : {}), ...(s.patroni.password ? { password: s.patroni.password } : {}) }, logger.child({ source: 'patroni' }));
+    out.patroni = { ...p, poll: cachedPoll(CLUSTER_POLL_TTL_MS, p.poll) };
+  }
+  if (s.haproxy) {
+    const h = createHaproxySource({ timeoutMs: s.haproxy.timeout, writeBackend: s.haproxy.write_backend, ...(s.haproxy.read_backend ? { readBackend: s.haproxy.read_backend } : {}), ...(s.haproxy.app_backends ? { appBackends: s.haproxy.app_backends } : {}), ...(s.haproxy.stats_url ? { statsUrl: s.haproxy.stats_url } : {}), ...(s.haproxy.username ? { username: s.haproxy.username } : {}), ...(s.haproxy.password ? { password: s.haproxy.password } : {}), ...(s.haproxy.socket ? { socket: s.haproxy.socket } : {}) });
+    out.haproxy = { ...h, poll: cachedPoll(CLUSTER_POLL_TTL_MS, h.poll) };
+  }
+  if (s.postgres) {
+    const pgs = createPostgresSource({ nodes: s.postgres.nodes, connectTimeoutMs: s.postgres.connect_timeout, statementTimeoutMs: s.postgres.statement_timeout }, logger.child({ source: 'postgres' }));
+    out.postgres = { ...pgs, poll: cachedPoll(CLUSTER_POLL_TTL_MS, pgs.poll) };
+  }
+  if (s.etcd) {
+    const e = createEtcdSource({ endpoints: s.etcd.endpoints, timeoutMs: s.etcd.timeout });
+    out.etcd = { poll: cachedPoll(CLUSTER_POLL_TTL_MS, e.poll) };
+  }
+  return out;
+}
+
+/**
+ * Shares one poll between callers within `ttlMs` of its start (several rules evaluated at the same
+ * moment read the same observation). The shared poll is not tied to any one caller's abort
+ * signal; each caller still stops waiting when its own signal aborts. A failed poll is not reused
+ * once it settled: the next caller tries again.
+ */
+export function cachedPoll<T>(ttlMs: number, poll: (signal?: AbortSignal) => Promise<Observation<T>>, now: () => number = Date.now): (signal?: AbortSignal) => Promise<Observation<T>> {
+  let last: { startedAt: number; p: Promise<Observation<T>> } | undefined;
+  return (signal?: AbortSignal) => {
+    const t = now();
+    if (!last || t - last.startedAt >= ttlMs) {
+      const p = poll();
+      last = { startedAt: t, p };
+      void p.then((o) => { if (!o.ok && last?.p === p) last = undefined; }, () => { if (last?.p === p) last = undefined; });
+    }
+    const shared = last.p;
+    if (!signal) return shared;
+    if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => reject(signal.reason ?? new Error('aborted'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      shared.then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); }, (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e as Error); });
+    });
+  };
+}
+
 export function createSources(_config: Config, _logger: Logger): Sources {
+  const esCfg = _config.sources.elasticsearch;
+  const elasticsearch = esCfg ? createElasticsearchSource(esCfg, _logger.child({ source: 'elasticsearch' })) : undefined;
   return {
     http: createHttpProbe(),
-    async close() {},
+    ...(elasticsearch ? { elasticsearch } : {}),
+    ...createClusterSources(_config, _logger),
+    async close() {
+      await elasticsearch?.close();
+    },
   };
 }

@@ -1,0 +1,57 @@
+import { defineRuleType, type Finding } from '../rule-type.js';
+import {
+  LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields,
+  logCommonShape, notConfigured, sampleSourceFields, searchAll, sourceOf, timeWindow, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
+} from '../../sources/elasticsearch/query.js';
+
+/**
+ * Every matching line is reported once: each evaluation queries the new slice
+ * [previous end, now − ingest_delay), so consecutive ticks neither overlap nor leave gaps.
+ * The alert resolves on the first slice without matches (use keep_firing_for to hold it).
+ */
+export const logAnyRule = defineRuleType({
+  type: 'log_any',
+  summary: 'Log lines matching a query (each line counted once); one alert per group with count and sample lines.',
+  source: 'elasticsearch',
+  shape: { ...logCommonShape },
+  placeholders: LOG_PLACEHOLDERS,
+  defaultMessage: '{{count}} matching log line(s) {{group}}: {{sample}}',
+  check: checkLogRule,
+  async evaluate(rule, ctx) {
+    const es = sourceOf(ctx);
+    if (!es) return notConfigured;
+    const spec = rule.spec;
+    const w = timeWindow(spec, ctx, es);
+    if (w.skippedMs > 0) ctx.logger.warn({ skippedMs: w.skippedMs }, 'log rule was behind more than max_catch_up; older events skipped');
+    const groups = groupFields(spec);
+    const nSamples = spec.samples ?? 3;
+    const index = es.index(spec.index ?? 'odoo');
+    if (w.end <= w.start) return evaluationOk([], w);
+    const body: Record<string, unknown> = {
+      query: buildQuery(spec, { gte: w.start, lt: w.end }),
+      track_total_hits: true,
+      size: groups.length ? 0 : nSamples,
+      sort: [{ [TIMESTAMP]: { order: 'desc' } }],
+      _source: sampleSourceFields(spec),
+      ...(groups.length ? { aggs: groupAggs(groups, spec.group_limit ?? 50, nSamples > 0 ? { samples: topHitsAgg(spec, nSamples) } : {}) } : {}),
+    };
+    const r = await searchAll(es, [{ index, body }], ctx);
+    if (!r.ok) return failedEvaluation(r);
+    const res = r.responses[0]!;
+    const findings: Finding[] = [];
+    if (groups.length === 0) {
+      const count = res.hits.total.value;
+      if (count > 0) {
+        const samples = res.hits.hits.map((h) => formatSample(h._source ?? {}));
+        findings.push({ labels: {}, values: windowValues({ ...w, window: w.end - w.start }, index, count, '', samples), samples });
+      }
+    } else {
+      walkGroups(res.aggregations, groups, (labels, b, group) => {
+        if (b.doc_count <= 0) return;
+        const samples = bucketHits(b).map(formatSample);
+        findings.push({ labels, values: { ...windowValues({ ...w, window: w.end - w.start }, index, b.doc_count, group, samples), ...labels }, samples });
+      });
+    }
+    return evaluationOk(findings, w);
+  },
+});

@@ -1,0 +1,164 @@
+import { z } from 'zod';
+import type { PgNodeState, PostgresState } from '../../sources/postgres/client.js';
+import { defineRuleType, type Finding } from '../rule-type.js';
+import { formatBytes, notConfigured, requireSource, secondsText, sourceFailed } from './cluster-util.js';
+
+export interface ReplicaLag {
+  node: string;
+  /** Replay lag in bytes behind the primary's current LSN (null = unknown). */
+  bytes: number | null;
+  /** Replay delay in seconds (max of the primary's replay_lag and the replica's own delay; 0 when caught up). */
+  seconds: number | null;
+  streaming: boolean;
+  /** Why it is not streaming, when it is not. */
+  notStreamingReason?: string;
+  replayPaused: boolean;
+  state?: string | null;
+  syncState?: string | null;
+}
+
+/** Pure: per-replica lag from one poll of every node (the primary's pg_stat_replication + each replica's own view). */
+export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primaries: PgNodeState[]; replicas: ReplicaLag[] } {
+  const primaries = pg.nodes.filter((n) => n.reachable && n.inRecovery === false);
+  const primary = primaries.length === 1 ? primaries[0] : undefined;
+  const replicas: ReplicaLag[] = [];
+  for (const n of pg.nodes) {
+    if (!n.reachable || n.inRecovery !== true || !n.replica) continue;
+    const row = primary?.primary?.replication.find((r) => r.applicationName === n.name);
+    let bytes: number | null = row?.replayLagBytes ?? null;
+    if (bytes === null && primary?.primary?.lsnPos != null && n.replica.replayPos !== null) bytes = Math.max(0, primary.primary.lsnPos - n.replica.replayPos);
+    // A standby that stopped replying while WAL waits for it is at least that stale (replay_lag freezes then).
+    const silentFor = row && (bytes ?? 0) > 0 ? row.replyAgeS : null;
+    const secondsCandidates = [row?.replayLagS, n.replica.replayDelayS, silentFor].filter((x): x is number => typeof x === 'number');
+    const seconds = secondsCandidates.length ? Math.max(...secondsCandidates) : null;
+    const wr = n.replica.walReceiver;
+    let notStreamingReason: string | undefined;
+    if (!wr) notStreamingReason = 'no WAL receiver (pg_stat_wal_receiver is empty: archive recovery or replication broken)';
+    else if (wr.status !== 'streaming') notStreamingReason = `WAL receiver ${wr.status}`;
+    else if (primary && !row) notStreamingReason = `not in pg_stat_replication on ${primary.name}`;
+    else if (row && row.state !== 'streaming') notStreamingReason = `replication state ${row.state ?? 'unknown'} on ${primary!.name}`;
+    replicas.push({
+      node: n.name,
+      bytes,
+      seconds,
+      streaming: notStreamingReason === undefined,
+      ...(notStreamingReason ? { notStreamingReason } : {}),
+      replayPaused: n.replica.replayPaused,
+      ...(row ? { state: row.state, syncState: row.syncState } : {}),
+    });
+  }
+  return { ...(primary ? { primary } : {}), primaries, replicas };
+}
+
+const REPL_CHECKS = ['lag', 'not_streaming', 'replay_paused'] as const;
+
+export const postgresReplicationRule = defineRuleType({
+  type: 'postgres_replication',
+  summary: 'Streaming replication per replica (direct SQL): byte and time lag, not streaming, replay paused.',
+  source: 'postgres',
+  shape: {
+    checks: z.array(z.enum(REPL_CHECKS)).min(1).prefault(['lag', 'not_streaming', 'replay_paused']),
+    max_lag_bytes: z.number().int().min(0).prefault(1048576).meta({ description: 'Replay lag in bytes (default 1 MB = Patroni maximum_lag_on_failover).' }),
+    max_lag_seconds: z.number().min(0).prefault(30).meta({ description: 'Replay delay in seconds (catches apply delay that byte lag misses; 0 on an idle caught-up replica).' }),
+  },
+  placeholders: {
+    node: 'the replica',
+    problem: REPL_CHECKS.join(' | '),
+    lag_bytes: 'replay lag in bytes (or "unknown")',
+    lag: 'replay lag, human readable',
+    lag_seconds: 'replay delay in seconds (or "unknown")',
+    lag_time: 'replay delay, human readable',
+    max_lag_bytes: 'byte threshold',
+    max_lag_seconds: 'seconds threshold',
+    primary: 'the primary it replicates from',
+    detail: 'what is wrong, one line',
+  },
+  defaultMessage: '{{detail}}',
+  check: (_spec, config) => requireSource(config, 'postgres'),
+  async evaluate(rule, ctx) {
+    const src = ctx.sources.postgres;
+    if (!src) return notConfigured('postgres');
+    const obs = await src.poll(ctx.signal);
+    if (!obs.ok) return sourceFailed(obs);
+    const { primary, replicas } = replicaLags(obs.value);
+    const checks = new Set(rule.spec.checks);
+    const findings: Finding[] = [];
+    for (const r of replicas) {
+      const values = { node: r.node, lag_bytes: r.bytes ?? 'unknown', lag: formatBytes(r.bytes), lag_seconds: r.seconds === null ? 'unknown' : Math.round(r.seconds * 10) / 10, lag_time: secondsText(r.seconds), max_lag_bytes: rule.spec.max_lag_bytes, max_lag_seconds: rule.spec.max_lag_seconds, primary: primary?.name ?? 'unknown' };
+      if (checks.has('not_streaming') && !r.streaming) findings.push({ labels: { node: r.node, problem: 'not_streaming' }, values: { ...values, problem: 'not_streaming', detail: `replica ${r.node} is not streaming: ${r.notStreamingReason}` } });
+      const overBytes = r.bytes !== null && r.bytes > rule.spec.max_lag_bytes;
+      const overSeconds = r.seconds !== null && r.seconds > rule.spec.max_lag_seconds;
+      if (checks.has('lag') && (overBytes || overSeconds)) {
+        findings.push({ labels: { node: r.node, problem: 'lag' }, values: { ...values, problem: 'lag', detail: `replica ${r.node} lags ${formatBytes(r.bytes)} / ${secondsText(r.seconds)} behind ${primary?.name ?? 'the primary'} (max ${formatBytes(rule.spec.max_lag_bytes)} / ${rule.spec.max_lag_seconds} s)${overBytes ? ': no longer a failover candidate' : ''}` } });
+      }
+      if (checks.has('replay_paused') && r.replayPaused) findings.push({ labels: { node: r.node, problem: 'replay_paused' }, values: { ...values, problem: 'replay_paused', detail: `WAL replay is paused on ${r.node} (pg_wal_replay_pause): it falls behind until pg_wal_replay_resume()` } });
+    }
+    return { ok: true, findings };
+  },
+});
+
+const HEALTH_CHECKS = ['unreachable', 'inactive_slots', 'archiver', 'checksums', 'connections', 'idle_in_transaction'] as const;
+
+export const postgresHealthRule = defineRuleType({
+  type: 'postgres_health',
+  summary: 'PostgreSQL node health (direct SQL): unreachable, inactive slots retaining WAL, archiver failing, checksum failures, connections near max, long idle-in-transaction sessions.',
+  source: 'postgres',
+  shape: {
+    checks: z.array(z.enum(HEALTH_CHECKS)).min(1).prefault(['unreachable', 'inactive_slots', 'archiver', 'checksums', 'connections', 'idle_in_transaction']),
+    slot_retained_bytes: z.number().int().min(0).prefault(1024 ** 3).meta({ description: 'An inactive slot retaining more WAL than this (default 1 GiB), or whose wal_status is unreserved/lost.' }),
+    connections_ratio: z.number().gt(0).max(1).prefault(0.8).meta({ description: 'Client connections / (max_connections − superuser_reserved_connections).' }),
+    idle_in_transaction: z.number().int().min(1).prefault(300).meta({ description: 'Seconds a session may stay "idle in transaction" (zombie connections after a failover).' }),
+  },
+  placeholders: {
+    node: 'the node',
+    problem: HEALTH_CHECKS.join(' | '),
+    slot: 'replication slot (inactive_slots)',
+    db: 'database (checksums)',
+    detail: 'what is wrong, one line',
+    value: 'the measured value',
+    threshold: 'the threshold',
+  },
+  defaultMessage: '{{detail}}',
+  check: (_spec, config) => requireSource(config, 'postgres'),
+  async evaluate(rule, ctx) {
+    const src = ctx.sources.postgres;
+    if (!src) return notConfigured('postgres');
+    const obs = await src.poll(ctx.signal);
+    if (!obs.ok) return sourceFailed(obs);
+    const checks = new Set(rule.spec.checks);
+    const findings: Finding[] = [];
+    for (const n of obs.value.nodes) {
+      const f = (problem: string, detail: string, value: string | number, threshold: string | number, extra: Record<string, string> = {}, samples?: string[]) =>
+        findings.push({ labels: { node: n.name, problem, ...extra }, values: { node: n.name, problem, slot: '', db: '', ...extra, detail, value, threshold }, ...(samples?.length ? { samples } : {}) });
+      if (!n.reachable) {
+        if (checks.has('unreachable')) f('unreachable', `cannot connect to PostgreSQL on ${n.name} (${n.target}): ${n.error?.message ?? 'unknown error'}`, n.error?.kind ?? 'unreachable', '');
+        continue;
+      }
+      if (n.error && checks.has('unreachable')) f('unreachable', `queries fail on ${n.name}: ${n.error.message}`, n.error.kind, '');
+      if (checks.has('inactive_slots')) {
+        for (const s of n.primary?.slots ?? []) {
+          const lost = s.walStatus === 'unreserved' || s.walStatus === 'lost';
+          if (s.active || (!lost && (s.retainedBytes ?? 0) <= rule.spec.slot_retained_bytes)) continue;
+          f('inactive_slots', `inactive slot ${s.name} on ${n.name} retains ${formatBytes(s.retainedBytes)} of WAL${s.walStatus ? ` (wal_status ${s.walStatus})` : ''}: pg_wal grows until the disk fills`, s.retainedBytes ?? 0, rule.spec.slot_retained_bytes, { slot: s.name });
+        }
+      }
+      const arch = n.primary?.archiver;
+      if (checks.has('archiver') && arch && arch.failing && n.archiveMode !== 'off') {
+        f('archiver', `WAL archiving fails on ${n.name}: last failed ${arch.lastFailedWal ?? '?'} at ${arch.lastFailedTime ?? '?'} (${arch.failedCount} failures; last success ${arch.lastArchivedTime ?? 'never'})`, arch.failedCount, 0);
+      }
+      if (checks.has('checksums')) for (const c of n.checksumFailures) f('checksums', `${c.failures} data checksum failure(s) in database ${c.db} on ${n.name} (last ${c.lastFailure ?? '?'}): data corruption`, c.failures, 0, { db: c.db });
+      if (checks.has('connections') && n.maxConnections && n.connections !== undefined) {
+        const usable = n.maxConnections - (n.reservedConnections ?? 0);
+        if (usable > 0 && n.connections >= rule.spec.connections_ratio * usable) f('connections', `${n.connections} client connections on ${n.name} of ${usable} available (max_connections ${n.maxConnections})`, n.connections, Math.ceil(rule.spec.connections_ratio * usable));
+      }
+      if (checks.has('idle_in_transaction')) {
+        const old = n.idleInTransaction.filter((s) => s.idleS >= rule.spec.idle_in_transaction);
+        if (old.length) {
+          const longest = Math.max(...old.map((s) => s.idleS));
+          f('idle_in_transaction', `${old.length} session(s) idle in transaction on ${n.name} for up to ${secondsText(longest)} (they hold locks and block vacuum)`, Math.round(longest), rule.spec.idle_in_transaction, {}, old.map((s) => `pid ${s.pid} ${s.user ?? '?'}@${s.db ?? '?'} from ${s.client ?? 'local'} (${s.application || '-'}) idle ${Math.round(s.idleS)} s`));
+        }
+      }
+    }
+    return { ok: true, findings };
+  },
+});

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { defineRuleType, type Finding } from '../rule-type.js';
+import { notConfigured, requireSource, sourceFailed } from './cluster-util.js';
+
+/**
+ * Cross-check of PostgreSQL (pg_is_in_recovery on each node, direct SQL) with Patroni: two nodes
+ * not in recovery, or a node Patroni calls replica that is not in recovery, is split-brain (e.g. a
+ * Patroni-only crash leaves the old PostgreSQL running as a primary, reachable directly).
+ */
+export const splitBrainRule = defineRuleType({
+  type: 'split_brain',
+  summary: 'Split-brain: more than one node accepts writes (not in recovery), or a node Patroni calls replica is not in recovery.',
+  source: 'postgres',
+  shape: {
+    use_patroni: z.boolean().prefault(true).meta({ description: 'Also compare with the Patroni leader/roles (needs sources.patroni).' }),
+  },
+  placeholders: {
+    node: 'the node that should not be a primary (or "cluster" when more than one is)',
+    problem: 'multiple_primaries | replica_not_in_recovery',
+    primaries: 'nodes not in recovery',
+    leader: 'the Patroni leader',
+    detail: 'what is wrong, one line',
+  },
+  defaultMessage: '{{detail}}',
+  check: (spec, config) => [...requireSource(config, 'postgres'), ...(spec.use_patroni ? requireSource(config, 'patroni', 'use_patroni') : [])],
+  async evaluate(rule, ctx) {
+    const src = ctx.sources.postgres;
+    if (!src) return notConfigured('postgres');
+    const [obs, pat] = await Promise.all([src.poll(ctx.signal), rule.spec.use_patroni && ctx.sources.patroni ? ctx.sources.patroni.poll(ctx.signal) : Promise.resolve(undefined)]);
+    if (!obs.ok) return sourceFailed(obs);
+    const primaries = obs.value.nodes.filter((n) => n.reachable && n.inRecovery === false).map((n) => n.name);
+    const leader = pat?.ok ? pat.value.leader : undefined;
+    const findings: Finding[] = [];
+    const base = { primaries: primaries.join(', '), leader: leader ?? (pat?.ok ? 'none' : 'unknown') };
+    if (primaries.length >= 2) {
+      findings.push({ labels: { node: 'cluster', problem: 'multiple_primaries' }, values: { ...base, node: 'cluster', problem: 'multiple_primaries', detail: `SPLIT-BRAIN: ${primaries.length} nodes accept writes (${primaries.join(', ')}); Patroni leader is ${base.leader}` } });
+    }
+    if (pat?.ok) {
+      for (const name of primaries) {
+        const m = pat.value.members.find((x) => x.name === name);
+        if (m && !m.isLeader && m.role !== 'unknown' && m.role !== 'leader' && m.role !== 'standby_leader') {
+          findings.push({ labels: { node: name, problem: 'replica_not_in_recovery' }, values: { ...base, node: name, problem: 'replica_not_in_recovery', detail: `${name} is not in recovery (accepts writes) but Patroni lists it as ${m.role}; leader is ${base.leader}` } });
+        }
+      }
+    }
+    return { ok: true, findings };
+  },
+});

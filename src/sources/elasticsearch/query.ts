@@ -1,0 +1,258 @@
+import { z } from 'zod';
+import { zDuration } from '../../config/zod-types.js';
+import type { EvalContext, Evaluation, Labels, Values } from '../../rules/rule-type.js';
+import type { ElasticsearchSource } from './client.js';
+import type { SearchItem, SearchOutcome, SearchResponseLike } from './msearch-batcher.js';
+
+export const TIMESTAMP = '@timestamp';
+export const DEFAULT_WINDOW_MS = 5 * 60_000;
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+const oneField = <T extends z.ZodType>(v: T) =>
+  z.record(z.string().min(1), v).refine((r) => Object.keys(r).length === 1, { message: 'expected exactly one field, e.g. {term: {log.level: ERROR}}' });
+const bound = z.union([z.string(), z.number()]);
+
+/** Structured filters, written like the Query DSL clause they become. */
+export const zLogFilter = z.union([
+  z.strictObject({ term: oneField(scalar) }),
+  z.strictObject({ terms: oneField(z.array(scalar).min(1)) }),
+  z.strictObject({ range: oneField(z.strictObject({ gt: bound.optional(), gte: bound.optional(), lt: bound.optional(), lte: bound.optional() })) }),
+  z.strictObject({ exists: z.string().min(1) }),
+]).meta({ description: '{term: {field: value}} | {terms: {field: [v…]}} | {range: {field: {gte, lt…}}} | {exists: field}' });
+export type LogFilter = z.infer<typeof zLogFilter>;
+
+const zGroupBy = z
+  .array(z.union([z.string().min(1), z.strictObject({ field: z.string().min(1), label: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'label names must match [a-zA-Z_][a-zA-Z0-9_]*') })]))
+  .min(1)
+  .max(3);
+
+/** Fields every log rule has. */
+export const logCommonShape = {
+  index: z.string().min(1).optional().meta({ description: 'odoo | patroni | postgresql (the indices named in sources.elasticsearch.indices), or an index pattern. Default odoo.' }),
+  query: z.string().min(1).optional().meta({ description: 'Lucene query string (Elasticsearch query_string syntax), e.g. log.level:(ERROR OR CRITICAL) AND NOT log.logger:werkzeug' }),
+  filters: z.array(zLogFilter).optional().meta({ description: 'Structured filters, all must match.' }),
+  exclude: z.array(zLogFilter).optional().meta({ description: 'Structured filters, none may match (e.g. noise).' }),
+  window: zDuration({ min: 1000 }).optional().meta({ description: 'How far back a rule counts (default 5m).' }),
+  ingest_delay: zDuration().optional().meta({ description: 'Overrides sources.elasticsearch.ingest_delay for this rule.' }),
+  group_by: zGroupBy.optional().meta({ description: 'Fields to split by (each value is its own alert), e.g. [odoo.db, host.name]. Label = field with dots as "_" (host.name → host_name) unless {field, label}.' }),
+  group_limit: z.number().int().min(1).max(1000).optional().meta({ description: 'At most this many groups per field (default 50).' }),
+  samples: z.number().int().min(0).max(20).optional().meta({ description: 'Sample lines per alert (default 3).' }),
+};
+export interface LogCommonSpec {
+  index?: string | undefined;
+  query?: string | undefined;
+  filters?: LogFilter[] | undefined;
+  exclude?: LogFilter[] | undefined;
+  window?: number | undefined;
+  ingest_delay?: number | undefined;
+  group_by?: (string | { field: string; label: string })[] | undefined;
+  group_limit?: number | undefined;
+  samples?: number | undefined;
+}
+
+/** Placeholders every log rule offers (group labels of the usual group_by fields included). */
+export const LOG_PLACEHOLDERS: Record<string, string> = {
+  count: 'matching log lines in the evaluated window',
+  window: 'the window, e.g. 5m',
+  from: 'window start (ISO time)',
+  to: 'window end (ISO time)',
+  index: 'the index pattern queried',
+  group: 'the group_by values, e.g. "odoo.db=prod host.name=odoo1" (empty without group_by)',
+  odoo_db: 'group label when grouped by odoo.db',
+  host_name: 'group label when grouped by host.name',
+  source_ip: 'group label when grouped by source.ip',
+  patroni_member: 'group label when grouped by patroni.member',
+  error_type: 'group label when grouped by error.type',
+  log_logger: 'group label when grouped by log.logger',
+  sample: 'the newest sample line',
+};
+
+/** Load-time check: a log rule without an Elasticsearch source is an error, not a silent no-op. */
+export function checkLogRule(_spec: unknown, config: unknown): { field?: string; message: string }[] {
+  // An invalid config is reported on its own; do not repeat it on every rule.
+  if (config === undefined || config === null) return [];
+  const es = (config as { sources?: { elasticsearch?: unknown } }).sources?.elasticsearch;
+  if (es) return [];
+  return [{ field: 'type', message: 'log rules need sources.elasticsearch in the config (expected nodes: [${ELASTICSEARCH_URL}]; or drop this rule file from rules.paths)' }];
+}
+
+export function groupFields(spec: LogCommonSpec): { field: string; label: string }[] {
+  return (spec.group_by ?? []).map((g) => (typeof g === 'string' ? { field: g, label: g.replace(/[^A-Za-z0-9_]/g, '_') } : g));
+}
+
+function toClause(f: LogFilter): Record<string, unknown> {
+  if ('exists' in f) return { exists: { field: f.exists } };
+  return f as Record<string, unknown>;
+}
+
+/** The bool query: time range + query string + structured filters − exclusions. */
+export function buildQuery(spec: LogCommonSpec, range: { gte: number; lt: number }, extra: Record<string, unknown>[] = []): Record<string, unknown> {
+  const filter: Record<string, unknown>[] = [rangeClause(range.gte, range.lt)];
+  if (spec.query) filter.push({ query_string: { query: spec.query, default_operator: 'AND' } });
+  for (const f of spec.filters ?? []) filter.push(toClause(f));
+  filter.push(...extra);
+  const mustNot = (spec.exclude ?? []).map(toClause);
+  return { bool: { filter, ...(mustNot.length ? { must_not: mustNot } : {}) } };
+}
+
+export function rangeClause(gte: number, lt: number): Record<string, unknown> {
+  return { range: { [TIMESTAMP]: { gte: iso(gte), lt: iso(lt), format: 'strict_date_optional_time' } } };
+}
+
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Fields fetched for sample lines (large fields such as error.stack_trace stay on the server). */
+export function sampleSourceFields(spec: LogCommonSpec, more: string[] = []): string[] {
+  return [...new Set([TIMESTAMP, 'host.name', 'odoo.db', 'patroni.member', 'log.level', 'log.logger', 'message', 'error.type', ...groupFields(spec).map((g) => g.field), ...more])];
+}
+
+export function topHitsAgg(spec: LogCommonSpec, size: number): Record<string, unknown> {
+  return { top_hits: { size, sort: [{ [TIMESTAMP]: { order: 'desc' } }], _source: sampleSourceFields(spec) } };
+}
+
+// ---------------------------------------------------------------- window math
+
+export interface LogCursor {
+  /** Exclusive end of the last evaluated window (epoch ms): the next window starts here. */
+  end: number;
+}
+
+export function parseCursor(c: unknown): LogCursor | undefined {
+  if (c && typeof c === 'object' && typeof (c as { end?: unknown }).end === 'number' && Number.isFinite((c as { end: number }).end)) return { end: (c as { end: number }).end };
+  return undefined;
+}
+
+export interface TimeWindow {
+  /** Start of the new slice: the previous end (resumed), or end − window on the first run. */
+  start: number;
+  /** Exclusive end: now − ingest delay. */
+  end: number;
+  window: number;
+  resumed: boolean;
+  /** Events skipped because the gap exceeded max_catch_up (ms; 0 normally). */
+  skippedMs: number;
+  /** test-rule --since: no cursor read, none written. */
+  adhoc: boolean;
+}
+
+/**
+ * `[start, end)` with end = now − ingest_delay. Consecutive evaluations are contiguous (start = the
+ * previous end, committed with the alert state), so a document is in exactly one slice; without a
+ * cursor the first slice is one window long; after long downtime the gap is capped at max_catch_up.
+ */
+export function timeWindow(spec: LogCommonSpec, ctx: EvalContext, es: ElasticsearchSource): TimeWindow {
+  const delay = spec.ingest_delay ?? es.ingestDelayMs;
+  const end = ctx.now.getTime() - delay;
+  const adhoc = ctx.lookbackMs !== undefined;
+  const window = ctx.lookbackMs ?? spec.window ?? DEFAULT_WINDOW_MS;
+  const cursor = adhoc ? undefined : parseCursor(ctx.cursor);
+  if (!cursor) return { start: end - window, end, window, resumed: false, skippedMs: 0, adhoc };
+  let start = Math.min(cursor.end, end);
+  let skippedMs = 0;
+  if (end - start > es.maxCatchUpMs) {
+    skippedMs = end - es.maxCatchUpMs - start;
+    start = end - es.maxCatchUpMs;
+  }
+  return { start, end, window, resumed: true, skippedMs, adhoc };
+}
+
+export function evaluationOk(findings: import('../../rules/rule-type.js').Finding[], w: TimeWindow): Evaluation {
+  return w.adhoc ? { ok: true, findings } : { ok: true, findings, cursor: { end: w.end } satisfies LogCursor };
+}
+
+// ---------------------------------------------------------------- running searches
+
+export function sourceOf(ctx: EvalContext): ElasticsearchSource | undefined {
+  return ctx.sources.elasticsearch;
+}
+
+export const notConfigured: Evaluation = { ok: false, source: 'elasticsearch', error: 'sources.elasticsearch is not configured' };
+
+export function failedEvaluation(o: Extract<SearchOutcome, { ok: false }>): Evaluation {
+  return { ok: false, source: 'elasticsearch', error: `${o.error.kind}: ${o.error.message}` };
+}
+
+/** Runs searches through the batcher (in parallel, so they share one _msearch). */
+export async function searchAll(es: ElasticsearchSource, items: SearchItem[], ctx: EvalContext): Promise<{ ok: true; responses: SearchResponseLike[] } | Extract<SearchOutcome, { ok: false }>> {
+  const outcomes = await Promise.all(items.map((i) => es.search(i, ctx.signal)));
+  const bad = outcomes.find((o): o is Extract<SearchOutcome, { ok: false }> => !o.ok);
+  if (bad) return bad;
+  return { ok: true, responses: outcomes.map((o) => (o as Extract<SearchOutcome, { ok: true }>).response) };
+}
+
+// ---------------------------------------------------------------- groups and samples
+
+export interface Bucket {
+  key: unknown;
+  key_as_string?: string;
+  doc_count: number;
+  [sub: string]: unknown;
+}
+
+/** Lines without the group_by field (e.g. Odoo lines with db "?") are counted under this value, not dropped. */
+export const MISSING_GROUP = '(none)';
+
+/** Nested terms aggregations, one level per group_by field; `leaf` goes into the innermost. */
+export function groupAggs(groups: { field: string }[], limit: number, leaf: Record<string, unknown>, minDocCount = 1): Record<string, unknown> {
+  let aggs: Record<string, unknown> = leaf;
+  for (let i = groups.length - 1; i >= 0; i--) {
+    aggs = { [`g${i}`]: { terms: { field: groups[i]!.field, size: limit, min_doc_count: minDocCount, missing: MISSING_GROUP }, ...(Object.keys(aggs).length ? { aggs } : {}) } };
+  }
+  return aggs;
+}
+
+/** Walks the nested group buckets, calling back once per innermost bucket with its labels. */
+export function walkGroups(aggs: Record<string, unknown> | undefined, groups: { field: string; label: string }[], cb: (labels: Labels, bucket: Bucket, group: string) => void): void {
+  const walk = (node: Record<string, unknown> | undefined, depth: number, labels: Labels, desc: string[]): void => {
+    if (depth === groups.length) return cb(labels, node as Bucket, desc.join(' '));
+    const agg = node?.[`g${depth}`] as { buckets?: Bucket[] } | undefined;
+    for (const b of agg?.buckets ?? []) {
+      const v = b.key_as_string ?? String(b.key);
+      const g = groups[depth]!;
+      walk(b as unknown as Record<string, unknown>, depth + 1, { ...labels, [g.label]: v }, [...desc, `${g.field}=${v}`]);
+    }
+  };
+  walk(aggs, 0, {}, []);
+}
+
+export function bucketHits(b: Bucket | undefined, name = 'samples'): Record<string, unknown>[] {
+  const h = (b?.[name] as { hits?: { hits?: { _source?: Record<string, unknown> }[] } } | undefined)?.hits?.hits ?? [];
+  return h.map((x) => x._source ?? {});
+}
+
+export function field(src: Record<string, unknown>, path: string): unknown {
+  if (path in src) return src[path];
+  const parts = path.split('.');
+  for (let k = parts.length - 1; k >= 1; k--) {
+    const head = parts.slice(0, k).join('.');
+    const v = src[head];
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const r = field(v as Record<string, unknown>, parts.slice(k).join('.'));
+      if (r !== undefined) return r;
+    }
+  }
+  return undefined;
+}
+
+const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : Array.isArray(v) ? v.map(String).join(',') : String(v));
+
+/** "2025-01-10T09:13:40.003Z odoo1 [prod] ERROR odoo.sql_db: bad query: …" (first line, 300 chars). */
+export function formatSample(src: Record<string, unknown>): string {
+  const host = str(field(src, 'host.name')) ?? '?';
+  const db = str(field(src, 'odoo.db')) ?? str(field(src, 'patroni.member'));
+  const level = str(field(src, 'log.level'));
+  const logger = str(field(src, 'log.logger'));
+  const msg = (str(field(src, 'message')) ?? '').split('\n')[0]!;
+  const line = [str(field(src, TIMESTAMP)) ?? '?', host, db ? `[${db}]` : undefined, level, logger ? `${logger}:` : undefined, msg].filter(Boolean).join(' ');
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}
+
+export function windowValues(w: TimeWindow, index: string, count: number, group: string, samples: string[]): Values {
+  return { count, window: fmtWindow(w.window), from: iso(w.start), to: iso(w.end), index, group, sample: samples[0] ?? '' };
+}
+
+export function fmtWindow(ms: number): string {
+  const units: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'm'], [1000, 's']];
+  for (const [size, u] of units) if (ms >= size && ms % size === 0) return `${ms / size}${u}`;
+  return `${Math.round(ms / 1000)}s`;
+}

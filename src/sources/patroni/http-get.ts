@@ -1,0 +1,51 @@
+import axios from 'axios';
+import { describeNetworkError } from '../http-probe.js';
+import type { SourceError } from '../observation.js';
+import type { Got } from './merge.js';
+
+export interface GetOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  auth?: { username: string; password: string };
+  method?: 'GET' | 'POST';
+  data?: unknown;
+  maxBytes?: number;
+}
+
+/** Strips credentials from a URL before it is shown anywhere. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
+}
+
+/**
+ * One HTTP request whose failures are values: unreachable, timeout, auth, http_status.
+ * The body is returned as text; parsers decide whether it makes sense.
+ */
+export async function httpGetText(url: string, o: GetOptions): Promise<Got<string>> {
+  const target = redactUrl(url);
+  try {
+    const res = await axios.request<string>({
+      url,
+      method: o.method ?? 'GET',
+      timeout: o.timeoutMs,
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.auth ? { auth: o.auth } : {}),
+      ...(o.data !== undefined ? { data: o.data, headers: { 'content-type': 'application/json' } } : {}),
+      responseType: 'text',
+      transformResponse: (d: unknown) => d,
+      maxContentLength: o.maxBytes ?? 4 * 1024 * 1024,
+      maxRedirects: 0,
+      validateStatus: () => true,
+      transitional: { clarifyTimeoutError: true },
+      proxy: false,
+    });
+    const body = typeof res.data === 'string' ? res.data : String(res.data ?? '');
+    if (res.status === 401 || res.status === 403) return { ok: false, error: { kind: 'auth', message: `HTTP ${res.status} (check username/password)`, target } };
+    if (res.status < 200 || res.status >= 300) return { ok: false, error: { kind: 'http_status', message: `HTTP ${res.status}${body ? `: ${body.slice(0, 120).trim()}` : ''}`, target } };
+    return { ok: true, value: body };
+  } catch (e) {
+    const msg = describeNetworkError(e, o.timeoutMs);
+    const kind: SourceError['kind'] = /timed out/.test(msg) ? 'timeout' : 'unreachable';
+    return { ok: false, error: { kind, message: msg, target } };
+  }
+}

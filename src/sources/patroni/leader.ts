@@ -1,0 +1,133 @@
+import type { PatroniClusterState } from './merge.js';
+import { isHealthyState } from './parse.js';
+
+/** One leader change, kept until the old leader is back as a healthy replica (or gone for good). */
+export interface LeaderChange {
+  from: string;
+  to: string;
+  timeline?: number;
+  /** epoch ms when the new leader was first seen healthy */
+  at: number;
+  /** From the first sign of trouble (or the last healthy poll) to the new leader's promotion / first sighting. */
+  writesImpossibleMs: number;
+  kind: 'failover' | 'switchover';
+  /** Why the old leader stopped leading, as observed. */
+  downReason?: string;
+}
+
+/**
+ * What a leader-watching rule remembers between evaluations (returned as the rule's cursor, so it
+ * survives restarts atomically with the alert state). Plain JSON.
+ */
+export interface LeaderCursor {
+  v: 1;
+  leader?: string;
+  timeline?: number;
+  lastHealthyAt?: number;
+  /** The leader has looked unhealthy (or there was no leader) since. */
+  downSince?: number;
+  downReason?: string;
+  /** During this episode the old leader was unreachable / crashed / stopped / gone: a failover, not a switchover. */
+  hardDown?: boolean;
+  change?: LeaderChange;
+}
+
+export interface LeaderStep {
+  cursor: LeaderCursor;
+  /** The leader (or the last known one) is down now: who, why, since when. */
+  down?: { member: string; reason: string; since: number; hard: boolean };
+  /** The open leader change (until the old leader rejoins as replica). */
+  change?: LeaderChange;
+  /** The change was first seen in this step. */
+  changedNow: boolean;
+}
+
+/** States that say PostgreSQL is gone, not just transitioning (a switchover passes through stopping/starting). */
+function isHard(state: PatroniClusterState, leader: string | undefined): boolean {
+  if (!leader) return false;
+  const m = state.members.find((x) => x.name === leader);
+  if (!m) return true;
+  if (m.configured && !m.restReachable) return true;
+  // "stopped" with a reachable REST API is what a switchover passes through: not hard.
+  return m.state === 'crashed' || m.state.endsWith(' failed');
+}
+
+/** The old leader is back: reachable, a replica in the DCS, PostgreSQL healthy, on the leader's timeline. */
+export function hasRejoined(state: PatroniClusterState, name: string): boolean {
+  const m = state.members.find((x) => x.name === name);
+  if (!m) return false;
+  return m.inDcs && m.restReachable && m.nodeRole === 'replica' && !m.isLeader && isHealthyState(m.state) && (state.timeline === undefined || m.timeline === undefined || m.timeline >= state.timeline);
+}
+
+function gone(state: PatroniClusterState, name: string): boolean {
+  const m = state.members.find((x) => x.name === name);
+  return !m || (!m.configured && !m.inDcs);
+}
+
+/**
+ * Pure: advances the leader cursor with one merged cluster observation. A change is reported once
+ * the new leader is seen healthy; it stays open until the old leader rejoins as a replica.
+ */
+export function trackLeader(prev: LeaderCursor | undefined, state: PatroniClusterState): LeaderStep {
+  const at = state.at;
+  const c: LeaderCursor = prev && prev.v === 1 ? { ...prev } : { v: 1 };
+  let changedNow = false;
+
+  if (state.leader && state.leaderHealthy) {
+    if (c.leader && c.leader !== state.leader) {
+      const start = c.downSince ?? c.lastHealthyAt ?? at;
+      let end = at;
+      const last = state.history[state.history.length - 1];
+      if (last && last.at && (last.newLeader === undefined || last.newLeader === state.leader) && (state.timeline === undefined || last.timeline + 1 === state.timeline)) {
+        const promotedAt = Date.parse(last.at);
+        if (Number.isFinite(promotedAt) && promotedAt >= start && promotedAt <= at) end = promotedAt;
+      }
+      const oldMember = state.members.find((m) => m.name === c.leader);
+      const switchoverReason = last !== undefined && /switchover/i.test(last.reason);
+      const hard = c.hardDown === true || !oldMember || !oldMember.restReachable;
+      const change: LeaderChange = {
+        from: c.leader,
+        to: state.leader,
+        at,
+        writesImpossibleMs: Math.max(0, end - start),
+        kind: switchoverReason || !hard ? 'switchover' : 'failover',
+      };
+      if (state.timeline !== undefined) change.timeline = state.timeline;
+      if (c.downReason) change.downReason = c.downReason;
+      c.change = change;
+      changedNow = true;
+    }
+    c.leader = state.leader;
+    if (state.timeline !== undefined) c.timeline = state.timeline;
+    c.lastHealthyAt = at;
+    delete c.downSince;
+    delete c.downReason;
+    delete c.hardDown;
+  } else {
+    // Unhealthy leader, a new leader not yet healthy, or none: the last known healthy leader is "down".
+    const subject = c.leader ?? state.leader;
+    if (!c.leader && state.leader) c.leader = state.leader;
+    c.downSince ??= at;
+    c.downReason = state.leader && state.leader !== subject ? `leadership moving to ${state.leader}, not serving yet (${state.leaderProblem ?? 'unhealthy'})` : (state.leaderProblem ?? 'unhealthy');
+    if (!state.leader) c.downReason = subject ? `no leader in the DCS (last leader ${subject}${subjectDetail(state, subject)})` : 'no leader in the DCS';
+    if (isHard(state, subject)) c.hardDown = true;
+  }
+
+  // Reported at least once (the step it was seen), then closed when the old leader is back (or gone for good).
+  if (c.change && !changedNow && (hasRejoined(state, c.change.from) || gone(state, c.change.from)) && c.change.from !== state.leader) delete c.change;
+  // A change back to the old leader before it was reported as rejoined closes the old change too.
+  if (c.change && c.change.from === state.leader && state.leaderHealthy && !changedNow) delete c.change;
+
+  const out: LeaderStep = { cursor: c, changedNow };
+  if (c.downSince !== undefined && c.leader) out.down = { member: c.leader, reason: c.downReason ?? 'unhealthy', since: c.downSince, hard: c.hardDown === true };
+  else if (c.downSince !== undefined) out.down = { member: 'none', reason: c.downReason ?? 'no leader', since: c.downSince, hard: false };
+  if (c.change) out.change = c.change;
+  return out;
+}
+
+function subjectDetail(state: PatroniClusterState, name: string): string {
+  const m = state.members.find((x) => x.name === name);
+  if (!m) return '';
+  if (!m.restReachable) return `: REST API unreachable${m.restError ? ` (${m.restError})` : ''}`;
+  return `: ${m.state}`;
+}
