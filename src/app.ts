@@ -64,7 +64,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const notifiers = o.notifiers ?? buildNotifiers(loaded.config, logger, { store, ...(o.now ? { now: o.now } : {}) });
   const now = o.now ?? Date.now;
   const outbox = new OutboxWorker({ store, notifiers, logger, metrics, now });
-  const engine = new AlertEngine({ store, notifiers, cluster: loaded.config.cluster.name, logger, metrics, failingAfterMs: loaded.config.evaluation.failing_source_after, onCommitted: () => outbox.kick() });
+  const engine = new AlertEngine({ store, notifiers, cluster: loaded.config.cluster.name, logger, metrics, failingAfterMs: loaded.config.evaluation.failing_source_after, inhibit: loaded.config.inhibit, onCommitted: () => outbox.kick() });
   const scheduler = new Scheduler({ engine, registry, sources, store, logger, metrics, now });
   let http: Awaited<ReturnType<typeof startHealthServer>> | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
@@ -142,6 +142,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       }
       loaded = r.loaded;
       lastReloadError = undefined;
+      engine.setInhibitRules(loaded.config.inhibit);
       scheduler.replace(loaded.rules);
       metrics.reloads.inc({ outcome: 'ok' });
       logger.info({ rules: scheduler.activeRules.length }, 'rules reloaded');
