@@ -31,7 +31,6 @@ export const logFrequencyRule = defineRuleType({
     if (!es) return notConfigured;
     const spec = rule.spec;
     const w = timeWindow(spec, ctx, es);
-    if (w.skippedMs > 0) ctx.logger.warn({ skippedMs: w.skippedMs }, 'log rule was behind more than max_catch_up; older events skipped');
     const groups = groupFields(spec);
     const nSamples = spec.samples ?? 3;
     const index = es.index(spec.index ?? 'odoo');

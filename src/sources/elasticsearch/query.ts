@@ -152,6 +152,7 @@ export function timeWindow(spec: LogCommonSpec, ctx: EvalContext, es: Elasticsea
   if (end - start > es.maxCatchUpMs) {
     skippedMs = end - es.maxCatchUpMs - start;
     start = end - es.maxCatchUpMs;
+    ctx.logger.warn({ skippedMs }, 'log rule was behind more than max_catch_up; older events skipped');
   }
   return { start, end, window, resumed: true, skippedMs, adhoc };
 }
