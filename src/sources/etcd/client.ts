@@ -1,5 +1,5 @@
 import { failed, observed, type Observation } from '../observation.js';
-import { httpGetText } from '../patroni/http-get.js';
+import { httpGetText } from '../http-get.js';
 
 export interface EtcdMemberState {
   endpoint: string;

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { failed, observed, type Observation } from '../observation.js';
-import { httpGetText } from '../patroni/http-get.js';
+import { httpGetText } from '../http-get.js';
 import { MalformedStats, parseStatsCsv } from './csv.js';
 import { toStats, type HaproxyStats } from './status.js';
 

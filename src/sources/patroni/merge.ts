@@ -1,4 +1,4 @@
-import type { SourceError } from '../observation.js';
+import type { Got } from '../http-get.js';
 import {
   DEFAULT_MAXIMUM_LAG_ON_FAILOVER,
   isHealthyState,
@@ -11,7 +11,6 @@ import {
   type NodeStatus,
 } from './parse.js';
 
-export type Got<T> = { ok: true; value: T } | { ok: false; error: SourceError };
 
 /** What one configured member's REST API answered in one poll. */
 export interface MemberPoll {

@@ -1,7 +1,9 @@
 import axios from 'axios';
-import { describeNetworkError } from '../http-probe.js';
-import type { SourceError } from '../observation.js';
-import type { Got } from './merge.js';
+import { describeNetworkError } from './http-probe.js';
+import type { SourceError } from './observation.js';
+
+/** A fetched value or why it could not be fetched (one endpoint; an Observation is the whole source). */
+export type Got<T> = { ok: true; value: T } | { ok: false; error: SourceError };
 
 export interface GetOptions {
   timeoutMs: number;
