@@ -1,7 +1,6 @@
 import type { Logger } from '../../log.js';
 import { failed, observed, type Observation } from '../observation.js';
-import { httpGetText } from '../http-get.js';
-import type { Got } from '../http-get.js';
+import { httpGetText, type Got } from '../http-get.js';
 import { mergeClusterState, type MemberPoll, type PatroniClusterState } from './merge.js';
 import { MalformedBody, parseCluster, parseDynamicConfig, parseHistory, parseNodeStatus } from './parse.js';
 
