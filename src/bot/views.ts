@@ -5,49 +5,17 @@
 import type { Alert } from '../alerts/alert.js';
 import type { Transition } from '../alerts/lifecycle.js';
 import type { Silence } from '../alerts/silences.js';
-import { escapeHtml as esc, splitHtml } from '../notify/telegram/html.js';
+import { escapeHtml as esc } from '../notify/telegram/html.js';
 import { utc, whereHtml } from '../notify/telegram/format.js';
-import type { StatusSnapshot } from '../status/snapshot.js';
 import type { RuleHealth } from '../store/store.js';
 import { formatDuration } from '../util/duration.js';
+import { fit } from './fit.js';
 
 const ICON = { critical: '🔴', warning: '🟠', info: '🔵' } as const;
-const STATE_ICON: Record<string, string> = { ok: '🟢', 'no data': '⚪', 'not configured': '▫️', unreachable: '🔴' };
 const code = (s: string) => `<code>${esc(s)}</code>`;
-const age = (ms: number | undefined) => (ms === undefined ? '' : ` · data ${formatDuration(ms)} old`);
 
-/** Keeps a reply to one message: lines after the limit are counted, not sent. */
-export function fit(lines: string[], more: (n: number) => string = (n) => `…and ${n} more`): string {
-  const all = lines.join('\n');
-  const parts = splitHtml(all);
-  if (parts.length === 1) return all;
-  for (let keep = lines.length - 1; keep > 0; keep--) {
-    const html = [...lines.slice(0, keep), more(lines.length - keep)].join('\n');
-    if (splitHtml(html).length === 1) return html;
-  }
-  return parts[0]!;
-}
-
-/** /status: what each source reports (never invented), how old it is, and the alert count. */
-export function statusView(s: StatusSnapshot): string {
-  const lines = [`📊 <b>Cluster ${esc(s.cluster)}</b> — ${utc(s.at)}`];
-  lines.push(`<b>Alerts</b>: ${s.alerts.firing} firing, ${s.alerts.pending} pending`);
-  lines.push('');
-  for (const src of s.sources) {
-    lines.push(`${STATE_ICON[src.state] ?? '•'} <b>${esc(src.name)}</b>: ${esc(src.state)}${src.detail ? ` — ${esc(src.detail)}` : ''}${age(src.ageMs)}`);
-  }
-  return fit(lines);
-}
-
-/** /lag: per replica lag and failover candidacy, from what the Patroni source reports. */
-export function lagView(s: StatusSnapshot): string {
-  const lines = [`📉 <b>Replication lag — ${esc(s.cluster)}</b> — ${utc(s.at)}`];
-  const patroni = s.sources.find((x) => x.name === 'patroni');
-  const postgres = s.sources.find((x) => x.name === 'postgres');
-  const why = [patroni, postgres].filter((x): x is NonNullable<typeof x> => x !== undefined).map((x) => `${esc(x.name)}: ${esc(x.state)}${x.detail ? ` (${esc(x.detail)})` : ''}`);
-  lines.push(`no data — ${why.join('; ') || 'no Patroni source configured'}`);
-  return fit(lines);
-}
+export { fit } from './fit.js';
+export { lagView, statusView } from './status-views.js';
 
 export function alertsView(alerts: readonly Alert[], now: number, cluster: string): string {
   if (alerts.length === 0) return '✅ No firing or pending alerts.';

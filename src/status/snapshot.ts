@@ -128,7 +128,8 @@ export async function buildStatus(config: Config, _sources: Sources, store: Stat
   const sources: StatusSnapshot['sources'] = (['patroni', 'haproxy', 'postgres', 'etcd', 'elasticsearch'] as const).map((name) =>
     configured[name] ? { name, state: 'no data', detail: 'this build does not poll it yet' } : { name, state: 'not configured' },
   );
-  const cluster = await clusterStatus(_sources, now);
+  const [cluster, logs] = await Promise.all([clusterStatus(_sources, now), logsStatus(_sources, now)]);
+  if (logs) cluster.results['elasticsearch'] = logs;
   for (const [name, r] of Object.entries(cluster.results)) {
     const i = sources.findIndex((x) => x.name === name);
     if (i >= 0 && r) sources[i] = r;
@@ -146,6 +147,31 @@ export async function buildStatus(config: Config, _sources: Sources, store: Stat
 }
 
 type SourceLine = StatusSnapshot['sources'][number];
+
+/**
+ * Elasticsearch reachability and freshness: the newest Odoo log line. "Reachable but nothing for
+ * ten minutes" is as much a problem as "unreachable" (Filebeat or Odoo stopped).
+ */
+async function logsStatus(sources: Sources, now: number): Promise<SourceLine | undefined> {
+  const es = sources.elasticsearch;
+  if (!es) return undefined;
+  const index = es.index('odoo');
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(new Error('status timeout')), STATUS_POLL_TIMEOUT_MS);
+  try {
+    const r = await es.search({ index, body: { size: 1, sort: [{ '@timestamp': 'desc' }], _source: ['@timestamp'], query: { match_all: {} } } }, ac.signal);
+    if (!r.ok) return { name: 'elasticsearch', state: 'unreachable', detail: `${r.error.kind}: ${r.error.message}`, ageMs: 0 };
+    const ts = r.response.hits.hits[0]?._source?.['@timestamp'];
+    const last = typeof ts === 'string' ? Date.parse(ts) : NaN;
+    return Number.isFinite(last)
+      ? { name: 'elasticsearch', state: 'ok', detail: `${index}: newest log line ${Math.max(0, Math.round((now - last) / 1000))} s old`, ageMs: 0 }
+      : { name: 'elasticsearch', state: 'ok', detail: `${index}: reachable, no log lines yet`, ageMs: 0 };
+  } catch (e) {
+    return { name: 'elasticsearch', state: 'unreachable', detail: `timeout: ${(e as Error)?.message ?? String(e)}`, ageMs: 0 };
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Polls the cluster sources in parallel (each bounded) and shapes them for display. */
 async function clusterStatus(sources: Sources, now: number): Promise<{ results: Record<string, SourceLine | undefined>; patroni?: PatroniStatus; haproxy?: HaproxyStatus; postgres?: PostgresStatus; etcd?: EtcdStatus }> {

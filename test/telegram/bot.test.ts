@@ -7,7 +7,10 @@ import { COMMANDS } from '../../src/bot/commands/index.js';
 import { OutboxWorker } from '../../src/notify/outbox-worker.js';
 import { TelegramNotifier } from '../../src/notify/telegram/notifier.js';
 import type { Rule } from '../../src/rules/rule-type.js';
-import { createSources } from '../../src/sources/sources.js';
+import { normalizeStatus, type HaproxyStats } from '../../src/sources/haproxy/status.js';
+import { failed, observed } from '../../src/sources/observation.js';
+import type { PatroniClusterState, PatroniMember } from '../../src/sources/patroni/merge.js';
+import { createSources, type Sources } from '../../src/sources/sources.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { startFakeTelegram, type FakeTelegram, type CallRecord } from '../support/fake-telegram.js';
 import { captureLogger, firingAlert, notificationOf, TOKEN } from './harness.js';
@@ -21,7 +24,7 @@ const rule = (id: string, severity: Rule['severity'] = 'critical'): Rule => ({
   id, type: 'http', name: id, severity, for: 0, keepFiringFor: 0, repeat: 0, timeout: 1000, labels: {}, message: id, enabled: true, spec: {}, origin: { file: 'r.yaml', line: 1, col: 1 },
 });
 
-interface Ctx { fake: FakeTelegram; store: SqliteStore; bot: TelegramBot; notifier: TelegramNotifier; worker: OutboxWorker; logs: string[]; config: Config; statusFails: boolean }
+interface Ctx { fake: FakeTelegram; store: SqliteStore; bot: TelegramBot; notifier: TelegramNotifier; worker: OutboxWorker; logs: string[]; config: Config; statusFails: boolean; sources: Sources }
 let c: Ctx;
 
 async function setup(): Promise<Ctx> {
@@ -35,12 +38,41 @@ async function setup(): Promise<Ctx> {
   const notifier = new TelegramNotifier({ token: TOKEN, apiRoot: fake.apiRoot, chats: [{ id: CHAT, severities: ['critical', 'warning', 'info'] }], store, logger, pacing: { perChatIntervalMs: 0 } });
   const worker = new OutboxWorker({ store, notifiers: [notifier], logger, pollMs: 1_000_000_000 });
   const ctx = { fake, store, notifier, worker, logs: lines, config, statusFails: false } as Ctx;
+  // The bot reads the cluster sources from this object at every /status: tests plug stubs in and out.
   const sources = createSources(config, logger);
+  ctx.sources = sources;
   const bot = createTelegramBot({ config: () => config, store, sources, rules: () => [rule('pg-down'), rule('replica-lag', 'warning')], notifiers: [notifier], logger, now: Date.now })!;
   const realStatus = (bot as unknown as { o: { deps: { status: () => Promise<unknown> } } }).o.deps.status;
   (bot as unknown as { o: { deps: { status: () => Promise<unknown> } } }).o.deps.status = () => (ctx.statusFails ? Promise.reject(new Error(`boom ${TOKEN}`)) : realStatus());
   ctx.bot = bot;
   return ctx;
+}
+
+const MB = 1024 * 1024;
+
+function patroniMember(name: string, over: Partial<PatroniMember> = {}): PatroniMember {
+  return {
+    name, configured: true, inDcs: true, restReachable: true, role: 'replica', state: 'streaming', timeline: 7, lagBytes: 0, lagUnknown: false,
+    pendingRestart: false, isLeader: false, failoverCandidate: true, tags: {}, ...over,
+  };
+}
+
+/** What the Patroni source reports for a 3-node cluster with one replica lagging past maximum_lag_on_failover. */
+function patroniState(at: number): PatroniClusterState {
+  const members = [
+    patroniMember('pg1', { role: 'leader', state: 'running', lagBytes: null, isLeader: true, failoverCandidate: false }),
+    patroniMember('pg2', { lagBytes: 4096 }),
+    patroniMember('pg3<&>', { lagBytes: 12 * MB, failoverCandidate: false, notCandidateReason: `lag ${12 * MB} B > maximum_lag_on_failover ${MB} B` }),
+  ];
+  return {
+    at, scope: 'odoo', leader: 'pg1', leaderHealthy: true, timeline: 7, members, paused: false, history: [], maximumLagOnFailover: MB,
+    views: [], viewsDisagree: false, otherPrimaries: [], reachableMembers: 3, patroniVersion: '4.0.4',
+  };
+}
+
+function haproxyStats(up: Record<string, string>): HaproxyStats {
+  const servers = Object.entries(up).map(([name, st]) => ({ backend: 'pg_write', name, status: normalizeStatus(st), sessions: 0, queue: 0 }));
+  return { backends: [{ name: 'pg_write', status: 'UP', sessions: 0, queue: 0, servers }] };
 }
 
 /** Sends a command as `user` and returns the bot's reply to it (text as the user sees it). */
@@ -92,16 +124,54 @@ describe('telegram bot over real HTTP (telegraf ↔ fake Bot API)', () => {
     assert.match(await ask('/start'), /\/silence <alert-id\|rule-id> <duration> \[reason\]/);
   });
 
-  test('/status shows what the sources report (never invented) and the alert count', async () => {
+  test('/status without cluster sources: "not configured" / "no data", never invented; the alert count', async () => {
     const text = await ask('/status');
     assert.match(text, /Cluster odoo-prod/);
     assert.match(text, /Alerts: \d+ firing, \d+ pending/);
+    assert.match(text, /Patroni: not configured\nLeader and members: no data/);
+    assert.match(text, /HAProxy: not configured/);
     assert.match(text, /patroni: not configured/);
     assert.match(text, /elasticsearch: not configured/);
+    assert.ok(!/Leader pg|MEMBER|Writes/.test(text));
   });
 
   test('/lag says "no data" until the Patroni source reports', async () => {
     assert.match(await ask('/lag'), /no data — patroni: not configured/);
+  });
+
+  test('/status and /lag show what the Patroni and HAProxy sources report', async () => {
+    let writeUp: Record<string, string> = { pg1: 'UP', pg2: 'DOWN', 'pg3<&>': 'DOWN' };
+    c.sources.patroni = { members: [], poll: async () => observed('patroni', patroniState(Date.now() - 2000), new Date(Date.now() - 2000)) };
+    c.sources.haproxy = { writeBackend: 'pg_write', poll: async () => observed('haproxy', haproxyStats(writeUp)) };
+    try {
+      const text = await ask('/status');
+      assert.match(text, /Patroni 4\.0\.4 · \ds old/);
+      assert.match(text, /👑 Leader pg1 · timeline 7/);
+      assert.match(text, /MEMBER +ROLE +STATE +TL LAG\npg1 +leader +running +7 -\npg2 +replica +streaming +7 4\.0 kB\npg3<&> +replica +streaming +7 12\.0 MB/);
+      assert.match(text, /Failover candidates: pg2$/m);
+      assert.match(text, /✅ Writes pg_write: 1 UP · 2 DOWN → pg1$/m);
+      assert.match(text, /🟢 patroni: ok · \ds old/);
+      assert.match(text, /▫️ postgres: not configured/);
+
+      const lag = await ask('/lag');
+      assert.match(lag, /Leader pg1 · timeline 7 · \ds old/);
+      assert.match(lag, /Failover limit: 1\.0 MB \(maximum_lag_on_failover\)/);
+      assert.match(lag, /✅ pg2 · streaming · TL 7\n {3}lag 4\.0 kB · delay not configured\n {3}failover candidate/);
+      assert.match(lag, /❌ pg3<&> · streaming · TL 7\n {3}lag 12\.0 MB · delay not configured\n {3}NOT a failover candidate: over the limit \(12\.0 MB > 1\.0 MB\)/);
+
+      writeUp = { pg1: 'DOWN', pg2: 'DOWN', 'pg3<&>': 'MAINT' };
+      await new Promise((r) => setTimeout(r, 10));
+      assert.match(await ask('/status'), /🚨 Writes pg_write: 0 UP · 2 DOWN · 1 MAINT — no server takes writes/);
+
+      c.sources.patroni = { members: [], poll: async () => failed('patroni', { kind: 'unreachable', message: 'no Patroni member answered (pg1: ECONNREFUSED <x>)' }) };
+      const down = await ask('/status');
+      assert.match(down, /🔴 Patroni: unreachable — unreachable: no Patroni member answered \(pg1: ECONNREFUSED <x>\)/);
+      assert.match(down, /Leader and members: no data/);
+      assert.match(await ask('/lag'), /no data — patroni: unreachable — unreachable: no Patroni member answered/);
+    } finally {
+      delete c.sources.patroni;
+      delete c.sources.haproxy;
+    }
   });
 
   test('/alerts, /ack, /history, /rules', async () => {

@@ -7,12 +7,12 @@ export const usageLine = (c: Command) => `Usage: <code>${esc(c.usage)}</code>`;
 
 export const status: Command = {
   name: 'status', description: 'Cluster picture: leader, members, HAProxy, Elasticsearch, alerts', usage: '/status', mutating: false,
-  run: async ({ deps }) => statusView(await deps.status()),
+  run: async ({ deps }) => statusView(await deps.status(), deps.now()),
 };
 
 export const lag: Command = {
   name: 'lag', description: 'Replication lag per replica and failover candidacy', usage: '/lag', mutating: false,
-  run: async ({ deps }) => lagView(await deps.status()),
+  run: async ({ deps }) => lagView(await deps.status(), deps.now()),
 };
 
 export const alerts: Command = {
