@@ -48,6 +48,8 @@ export function alignedDelay(now: number, every: number): number {
 /**
  * Per-rule timers. A rule never overlaps itself (a tick that finds it still running is skipped
  * and counted), and rules never wait for each other: each has its own timer and deadline.
+ * Ticks fall on wall-clock multiples of `every`, so rules due together share one cluster poll
+ * (the sources' per-cycle cache) and one Elasticsearch _msearch.
  */
 export class Scheduler {
   private timers = new Map<string, NodeJS.Timeout>();
@@ -81,26 +83,18 @@ export class Scheduler {
         const task = cron.schedule(rule.schedule, () => this.tick(rule), { name: rule.id, noOverlap: true });
         this.tasks.set(rule.id, task);
       } else {
-        // Spread first runs over a second so a big rule set does not hit every source at once —
-        // except batched sources (Elasticsearch): those align to the clock so one tick is one _msearch.
-        this.loop(rule, this.aligned(rule) ? alignedDelay(this.now(), rule.every ?? 30_000) : Math.floor(Math.random() * Math.min(1000, rule.every ?? 1000)));
+        this.loop(rule, alignedDelay(this.now(), rule.every ?? 30_000));
       }
     }
   }
 
   private loop(rule: Rule, delay: number): void {
     const t = setTimeout(async () => {
-      const started = this.now();
       await this.tick(rule);
       if (this.stopped || this.timers.get(rule.id) !== t) return;
-      this.loop(rule, this.aligned(rule) ? alignedDelay(this.now(), rule.every ?? 30_000) : Math.max(0, (rule.every ?? 30_000) - (this.now() - started)));
+      this.loop(rule, alignedDelay(this.now(), rule.every ?? 30_000));
     }, delay);
     this.timers.set(rule.id, t);
-  }
-
-  /** Rules of batched sources run on wall-clock multiples of `every`, so rules due together share one request. */
-  private aligned(rule: Rule): boolean {
-    return this.o.registry.get(rule.type)?.source === 'elasticsearch';
   }
 
   /** Evaluate one rule now unless it is already running. */

@@ -4,7 +4,7 @@ import type { Metrics } from '../http/metrics.js';
 import type { Evaluation, Finding, Labels, Rule } from '../rules/rule-type.js';
 import { renderTemplate } from '../rules/template.js';
 import type { Notifier } from '../notify/notifier.js';
-import type { EvaluationCommit, StateStore } from '../store/store.js';
+import type { EvaluationCommit, RuleHealth, StateStore } from '../store/store.js';
 import { fingerprintOf, type Alert } from './alert.js';
 import { step, type LifecycleRule, type StepResult } from './lifecycle.js';
 import type { Notification, NotifiedAlert } from './notification.js';
@@ -12,6 +12,9 @@ import { findSilence } from './silences.js';
 
 /** The built-in rule that turns "this rule cannot evaluate" into an alert of its own. */
 export const EVALUATION_FAILING_RULE_ID = 'ohw-rule-evaluation-failing';
+
+/** Health records older than this belong to rules no longer evaluated (removed by a reload). */
+const HEALTH_FRESH_MS = 15 * 60_000;
 
 export interface EngineOptions {
   store: StateStore;
@@ -77,27 +80,46 @@ export class AlertEngine {
   }
 
   async apply(rule: Rule, evaluation: Evaluation, now: number, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
-    const health = await this.recordHealth(rule, evaluation, now, opts.dryRun === true);
+    const dryRun = opts.dryRun === true;
+    const { health, all } = await this.recordHealth(rule, evaluation, now, dryRun);
     if (!evaluation.ok) {
-      // Unknown is not OK: the rule's own alerts stay as they are; only the meta-alert moves.
-      const failing = this.failingRule(rule);
-      const finding: Finding = {
-        labels: { rule: rule.id, source: evaluation.source },
-        values: { rule: rule.id, source: evaluation.source, error: evaluation.error, failures: health.consecutiveFailures },
-      };
-      return this.applyFindings(failing, [finding], now, { inScope: (l) => l['rule'] === rule.id, dryRun: opts.dryRun === true, render: () => `rule ${rule.id} cannot evaluate: ${evaluation.source} ${evaluation.error}` });
+      // Unknown is not OK: the rule's own alerts stay as they are; only the source's meta-alert moves.
+      return this.applySourceHealth(evaluation.source, all, rule.repeat, now, dryRun);
     }
     const result = await this.applyFindings(this.asLifecycle(rule), evaluation.findings, now, {
-      dryRun: opts.dryRun === true,
+      dryRun,
       render: (f, labels) => renderTemplate(rule.message, this.vars(rule, f, labels)),
       ...(evaluation.cursor !== undefined ? { cursor: evaluation.cursor } : {}),
       meta: rule,
     });
-    if (!opts.dryRun) {
-      const recovered = await this.applyFindings(this.failingRule(rule), [], now, { inScope: (l) => l['rule'] === rule.id, dryRun: false, render: () => '' });
+    if (!dryRun && health.recoveredFrom) {
+      const recovered = await this.applySourceHealth(health.recoveredFrom, all, rule.repeat, now, false);
       result.notifications.push(...recovered.notifications);
     }
     return result;
+  }
+
+  /**
+   * One "rule evaluation failing" alert per source, listing every rule that cannot read it: when
+   * Elasticsearch is down, twenty log rules are one page, not twenty.
+   */
+  private applySourceHealth(source: string, all: RuleHealth[], repeat: number, now: number, dryRun: boolean): Promise<ApplyResult> {
+    const failing = all.filter((h) => h.source === source && h.consecutiveFailures > 0 && now - (h.lastEvalAt ?? 0) <= HEALTH_FRESH_MS);
+    const findings: Finding[] = failing.length === 0 ? [] : [{
+      labels: { source },
+      values: {
+        source,
+        rules: failing.length,
+        rule_ids: failing.map((h) => h.ruleId).sort().join(', '),
+        error: (failing.reduce((a, b) => ((b.lastEvalAt ?? 0) > (a.lastEvalAt ?? 0) ? b : a)).lastError ?? '').replace(`${source}: `, ''),
+      },
+    }];
+    const meta: LifecycleRule = { id: EVALUATION_FAILING_RULE_ID, severity: 'warning', labels: {}, for: this.o.failingAfterMs, keepFiringFor: 0, repeat };
+    return this.applyFindings(meta, findings, now, {
+      inScope: (l) => l['source'] === source,
+      dryRun,
+      render: (f) => `${f.values['rules']} rule(s) cannot read ${source}: ${f.values['error']} — ${f.values['rule_ids']}`,
+    });
   }
 
   private vars(rule: Rule, f: Finding, labels: Labels): Record<string, unknown> {
@@ -106,10 +128,6 @@ export class AlertEngine {
 
   private asLifecycle(rule: Rule): LifecycleRule {
     return { id: rule.id, severity: rule.severity, labels: rule.labels, for: rule.for, keepFiringFor: rule.keepFiringFor, repeat: rule.repeat };
-  }
-
-  private failingRule(rule: Rule): LifecycleRule & { name: string } {
-    return { id: EVALUATION_FAILING_RULE_ID, name: 'Rule evaluation failing', severity: 'warning', labels: {}, for: this.o.failingAfterMs, keepFiringFor: 0, repeat: rule.repeat };
   }
 
   private async applyFindings(
@@ -168,12 +186,16 @@ export class AlertEngine {
     return { step: result, notifications };
   }
 
-  private async recordHealth(rule: Rule, ev: Evaluation, now: number, dryRun: boolean) {
-    const prev = (await this.o.store.ruleHealth()).find((h) => h.ruleId === rule.id);
-    const h = ev.ok
+  /** Records this evaluation's outcome; returns it with every rule's health (for the per-source alert). */
+  private async recordHealth(rule: Rule, ev: Evaluation, now: number, dryRun: boolean): Promise<{ health: RuleHealth & { recoveredFrom?: string }; all: RuleHealth[] }> {
+    const all = await this.o.store.ruleHealth();
+    const prev = all.find((h) => h.ruleId === rule.id);
+    const h: RuleHealth = ev.ok
       ? { ruleId: rule.id, lastEvalAt: now, lastSuccessAt: now, consecutiveFailures: 0 }
-      : { ruleId: rule.id, lastEvalAt: now, ...(prev?.lastSuccessAt !== undefined ? { lastSuccessAt: prev.lastSuccessAt } : {}), lastError: `${ev.source}: ${ev.error}`, consecutiveFailures: (prev?.consecutiveFailures ?? 0) + 1, failingSince: prev?.failingSince ?? now };
+      : { ruleId: rule.id, source: ev.source, lastEvalAt: now, ...(prev?.lastSuccessAt !== undefined ? { lastSuccessAt: prev.lastSuccessAt } : {}), lastError: `${ev.source}: ${ev.error}`, consecutiveFailures: (prev?.consecutiveFailures ?? 0) + 1, failingSince: prev?.failingSince ?? now };
     if (!dryRun) await this.o.store.setRuleHealth(h);
-    return h;
+    const merged = [...all.filter((x) => x.ruleId !== rule.id), h];
+    const recoveredFrom = ev.ok && prev?.source && prev.consecutiveFailures > 0 ? prev.source : undefined;
+    return { health: { ...h, ...(recoveredFrom ? { recoveredFrom } : {}) }, all: merged };
   }
 }

@@ -25,7 +25,7 @@ export interface Sources {
 }
 
 /** Cluster polls are shared by every rule evaluated within this window (one poll per cycle). */
-export const CLUSTER_POLL_TTL_MS = 2000;
+export const CLUSTER_POLL_TTL_MS = 1000;
 
 /** The cluster sources (Patroni, HAProxy, PostgreSQL, etcd) configured, each poll wrapped in `cachedPoll`. */
 export function createClusterSources(config: Config, logger: Logger): Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd'> {

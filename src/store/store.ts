@@ -31,6 +31,8 @@ export interface EvaluationCommit {
 
 export interface RuleHealth {
   ruleId: string;
+  /** The source the last failed evaluation could not read. */
+  source?: string;
   lastEvalAt?: number;
   lastSuccessAt?: number;
   lastError?: string;

@@ -95,8 +95,8 @@ describe('alert lifecycle (controllable clock)', () => {
       steps: [
         { at: 0, ev: fail, expect: [] },
         { at: 1 * M, ev: fail, expect: [] },
-        { at: 2 * M, ev: fail, expect: ['firing:replica-lag/patroni'] },
-        { at: 3 * M, ev: [], expect: ['resolved:replica-lag/patroni'] },
+        { at: 2 * M, ev: fail, expect: ['firing:patroni'] },
+        { at: 3 * M, ev: [], expect: ['resolved:patroni'] },
       ],
     },
     {
@@ -161,5 +161,28 @@ describe('alert lifecycle (controllable clock)', () => {
     const history = await store.history(10);
     assert.deepEqual(history.map((h) => `${h.from}->${h.to}`), ['pending->firing']);
     assert.ok(!(await store.listAlerts()).some((x) => x.ruleId === EVALUATION_FAILING_RULE_ID));
+  });
+
+  test('rules failing on the same source are one "evaluation failing" alert, resolved when the last recovers', async () => {
+    const store = new SqliteStore(':memory:');
+    const engine = new AlertEngine({ store, notifiers: [], cluster: 'c1', logger: silentLogger, failingAfterMs: 1 * M });
+    const t0 = Date.UTC(2026, 0, 1);
+    const [a, b] = [makeRule({ id: 'log-a' }), makeRule({ id: 'log-b' })];
+    const es: Evaluation = { ok: false, source: 'elasticsearch', error: 'unreachable: connect ECONNREFUSED' };
+    const sent: string[] = [];
+    const run = async (rule: Rule, ev: Evaluation, at: number) => sent.push(...summarize((await engine.apply(rule, ev, t0 + at)).notifications));
+    await run(a, es, 0);
+    await run(b, es, 0);
+    await run(a, es, 1 * M);
+    await run(b, es, 1 * M);
+    assert.deepEqual(sent, ['firing:elasticsearch']);
+    const [alert] = await store.listAlerts(['firing']);
+    assert.equal(alert?.message, '2 rule(s) cannot read elasticsearch: unreachable: connect ECONNREFUSED — log-a, log-b');
+    await run(a, { ok: true, findings: [] }, 2 * M);
+    await run(b, es, 2 * M);
+    assert.deepEqual(sent, ['firing:elasticsearch'], 'still failing while one rule cannot read the source');
+    await run(b, { ok: true, findings: [] }, 3 * M);
+    assert.deepEqual(sent, ['firing:elasticsearch', 'resolved:elasticsearch']);
+    await store.close();
   });
 });

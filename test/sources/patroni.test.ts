@@ -201,4 +201,16 @@ describe('patroni leader tracking (cursor)', () => {
     s = trackLeader(s.cursor, steady('pg2', 6000, 2));
     assert.equal(s.change, undefined);
   });
+
+  it('a cursor from before a long pause (service stopped) is not compared against: no invented switchover', () => {
+    const before = trackLeader(undefined, steady('pg1', 0)).cursor;
+    // 20 minutes later pg2 leads: whatever happened meanwhile was not observed
+    const s = trackLeader(JSON.parse(JSON.stringify(before)) as LeaderCursor, steady('pg2', 20 * 60_000, 2));
+    assert.equal(s.change, undefined);
+    assert.equal(s.changedNow, false);
+    assert.equal(s.cursor.leader, 'pg2');
+    // a short gap (a restart) still compares: the change is reported
+    const quick = trackLeader(before, steady('pg2', 60_000, 2));
+    assert.equal(quick.change?.from, 'pg1');
+  });
 });

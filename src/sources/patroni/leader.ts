@@ -21,6 +21,8 @@ export interface LeaderChange {
  */
 export interface LeaderCursor {
   v: 1;
+  /** When this cursor last saw the cluster (any state). */
+  seenAt?: number;
   leader?: string;
   timeline?: number;
   lastHealthyAt?: number;
@@ -41,6 +43,9 @@ export interface LeaderStep {
   /** The change was first seen in this step. */
   changedNow: boolean;
 }
+
+/** Longer than any plausible gap between two evaluations of a running service. */
+export const CURSOR_STALE_AFTER_MS = 5 * 60_000;
 
 /** States that say PostgreSQL is gone, not just transitioning (a switchover passes through stopping/starting). */
 function isHard(state: PatroniClusterState, leader: string | undefined): boolean {
@@ -70,7 +75,12 @@ function gone(state: PatroniClusterState, name: string): boolean {
  */
 export function trackLeader(prev: LeaderCursor | undefined, state: PatroniClusterState): LeaderStep {
   const at = state.at;
-  const c: LeaderCursor = prev && prev.v === 1 ? { ...prev } : { v: 1 };
+  // A cursor from before a long pause (the service was stopped) cannot tell what happened meanwhile:
+  // comparing against it would report a stale leader change with the whole pause as "writes
+  // impossible". Start from what is seen now instead.
+  const fresh = prev && prev.v === 1 && (prev.seenAt === undefined || at - prev.seenAt <= CURSOR_STALE_AFTER_MS);
+  const c: LeaderCursor = fresh ? { ...prev } : { v: 1 };
+  c.seenAt = at;
   let changedNow = false;
 
   if (state.leader && state.leaderHealthy) {
