@@ -24,8 +24,12 @@ export interface Sources {
   close(): Promise<void>;
 }
 
-/** Cluster polls are shared by every rule evaluated within this window (one poll per cycle). */
-export const CLUSTER_POLL_TTL_MS = 1000;
+/**
+ * Cluster polls are shared by every rule evaluated within this window (one poll per tick: rules tick
+ * together on wall-clock multiples of `every`). Kept well under the shortest interval (1 s) so a tick
+ * never reuses the previous tick's observation.
+ */
+export const CLUSTER_POLL_TTL_MS = 500;
 
 /** The cluster sources (Patroni, HAProxy, PostgreSQL, etcd) configured, each poll wrapped in `cachedPoll`. */
 export function createClusterSources(config: Config, logger: Logger): Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd'> {
