@@ -1,4 +1,4 @@
-import type { Evaluation } from '../rule-type.js';
+import type { EvalContext, Evaluation } from '../rule-type.js';
 import type { Observation } from '../../sources/observation.js';
 import { formatBytes } from '../../sources/patroni/parse.js';
 
@@ -12,6 +12,17 @@ export function notConfigured(source: string): Evaluation {
 /** A failed observation as a failed evaluation: unknown is not OK, alerts stay as they are. */
 export function sourceFailed(o: Observation<unknown> & { ok: false }): Evaluation {
   return { ok: false, source: o.source, error: `${o.error.kind}: ${o.error.message}` };
+}
+
+type ClusterSource = 'patroni' | 'haproxy' | 'postgres' | 'etcd';
+type Polled<K extends ClusterSource> = Extract<Awaited<ReturnType<NonNullable<EvalContext['sources'][K]>['poll']>>, { ok: true }>;
+
+/** Polls a cluster source for a rule: the observation, or the failed evaluation (not configured / unreachable). */
+export async function observe<K extends ClusterSource>(ctx: EvalContext, name: K): Promise<Polled<K> | { ok: false; evaluation: Evaluation }> {
+  const src = ctx.sources[name];
+  if (!src) return { ok: false, evaluation: notConfigured(name) };
+  const obs = await src.poll(ctx.signal);
+  return obs.ok ? (obs as Polled<K>) : { ok: false, evaluation: sourceFailed(obs) };
 }
 
 /** Loader check helper: the rule needs `sources.<name>`. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeServer, findBackend, type HaproxyServer } from '../../sources/haproxy/status.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
-import { notConfigured, requireSource, sourceFailed } from './cluster-util.js';
+import { notConfigured, observe, requireSource, sourceFailed } from './cluster-util.js';
 
 const upOf = (servers: readonly HaproxyServer[]) => servers.filter((s) => s.status.routed);
 
@@ -80,10 +80,8 @@ export const haproxyBackendRule = defineRuleType({
   defaultMessage: '{{detail}}',
   check: (_spec, config) => requireSource(config, 'haproxy'),
   async evaluate(rule, ctx) {
-    const src = ctx.sources.haproxy;
-    if (!src) return notConfigured('haproxy');
-    const obs = await src.poll(ctx.signal);
-    if (!obs.ok) return sourceFailed(obs);
+    const obs = await observe(ctx, 'haproxy');
+    if (!obs.ok) return obs.evaluation;
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
     for (const name of rule.spec.backends) {

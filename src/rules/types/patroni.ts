@@ -4,7 +4,7 @@ import type { PatroniClusterState } from '../../sources/patroni/merge.js';
 import { trackLeader, type LeaderCursor } from '../../sources/patroni/leader.js';
 import { isHealthyState } from '../../sources/patroni/parse.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
-import { formatBytes, notConfigured, requireSource, sourceFailed } from './cluster-util.js';
+import { formatBytes, observe, requireSource } from './cluster-util.js';
 
 const secs = (ms: number) => Math.round(ms / 1000);
 
@@ -38,10 +38,8 @@ export const patroniLeaderRule = defineRuleType({
   defaultMessage: '{{summary}}',
   check: (_spec, config) => requireSource(config, 'patroni'),
   async evaluate(rule, ctx) {
-    const src = ctx.sources.patroni;
-    if (!src) return notConfigured('patroni');
-    const obs = await src.poll(ctx.signal);
-    if (!obs.ok) return sourceFailed(obs);
+    const obs = await observe(ctx, 'patroni');
+    if (!obs.ok) return obs.evaluation;
     const st = trackLeader(ctx.cursor as LeaderCursor | undefined, obs.value);
     const findings: Finding[] = [];
     const now = obs.value.at;
@@ -101,10 +99,8 @@ export const patroniMemberRule = defineRuleType({
   defaultMessage: 'member {{member}}: {{detail}}',
   check: (_spec, config) => requireSource(config, 'patroni'),
   async evaluate(rule, ctx) {
-    const src = ctx.sources.patroni;
-    if (!src) return notConfigured('patroni');
-    const obs = await src.poll(ctx.signal);
-    if (!obs.ok) return sourceFailed(obs);
+    const obs = await observe(ctx, 'patroni');
+    if (!obs.ok) return obs.evaluation;
     const c = obs.value;
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
@@ -152,10 +148,8 @@ export const patroniLagRule = defineRuleType({
   defaultMessage: 'replica {{member}} is {{lag}} behind {{leader}} (max {{max_lag}}): it is no longer a failover candidate',
   check: (_spec, config) => requireSource(config, 'patroni'),
   async evaluate(rule, ctx) {
-    const src = ctx.sources.patroni;
-    if (!src) return notConfigured('patroni');
-    const obs = await src.poll(ctx.signal);
-    if (!obs.ok) return sourceFailed(obs);
+    const obs = await observe(ctx, 'patroni');
+    if (!obs.ok) return obs.evaluation;
     const c: PatroniClusterState = obs.value;
     if (!c.leader) return { ok: true, findings: [] }; // no leader: lag is meaningless (the leader rule reports it)
     const max = rule.spec.max_lag_bytes ?? c.maximumLagOnFailover;
@@ -188,10 +182,8 @@ export const patroniClusterRule = defineRuleType({
   defaultMessage: '{{detail}}',
   check: (_spec, config) => requireSource(config, 'patroni'),
   async evaluate(rule, ctx) {
-    const src = ctx.sources.patroni;
-    if (!src) return notConfigured('patroni');
-    const obs = await src.poll(ctx.signal);
-    if (!obs.ok) return sourceFailed(obs);
+    const obs = await observe(ctx, 'patroni');
+    if (!obs.ok) return obs.evaluation;
     const c = obs.value;
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { PgNodeState, PostgresState } from '../../sources/postgres/client.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
-import { formatBytes, notConfigured, requireSource, secondsText, sourceFailed } from './cluster-util.js';
+import { formatBytes, observe, requireSource, secondsText } from './cluster-util.js';
 
 export interface ReplicaLag {
   node: string;
@@ -76,10 +76,8 @@ export const postgresReplicationRule = defineRuleType({
   defaultMessage: '{{detail}}',
   check: (_spec, config) => requireSource(config, 'postgres'),
   async evaluate(rule, ctx) {
-    const src = ctx.sources.postgres;
-    if (!src) return notConfigured('postgres');
-    const obs = await src.poll(ctx.signal);
-    if (!obs.ok) return sourceFailed(obs);
+    const obs = await observe(ctx, 'postgres');
+    if (!obs.ok) return obs.evaluation;
     const { primary, replicas } = replicaLags(obs.value);
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
@@ -121,10 +119,8 @@ export const postgresHealthRule = defineRuleType({
   defaultMessage: '{{detail}}',
   check: (_spec, config) => requireSource(config, 'postgres'),
   async evaluate(rule, ctx) {
-    const src = ctx.sources.postgres;
-    if (!src) return notConfigured('postgres');
-    const obs = await src.poll(ctx.signal);
-    if (!obs.ok) return sourceFailed(obs);
+    const obs = await observe(ctx, 'postgres');
+    if (!obs.ok) return obs.evaluation;
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
     for (const n of obs.value.nodes) {
