@@ -1,7 +1,7 @@
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields,
-  logCommonShape, notConfigured, sampleSourceFields, searchAll, sourceOf, timeWindow, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
+  logCommonShape, notConfigured, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
 /**
@@ -18,13 +18,12 @@ export const logAnyRule = defineRuleType({
   defaultMessage: '{{count}} matching log line(s) {{group}}: {{sample}}',
   check: checkLogRule,
   async evaluate(rule, ctx) {
-    const es = sourceOf(ctx);
-    if (!es) return notConfigured;
     const spec = rule.spec;
-    const w = timeWindow(spec, ctx, es);
+    const run = startLogRun(spec, ctx);
+    if (!run) return notConfigured;
+    const { es, w, index } = run;
     const groups = groupFields(spec);
     const nSamples = spec.samples ?? 3;
-    const index = es.index(spec.index ?? 'odoo');
     if (w.end <= w.start) return evaluationOk([], w);
     const body: Record<string, unknown> = {
       query: buildQuery(spec, { gte: w.start, lt: w.end }),

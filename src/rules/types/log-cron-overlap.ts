@@ -3,7 +3,7 @@ import { zDuration } from '../../config/zod-types.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, checkLogRule, evaluationOk, failedEvaluation, field, formatSample, iso,
-  logCommonShape, notConfigured, searchAll, sourceOf, timeWindow, TIMESTAMP,
+  logCommonShape, notConfigured, searchAll, startLogRun, TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
 /** Cron start/finish wording across Odoo versions (ir_cron.py), for lines the ingest pipeline did not tag. */
@@ -62,14 +62,13 @@ export const logCronOverlapRule = defineRuleType({
     return out;
   },
   async evaluate(rule, ctx) {
-    const es = sourceOf(ctx);
-    if (!es) return notConfigured;
     const spec = rule.spec;
-    const w = timeWindow({ ...spec, window: spec.window ?? 3_600_000 }, ctx, es);
+    const run = startLogRun({ ...spec, window: spec.window ?? 3_600_000 }, ctx);
+    if (!run) return notConfigured;
+    const { es, w, index } = run;
     const { end, window } = w;
     const maxRun = spec.max_run ?? window;
     const size = spec.max_events ?? 5000;
-    const index = es.index(spec.index ?? 'odoo');
     const cronLines = {
       bool: {
         should: [

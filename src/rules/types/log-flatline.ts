@@ -3,7 +3,7 @@ import { zDuration } from '../../config/zod-types.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields, iso,
-  logCommonShape, notConfigured, rangeClause, searchAll, sourceOf, timeWindow, topHitsAgg, walkGroups, windowValues, type Bucket,
+  logCommonShape, notConfigured, rangeClause, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, type Bucket,
 } from '../../sources/elasticsearch/query.js';
 
 /**
@@ -29,15 +29,14 @@ export const logFlatlineRule = defineRuleType({
     return out;
   },
   async evaluate(rule, ctx) {
-    const es = sourceOf(ctx);
-    if (!es) return notConfigured;
     const spec = rule.spec;
-    const w = timeWindow(spec, ctx, es);
+    const run = startLogRun(spec, ctx);
+    if (!run) return notConfigured;
+    const { es, w, index } = run;
     const { end, window } = w;
     const remember = Math.max(spec.remember ?? 86_400_000, window);
     const threshold = spec.threshold ?? 1;
     const groups = groupFields(spec);
-    const index = es.index(spec.index ?? 'odoo');
     const leaf: Record<string, unknown> = {
       cur: { filter: rangeClause(end - window, end) },
       last_seen: { max: { field: '@timestamp' } },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields, iso,
-  logCommonShape, notConfigured, sampleSourceFields, searchAll, sourceOf, timeWindow, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
+  logCommonShape, notConfigured, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
 /** At most this many windows are evaluated to catch up after downtime (the rest is skipped). */
@@ -27,13 +27,12 @@ export const logFrequencyRule = defineRuleType({
   defaultMessage: '{{count}} matching log lines in {{window}} (threshold {{threshold}}) {{group}}',
   check: checkLogRule,
   async evaluate(rule, ctx) {
-    const es = sourceOf(ctx);
-    if (!es) return notConfigured;
     const spec = rule.spec;
-    const w = timeWindow(spec, ctx, es);
+    const run = startLogRun(spec, ctx);
+    if (!run) return notConfigured;
+    const { es, w, index } = run;
     const groups = groupFields(spec);
     const nSamples = spec.samples ?? 3;
-    const index = es.index(spec.index ?? 'odoo');
     // Window ends: end, end − window, … while still after the previous end (catch-up after a gap).
     const ends: number[] = [w.end];
     if (w.resumed) for (let e = w.end - w.window; e > w.start && ends.length <= MAX_CATCH_UP_WINDOWS; e -= w.window) ends.push(e);

@@ -3,7 +3,7 @@ import { zDuration } from '../../config/zod-types.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, iso,
-  logCommonShape, notConfigured, searchAll, sourceOf, timeWindow, topHitsAgg, windowValues, type Bucket,
+  logCommonShape, notConfigured, searchAll, startLogRun, topHitsAgg, windowValues, type Bucket,
 } from '../../sources/elasticsearch/query.js';
 
 /**
@@ -29,13 +29,12 @@ export const logNewValueRule = defineRuleType({
     return out;
   },
   async evaluate(rule, ctx) {
-    const es = sourceOf(ctx);
-    if (!es) return notConfigured;
     const spec = rule.spec;
-    const w = timeWindow(spec, ctx, es);
+    const run = startLogRun(spec, ctx);
+    if (!run) return notConfigured;
+    const { es, w, index } = run;
     if (w.end <= w.start) return evaluationOk([], w);
     const history = spec.history ?? 30 * 86_400_000;
-    const index = es.index(spec.index ?? 'odoo');
     const nSamples = spec.samples ?? 3;
     const size = spec.max_values ?? 50;
     const first = await searchAll(es, [{

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields,
-  logCommonShape, notConfigured, rangeClause, searchAll, sourceOf, timeWindow, topHitsAgg, walkGroups, windowValues, type Bucket,
+  logCommonShape, notConfigured, rangeClause, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, type Bucket,
 } from '../../sources/elasticsearch/query.js';
 
 /**
@@ -26,14 +26,13 @@ export const logSpikeRule = defineRuleType({
   defaultMessage: 'log volume {{direction}}: {{count}} in the last {{window}} vs {{previous}} before {{group}}',
   check: checkLogRule,
   async evaluate(rule, ctx) {
-    const es = sourceOf(ctx);
-    if (!es) return notConfigured;
     const spec = rule.spec;
-    const w = timeWindow(spec, ctx, es);
+    const run = startLogRun(spec, ctx);
+    if (!run) return notConfigured;
+    const { es, w, index } = run;
     const { end, window } = w;
     const groups = groupFields(spec);
     const nSamples = spec.samples ?? 3;
-    const index = es.index(spec.index ?? 'odoo');
     const leaf: Record<string, unknown> = {
       cur: { filter: rangeClause(end - window, end), ...(nSamples > 0 ? { aggs: { samples: topHitsAgg(spec, nSamples) } } : {}) },
       prev: { filter: rangeClause(end - 2 * window, end - window) },

@@ -163,8 +163,18 @@ export function evaluationOk(findings: import('../../rules/rule-type.js').Findin
 
 // ---------------------------------------------------------------- running searches
 
-export function sourceOf(ctx: EvalContext): ElasticsearchSource | undefined {
-  return ctx.sources.elasticsearch;
+export interface LogRun {
+  es: ElasticsearchSource;
+  w: TimeWindow;
+  /** The concrete index pattern (a named index from config, `odoo` by default). */
+  index: string;
+}
+
+/** What every log rule starts from: the source, its time window and index; undefined when ES is not configured. */
+export function startLogRun(spec: LogCommonSpec, ctx: EvalContext): LogRun | undefined {
+  const es = ctx.sources.elasticsearch;
+  if (!es) return undefined;
+  return { es, w: timeWindow(spec, ctx, es), index: es.index(spec.index ?? 'odoo') };
 }
 
 export const notConfigured: Evaluation = { ok: false, source: 'elasticsearch', error: 'sources.elasticsearch is not configured' };
