@@ -1,5 +1,9 @@
 import { existsSync } from 'node:fs';
-import { AlertEngine } from './alerts/engine.js';
+import { AlertEngine, EVALUATION_FAILING_RULE_ID } from './alerts/engine.js';
+import { systemNotification } from './alerts/system.js';
+import type { Rule } from './rules/rule-type.js';
+import { sendDirect } from './notify/direct.js';
+import { formatDuration } from './util/duration.js';
 import { ConfigError, formatIssue } from './config/issues.js';
 import { loadAll, resolveFromConfig, type Loaded, type LoadOptions } from './config/load.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
@@ -14,9 +18,13 @@ import { createRegistry, type RuleTypeRegistry } from './rules/registry.js';
 import { Scheduler } from './scheduler.js';
 import { createSources, type Sources } from './sources/sources.js';
 import { SqliteStore } from './store/sqlite-store.js';
-import type { StateStore } from './store/store.js';
+import type { StateStore, StoreHealth } from './store/store.js';
 import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
+
+/** Ids of the watcher's own notifications (they are not rules). */
+export const STORE_ALERT_ID = 'ohw-state-store';
+const STORE_RESET_ID = 'ohw-state-store-reset';
 
 export interface AppOptions extends LoadOptions {
   configPath: string;
@@ -59,10 +67,35 @@ export async function createApp(o: AppOptions): Promise<App> {
   let loaded = loadOrThrow(o.configPath, { ...o, registry });
   const logger = o.logger ?? createLogger({ level: loaded.config.log.level });
   const metrics = createMetrics();
-  const store = new SqliteStore(resolveFromConfig(loaded, loaded.config.state.path));
+  const now = o.now ?? Date.now;
+  const storePath = resolveFromConfig(loaded, loaded.config.state.path);
+  let degradedNotice: { since: number; reason: string } | undefined;
+  // The store's own failure cannot go through the store's outbox: tell the chats directly.
+  const onStoreHealth = (h: StoreHealth) => {
+    if (!h.writable) {
+      logger.error({ path: storePath, reason: h.reason }, 'state store not writable: alerting degraded');
+      if (degradedNotice) return;
+      degradedNotice = { since: h.since, reason: h.reason };
+      void sendDirect(notifiers, systemNotification({
+        cluster: loaded.config.cluster.name, id: STORE_ALERT_ID, name: 'Alerting degraded: state store not writable', severity: 'critical', kind: 'firing', now: now(), since: h.since,
+        message: `state store ${storePath} not writable: ${h.reason}. Rules still evaluate, but alert state cannot be saved: pages may come late or twice until it is writable again.`,
+        runbook: 'Free disk space on the volume of state.path (or fix its permissions / read-only mount); the service retries every evaluation and says when it recovered.',
+      }), { logger, now });
+      return;
+    }
+    logger.info({ path: storePath }, 'state store writable again');
+    if (!degradedNotice) return;
+    const was = degradedNotice;
+    degradedNotice = undefined;
+    void sendDirect(notifiers, systemNotification({
+      cluster: loaded.config.cluster.name, id: STORE_ALERT_ID, name: 'Alerting degraded: state store not writable', severity: 'critical', kind: 'resolved', now: now(), since: was.since,
+      message: `state store ${storePath} writable again after ${formatDuration(now() - was.since)} (was: ${was.reason}); alert state is being brought up to date`,
+    }), { logger, now });
+  };
+  const opened = SqliteStore.openForService(storePath, { onHealthChange: onStoreHealth, now });
+  const store = opened.store;
   const sources = o.sources ?? createSources(loaded.config, logger);
   const notifiers = o.notifiers ?? buildNotifiers(loaded.config, logger, { store, ...(o.now ? { now: o.now } : {}) });
-  const now = o.now ?? Date.now;
   const outbox = new OutboxWorker({ store, notifiers, logger, metrics, now });
   const engine = new AlertEngine({ store, notifiers, cluster: loaded.config.cluster.name, logger, metrics, failingAfterMs: loaded.config.evaluation.failing_source_after, inhibit: loaded.config.inhibit, onCommitted: () => outbox.kick() });
   const scheduler = new Scheduler({ engine, registry, sources, store, logger, metrics, now });
@@ -77,7 +110,10 @@ export async function createApp(o: AppOptions): Promise<App> {
     const checks: ReadinessCheck[] = [{ name: 'config', ok: lastReloadError === undefined, ...(lastReloadError ? { detail: `last reload failed, running the previous rule set: ${lastReloadError}` } : { detail: `${scheduler.activeRules.length} rules` }) }];
     try {
       const counts = await store.outboxCounts();
-      checks.push({ name: 'store', ok: true, detail: `schema v${store.schemaVersion}, outbox pending ${counts.pending}, failed ${counts.failed}` });
+      const h = store.health();
+      checks.push(h.writable
+        ? { name: 'store', ok: true, detail: `schema v${store.schemaVersion}, outbox pending ${counts.pending}, failed ${counts.failed}` }
+        : { name: 'store', ok: false, detail: `not writable since ${new Date(h.since).toISOString()}: ${h.reason}` });
     } catch (e) {
       checks.push({ name: 'store', ok: false, detail: (e as Error).message });
     }
@@ -95,12 +131,43 @@ export async function createApp(o: AppOptions): Promise<App> {
     for (const state of ['pending', 'firing', 'resolved'] as const) metrics.alerts.set({ state }, alerts.filter((a) => a.state === state).length);
   };
 
+  /**
+   * Alerts and health left by rules that are gone or disabled since the last run (edited while the
+   * service was stopped): resolved with the reason, announced at start.
+   */
+  const retireOrphans = async () => {
+    const active = new Set(loaded.rules.filter((r) => r.enabled).map((r) => r.id));
+    const ids = new Set<string>();
+    for (const a of await store.listAlerts(['pending', 'firing'])) if (a.ruleId !== EVALUATION_FAILING_RULE_ID && a.ruleId !== STORE_ALERT_ID) ids.add(a.ruleId);
+    for (const h of await store.ruleHealth()) ids.add(h.ruleId);
+    const retired = [...ids].filter((id) => !active.has(id)).map((id) => {
+      const known = loaded.rules.find((r) => r.id === id);
+      const rule: Pick<Rule, 'id' | 'name' | 'type' | 'severity'> = known ?? { id, name: id, type: 'removed', severity: 'warning' };
+      return { rule, reason: known ? 'rule disabled' : 'rule no longer in the rule files' };
+    });
+    if (retired.length) await engine.retire(retired, now());
+  };
+
+  const announceMovedAside = async () => {
+    if (!opened.movedAside) return;
+    const { to, reason } = opened.movedAside;
+    logger.error({ path: storePath, movedTo: to, reason }, 'state store was unreadable: moved aside, started with an empty store');
+    const n = systemNotification({
+      cluster: loaded.config.cluster.name, id: STORE_RESET_ID, name: 'State store was corrupt: started empty', severity: 'warning', kind: 'firing', now: now(),
+      message: `state store ${storePath} could not be read (${reason}): moved aside to ${to}; a fresh one was created. Alert state, silences and acks were reset: what is still wrong will page again.`,
+    });
+    await store.commit({ upserts: [], deletes: [], transitions: [], outbox: notifiers.flatMap((nt) => nt.receivers(n).map((receiver) => ({ receiver, notification: n }))) });
+    outbox.kick();
+  };
+
   const app: App = {
     get loaded() { return loaded; },
     store, metrics, logger, scheduler, engine, outbox, registry, sources, notifiers,
     async start() {
+      await retireOrphans();
       scheduler.start(loaded.rules);
       outbox.start();
+      await announceMovedAside();
       bot = createTelegramBot({ config: () => loaded.config, store, sources, rules: () => loaded.rules, notifiers, logger, now });
       await bot?.start();
       if (loaded.config.http.enabled) {
@@ -140,10 +207,16 @@ export async function createApp(o: AppOptions): Promise<App> {
         logger.error('rule reload rejected: it would leave zero rules; still running the previous rule set');
         return { ok: false, problems: ['the new rule set has no rules'] };
       }
+      const before = scheduler.activeRules;
       loaded = r.loaded;
       lastReloadError = undefined;
       engine.setInhibitRules(loaded.config.inhibit);
       scheduler.replace(loaded.rules);
+      const retired = before.flatMap((rule) => {
+        const next = loaded.rules.find((x) => x.id === rule.id);
+        return next?.enabled ? [] : [{ rule, reason: next ? 'rule disabled' : 'rule removed from the rule files' }];
+      });
+      if (retired.length) await engine.retire(retired, now()).catch((e) => logger.error({ err: e }, 'resolving the alerts of retired rules failed'));
       metrics.reloads.inc({ outcome: 'ok' });
       logger.info({ rules: scheduler.activeRules.length }, 'rules reloaded');
       return { ok: true, problems: [] };

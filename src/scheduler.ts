@@ -4,7 +4,7 @@ import type { Metrics } from './http/metrics.js';
 import type { Logger } from './log.js';
 import type { RuleTypeRegistry } from './rules/registry.js';
 import type { Evaluation, Rule } from './rules/rule-type.js';
-import type { StateStore } from './store/store.js';
+import { StoreWriteError, type StateStore } from './store/store.js';
 import type { Sources } from './sources/sources.js';
 
 export interface SchedulerOptions {
@@ -123,7 +123,9 @@ export class Scheduler {
     } catch (e) {
       // A store or engine failure is surfaced and counted; the next tick tries again.
       this.o.metrics?.evaluations.inc({ rule: rule.id, outcome: 'internal_error' });
-      this.o.logger.error({ rule: rule.id, err: e }, 'applying evaluation failed');
+      // An unwritable store is logged and announced once by the service, not once per rule per tick.
+      if (e instanceof StoreWriteError) this.o.logger.debug({ rule: rule.id, reason: e.reason }, 'evaluation not saved: state store not writable');
+      else this.o.logger.error({ rule: rule.id, err: e }, 'applying evaluation failed');
     } finally {
       this.o.metrics?.evaluationDuration.observe({ rule: rule.id }, (performance.now() - started) / 1000);
     }

@@ -69,6 +69,8 @@ export interface ApplyResult {
  */
 export class AlertEngine {
   private inhibitRules: readonly InhibitRule[];
+  /** Tail of the apply queue: see `exclusive`. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: EngineOptions) {
     this.inhibitRules = o.inhibit ?? [];
@@ -79,7 +81,54 @@ export class AlertEngine {
     this.inhibitRules = rules;
   }
 
-  async apply(rule: Rule, evaluation: Evaluation, now: number, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
+  /**
+   * Rules tick together (aligned timers, one shared poll, one _msearch), so their evaluations finish
+   * at nearly the same moment and each one reads, then writes, shared state: the per-source
+   * evaluation-failing alert, rule health, the firing alerts that inhibit others. Interleaved at
+   * their awaits, two applies both see "not notified yet" and both page. Evaluations still run
+   * concurrently; only applying them to the store is serialised, in arrival order.
+   */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  apply(rule: Rule, evaluation: Evaluation, now: number, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
+    return this.exclusive(() => this.applyNow(rule, evaluation, now, opts));
+  }
+
+  /**
+   * Rules no longer evaluated (removed from the rule files, or disabled): their open alerts would
+   * otherwise stay firing forever. Firing ones resolve with a message saying why, pending ones are
+   * dropped, and their health no longer counts towards the evaluation-failing alert.
+   */
+  retire(retired: readonly { rule: Pick<Rule, 'id' | 'name' | 'type' | 'severity'> & Partial<Rule>; reason: string }[], now: number): Promise<Notification[]> {
+    return this.exclusive(async () => {
+      const out: Notification[] = [];
+      const sources = new Set<string>();
+      for (const { rule, reason } of retired) {
+        const health = (await this.o.store.ruleHealth()).find((h) => h.ruleId === rule.id);
+        if (health?.source && health.consecutiveFailures > 0) sources.add(health.source);
+        await this.o.store.forgetRule(rule.id);
+        const open = (await this.o.store.alertsForRule(rule.id)).filter((a) => a.state !== 'resolved');
+        if (open.length === 0) continue;
+        const meta: LifecycleRule = { id: rule.id, severity: rule.severity, labels: rule.labels ?? {}, for: 0, keepFiringFor: 0, repeat: 0 };
+        const r = await this.applyFindings(meta, [], now, {
+          dryRun: false,
+          render: () => '',
+          info: { id: rule.id, name: rule.name, type: rule.type, severity: rule.severity },
+          resolvedMessage: (a) => `no longer evaluated: ${reason} (last: ${a.message})`,
+        });
+        out.push(...r.notifications);
+      }
+      const all = await this.o.store.ruleHealth();
+      for (const source of sources) out.push(...(await this.applySourceHealth(source, all, 0, now, false)).notifications);
+      return out;
+    });
+  }
+
+  private async applyNow(rule: Rule, evaluation: Evaluation, now: number, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
     const dryRun = opts.dryRun === true;
     const { health, all } = await this.recordHealth(rule, evaluation, now, dryRun);
     if (!evaluation.ok) {
@@ -134,7 +183,17 @@ export class AlertEngine {
     rule: LifecycleRule,
     findings: Finding[],
     now: number,
-    o: { inScope?: (labels: Labels) => boolean; dryRun: boolean; render: (f: Finding, labels: Labels) => string; cursor?: unknown; meta?: Rule },
+    o: {
+      inScope?: (labels: Labels) => boolean;
+      dryRun: boolean;
+      render: (f: Finding, labels: Labels) => string;
+      cursor?: unknown;
+      meta?: Rule;
+      /** Rule identity for notifications when there is no full Rule (retired rules). */
+      info?: Notification['rule'];
+      /** Replaces the text of resolved alerts (why they resolved, when it is not "the condition cleared"). */
+      resolvedMessage?: (a: NotifiedAlert) => string;
+    },
   ): Promise<ApplyResult> {
     const current = await this.o.store.alertsForRule(rule.id);
     const silences = await this.o.store.listSilences({ now });
@@ -149,10 +208,11 @@ export class AlertEngine {
       isMuted: (labels) => findSilence(silences, rule.id, labels, now) !== undefined || (inhibitRules.length > 0 && isInhibited({ ruleId: rule.id, severity: rule.severity, labels }, firingElsewhere, inhibitRules)),
       ...(o.inScope ? { inScope: (a) => o.inScope!(a.labels) } : {}),
     });
+    if (o.resolvedMessage) result.resolved = result.resolved.map((a) => ({ ...a, message: o.resolvedMessage!(a) }));
     const meta = o.meta;
-    const info = meta
+    const info = o.info ?? (meta
       ? { id: meta.id, name: meta.name, type: meta.type, severity: meta.severity, ...(meta.description ? { description: meta.description } : {}), ...(meta.runbook ? { runbook: meta.runbook } : {}) }
-      : { id: rule.id, name: 'Rule evaluation failing', type: 'internal', severity: rule.severity, runbook: 'The rule cannot read its source: check the source is reachable and its credentials; its own alerts are frozen (neither fired nor resolved) until it can.' };
+      : { id: rule.id, name: 'Rule evaluation failing', type: 'internal', severity: rule.severity, runbook: 'The rule cannot read its source: check the source is reachable and its credentials; its own alerts are frozen (neither fired nor resolved) until it can.' });
     const notifications: Notification[] = [];
     const mk = (kind: 'firing' | 'resolved', alerts: NotifiedAlert[]) => {
       if (alerts.length === 0) return;

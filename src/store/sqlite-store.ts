@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Alert, AlertState } from '../alerts/alert.js';
 import type { Transition } from '../alerts/lifecycle.js';
 import type { Silence } from '../alerts/silences.js';
-import type { EvaluationCommit, OutboxItem, OutboxState, RuleHealth, StateStore } from './store.js';
+import { StoreWriteError, type EvaluationCommit, type OutboxItem, type OutboxState, type RuleHealth, type StateStore, type StoreHealth } from './store.js';
 
 /**
  * Ordered migrations; PRAGMA user_version records how many ran. Append, never edit:
@@ -49,12 +49,55 @@ interface OutboxRow { id: number; receiver: string; notification: string; state:
  * kill -9 and power loss (WAL + synchronous=FULL). Chosen over JSON files (no atomic multi-row
  * updates) and over sql.js (in-memory, whole-file rewrites).
  */
+function reasonOf(e: unknown): string {
+  const code = (e as { code?: unknown })?.code;
+  const msg = (e as Error)?.message ?? String(e);
+  return typeof code === 'string' && !msg.includes(code) ? `${msg} (${code})` : msg;
+}
+
+export interface SqliteStoreOptions {
+  readonly?: boolean;
+  /** Called when writes start failing and when they succeed again. */
+  onHealthChange?: (h: StoreHealth) => void;
+  now?: () => number;
+}
+
 export class SqliteStore implements StateStore {
   readonly schemaVersion = SCHEMA_VERSION;
   private readonly db: Database.Database;
+  private state: StoreHealth = { writable: true };
+  /** Kinds of write that failed and have not succeeded since (see `write`). */
+  private readonly failing = new Set<string>();
+
+  /**
+   * Opens the store for the service. A file that is not a database or fails SQLite's integrity
+   * check is moved aside (`<path>.corrupt-<time>`, with its -wal/-shm) and a fresh store created:
+   * alerting with empty state beats not alerting at all. `movedAside` says where it went, so the
+   * service can announce it.
+   */
+  static openForService(path: string, opts: Omit<SqliteStoreOptions, 'readonly'> = {}): { store: SqliteStore; movedAside?: { to: string; reason: string } } {
+    try {
+      const store = new SqliteStore(path, opts);
+      const check = store.db.pragma('quick_check', { simple: true });
+      if (check === 'ok') return { store };
+      store.db.close();
+      return SqliteStore.moveAside(path, `integrity check: ${String(check)}`, opts);
+    } catch (e) {
+      const code = String((e as { code?: unknown })?.code ?? '');
+      if (path === ':memory:' || !(code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB')) throw e;
+      return SqliteStore.moveAside(path, reasonOf(e), opts);
+    }
+  }
+
+  private static moveAside(path: string, reason: string, opts: Omit<SqliteStoreOptions, 'readonly'>): { store: SqliteStore; movedAside: { to: string; reason: string } } {
+    const to = `${path}.corrupt-${new Date(opts.now?.() ?? Date.now()).toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(path, to);
+    for (const ext of ['-wal', '-shm']) if (existsSync(path + ext)) renameSync(path + ext, to + ext);
+    return { store: new SqliteStore(path, opts), movedAside: { to, reason } };
+  }
 
   /** `readonly` opens an existing file for inspection (CLI `rules`, `test-rule`): nothing is migrated or written. */
-  constructor(path: string, opts: { readonly?: boolean } = {}) {
+  constructor(path: string, private readonly opts: SqliteStoreOptions = {}) {
     if (opts.readonly) {
       this.db = new Database(path, { readonly: true, fileMustExist: true });
       const v = this.db.pragma('user_version', { simple: true }) as number;
@@ -67,6 +110,40 @@ export class SqliteStore implements StateStore {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+  }
+
+  health(): StoreHealth {
+    return this.state;
+  }
+
+  /**
+   * Every write goes through here. A failure (SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR…) marks the
+   * store unwritable and is rethrown as StoreWriteError. It is writable again only once the same
+   * kind of write succeeds (or a commit, the largest one): on a full disk an overwrite in place
+   * still succeeds while inserts fail, and "recovered" on such a write would flap every tick. Every
+   * failed kind is retried by its caller (the engine re-derives an unsaved commit on the next tick,
+   * the outbox retries its marks).
+   */
+  private write<T>(kind: string, fn: () => T): T {
+    let out: T;
+    try {
+      out = fn();
+    } catch (e) {
+      const reason = reasonOf(e);
+      this.failing.add(kind);
+      if (this.state.writable || this.state.reason !== reason) {
+        this.state = { writable: false, reason, since: this.state.writable ? (this.opts.now ?? Date.now)() : this.state.since };
+        this.opts.onHealthChange?.(this.state);
+      }
+      throw new StoreWriteError(reason, { cause: e });
+    }
+    if (kind === 'commit') this.failing.clear();
+    else this.failing.delete(kind);
+    if (!this.state.writable && this.failing.size === 0) {
+      this.state = { writable: true };
+      this.opts.onHealthChange?.(this.state);
+    }
+    return out;
   }
 
   private migrate(): void {
@@ -105,33 +182,33 @@ export class SqliteStore implements StateStore {
     const hist = this.db.prepare('INSERT INTO history (at, rule_id, data) VALUES (?, ?, ?)');
     const out = this.db.prepare("INSERT INTO outbox (receiver, notification, state, next_attempt_at, created_at) VALUES (?, ?, 'pending', ?, ?)");
     const cur = this.db.prepare('INSERT INTO cursors (rule_id, value) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET value = excluded.value');
-    this.db.transaction(() => {
+    this.write('commit', () => this.db.transaction(() => {
       for (const a of c.upserts) upsert.run(a.fingerprint, a.shortId, a.ruleId, a.state, JSON.stringify(a));
       for (const fp of c.deletes) del.run(fp);
       // Pending alerts that never fired are noise in the history: keep only what people were or could be told.
       for (const t of c.transitions) if (t.to === 'firing' || t.to === 'resolved') hist.run(t.at, t.ruleId, JSON.stringify(t));
       for (const o of c.outbox) out.run(o.receiver, JSON.stringify(o.notification), o.notification.at, now);
       if (c.cursor) cur.run(c.cursor.ruleId, JSON.stringify(c.cursor.value));
-    })();
+    })());
   }
 
   async ack(fingerprint: string, by: string, at: number): Promise<boolean> {
     const row = this.db.prepare("SELECT data FROM alerts WHERE fingerprint = ? AND state != 'resolved'").get(fingerprint) as { data: string } | undefined;
     if (!row) return false;
     const a = { ...(JSON.parse(row.data) as Alert), ackedBy: by, ackedAt: at };
-    this.db.prepare('UPDATE alerts SET data = ? WHERE fingerprint = ?').run(JSON.stringify(a), fingerprint);
+    this.write('ack', () => this.db.prepare('UPDATE alerts SET data = ? WHERE fingerprint = ?').run(JSON.stringify(a), fingerprint));
     return true;
   }
 
   async addSilence(s: Silence): Promise<void> {
-    this.db.prepare('INSERT INTO silences (id, ends_at, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET ends_at = excluded.ends_at, data = excluded.data').run(s.id, s.endsAt, JSON.stringify(s));
+    this.write('addSilence', () => this.db.prepare('INSERT INTO silences (id, ends_at, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET ends_at = excluded.ends_at, data = excluded.data').run(s.id, s.endsAt, JSON.stringify(s)));
   }
 
   async expireSilence(id: string, at: number): Promise<boolean> {
     const row = this.db.prepare('SELECT data FROM silences WHERE id = ? AND ends_at > ?').get(id, at) as { data: string } | undefined;
     if (!row) return false;
     const s = { ...(JSON.parse(row.data) as Silence), endsAt: at };
-    this.db.prepare('UPDATE silences SET ends_at = ?, data = ? WHERE id = ?').run(at, JSON.stringify(s), id);
+    this.write('expireSilence', () => this.db.prepare('UPDATE silences SET ends_at = ?, data = ? WHERE id = ?').run(at, JSON.stringify(s), id));
     return true;
   }
 
@@ -168,15 +245,15 @@ export class SqliteStore implements StateStore {
   }
 
   async markSent(id: number, at: number, meta?: unknown): Promise<void> {
-    this.db.prepare("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, meta = ? WHERE id = ?").run(at, meta === undefined ? null : JSON.stringify(meta), id);
+    this.write('markSent', () => this.db.prepare("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, meta = ? WHERE id = ?").run(at, meta === undefined ? null : JSON.stringify(meta), id));
   }
 
   async markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
-    this.db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(nextAttemptAt, error, id);
+    this.write('markRetry', () => this.db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(nextAttemptAt, error, id));
   }
 
   async markFailed(id: number, error: string): Promise<void> {
-    this.db.prepare("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?").run(error, id);
+    this.write('markFailed', () => this.db.prepare("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?").run(error, id));
   }
 
   async outboxCounts(): Promise<Record<OutboxState, number>> {
@@ -191,20 +268,27 @@ export class SqliteStore implements StateStore {
   }
 
   async setDelivery(receiver: string, fingerprint: string, meta: unknown): Promise<void> {
-    this.db.prepare('INSERT INTO deliveries (receiver, fingerprint, meta) VALUES (?, ?, ?) ON CONFLICT(receiver, fingerprint) DO UPDATE SET meta = excluded.meta').run(receiver, fingerprint, JSON.stringify(meta));
+    this.write('setDelivery', () => this.db.prepare('INSERT INTO deliveries (receiver, fingerprint, meta) VALUES (?, ?, ?) ON CONFLICT(receiver, fingerprint) DO UPDATE SET meta = excluded.meta').run(receiver, fingerprint, JSON.stringify(meta)));
   }
 
   async setRuleHealth(h: RuleHealth): Promise<void> {
-    this.db.prepare('INSERT INTO rule_health (rule_id, data) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET data = excluded.data').run(h.ruleId, JSON.stringify(h));
+    this.write('setRuleHealth', () => this.db.prepare('INSERT INTO rule_health (rule_id, data) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET data = excluded.data').run(h.ruleId, JSON.stringify(h)));
   }
 
   async ruleHealth(): Promise<RuleHealth[]> {
     return (this.db.prepare('SELECT data FROM rule_health').all() as { data: string }[]).map((r) => JSON.parse(r.data) as RuleHealth);
   }
 
+  async forgetRule(ruleId: string): Promise<void> {
+    this.write('forgetRule', () => this.db.transaction(() => {
+      this.db.prepare('DELETE FROM rule_health WHERE rule_id = ?').run(ruleId);
+      this.db.prepare('DELETE FROM cursors WHERE rule_id = ?').run(ruleId);
+    })());
+  }
+
   async purge(before: number): Promise<number> {
     let n = 0;
-    this.db.transaction(() => {
+    this.write('purge', () => this.db.transaction(() => {
       const resolved = this.db.prepare("SELECT fingerprint, data FROM alerts WHERE state = 'resolved'").all() as { fingerprint: string; data: string }[];
       for (const r of resolved) {
         if (((JSON.parse(r.data) as Alert).resolvedAt ?? 0) < before) {
@@ -216,7 +300,7 @@ export class SqliteStore implements StateStore {
       n += this.db.prepare("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?").run(before).changes;
       n += this.db.prepare('DELETE FROM history WHERE at < ?').run(before).changes;
       n += this.db.prepare('DELETE FROM silences WHERE ends_at < ?').run(before).changes;
-    })();
+    })());
     return n;
   }
 

@@ -40,6 +40,17 @@ export interface RuleHealth {
   failingSince?: number;
 }
 
+/** A write the store could not make (disk full, read-only file, corruption): the reason in an operator's words. */
+export class StoreWriteError extends Error {
+  constructor(readonly reason: string, options?: { cause?: unknown }) {
+    super(`state store not writable: ${reason}`, options);
+    this.name = 'StoreWriteError';
+  }
+}
+
+/** Whether the store can be written: a store that cannot is the service going silent. */
+export type StoreHealth = { writable: true } | { writable: false; reason: string; since: number };
+
 /**
  * The state store. Async so that a PostgreSQL implementation (multi-instance) fits behind it;
  * the SQLite implementation is synchronous underneath.
@@ -71,6 +82,10 @@ export interface StateStore {
 
   setRuleHealth(h: RuleHealth): Promise<void>;
   ruleHealth(): Promise<RuleHealth[]>;
+  /** A rule removed or disabled: its health record and cursor go (its alerts are resolved by the engine). */
+  forgetRule(ruleId: string): Promise<void>;
+  /** The outcome of the last write: readiness fails, and the chats are told, while it cannot write. */
+  health(): StoreHealth;
 
   /** Drop resolved alerts, sent outbox items and history older than `before`. */
   purge(before: number): Promise<number>;

@@ -100,6 +100,62 @@ describe('alert lifecycle (controllable clock)', () => {
       ],
     },
     {
+      // Reminders count from the last notification, not the first: a cadence counted from the first
+      // one re-pages on every tick after the first reminder.
+      name: 'repeat cadence holds over three reminders, ticks between them stay quiet',
+      rule: { repeat: 10 * M },
+      steps: [
+        { at: 0, ev: ['pg2'], expect: ['firing:pg2'] },
+        { at: 10 * M, ev: ['pg2'], expect: ['firing(repeat):pg2'] },
+        { at: 10 * M + 30 * S, ev: ['pg2'], expect: [] },
+        { at: 19 * M + 59 * S, ev: ['pg2'], expect: [] },
+        { at: 20 * M, ev: ['pg2'], expect: ['firing(repeat):pg2'] },
+        { at: 20 * M + 30 * S, ev: ['pg2'], expect: [] },
+        { at: 25 * M, ev: ['pg2'], expect: [] },
+        { at: 30 * M, ev: ['pg2'], expect: ['firing(repeat):pg2'] },
+        { at: 31 * M, ev: ['pg2'], expect: [] },
+        { at: 32 * M, ev: [], expect: ['resolved:pg2'] },
+      ],
+    },
+    {
+      name: 'a late tick reminds once and the cadence restarts from that reminder',
+      rule: { repeat: 10 * M },
+      steps: [
+        { at: 0, ev: ['pg2'], expect: ['firing:pg2'] },
+        { at: 13 * M, ev: ['pg2'], expect: ['firing(repeat):pg2'] },
+        { at: 20 * M, ev: ['pg2'], expect: [] },
+        { at: 23 * M, ev: ['pg2'], expect: ['firing(repeat):pg2'] },
+      ],
+    },
+    {
+      // keep_firing_for bridges the gap: the flap is invisible and the reminder keeps its cadence.
+      name: 'flapping across a repeat boundary: no resolve, no extra page, the reminder stays on cadence',
+      rule: { repeat: 10 * M, keepFiringFor: 2 * M },
+      steps: [
+        { at: 0, ev: ['pg2'], expect: ['firing:pg2'] },
+        { at: 9 * M, ev: ['pg2'], expect: [] },
+        { at: 9 * M + 30 * S, ev: [], expect: [] },
+        { at: 10 * M, ev: [], expect: [] },
+        { at: 10 * M + 30 * S, ev: ['pg2'], expect: ['firing(repeat):pg2'] },
+        { at: 11 * M, ev: [], expect: [] },
+        { at: 12 * M, ev: ['pg2'], expect: [] },
+        { at: 20 * M, ev: ['pg2'], expect: [] },
+        { at: 20 * M + 30 * S, ev: ['pg2'], expect: ['firing(repeat):pg2'] },
+      ],
+    },
+    {
+      name: 'an ack stops every later reminder of that episode',
+      rule: { repeat: 5 * M },
+      steps: [
+        { at: 0, ev: ['pg2'], expect: ['firing:pg2'] },
+        { at: 1 * M, ev: ['pg2'], expect: [], do: async (s) => void (await s.ack((await s.listAlerts(['firing']))[0]!.fingerprint, 'alice', Date.now())) },
+        { at: 5 * M, ev: ['pg2'], expect: [] },
+        { at: 10 * M, ev: ['pg2'], expect: [] },
+        { at: 15 * M, ev: ['pg2'], expect: [] },
+        { at: 16 * M, ev: [], expect: ['resolved:pg2'] },
+      ],
+    },
+    {
       name: 'repeat 0 never repeats',
       rule: { repeat: 0 },
       steps: [
