@@ -49,6 +49,12 @@ interface OutboxRow { id: number; receiver: string; notification: string; state:
  * kill -9 and power loss (WAL + synchronous=FULL). Chosen over JSON files (no atomic multi-row
  * updates) and over sql.js (in-memory, whole-file rewrites).
  */
+/** What a commit is about: the same rule's commit is re-derived and retried on its next tick. */
+function commitKey(c: EvaluationCommit): string {
+  const ids = new Set([...c.upserts.map((a) => a.ruleId), ...c.outbox.map((o) => o.notification.rule.id), ...(c.cursor ? [c.cursor.ruleId] : [])]);
+  return [...ids].sort().join(',');
+}
+
 function reasonOf(e: unknown): string {
   const code = (e as { code?: unknown })?.code;
   const msg = (e as Error)?.message ?? String(e);
@@ -66,7 +72,7 @@ export class SqliteStore implements StateStore {
   readonly schemaVersion = SCHEMA_VERSION;
   private readonly db: Database.Database;
   private state: StoreHealth = { writable: true };
-  /** Kinds of write that failed and have not succeeded since (see `write`). */
+  /** Writes that failed and have not succeeded since (see `write`). */
   private readonly failing = new Set<string>();
 
   /**
@@ -118,27 +124,27 @@ export class SqliteStore implements StateStore {
 
   /**
    * Every write goes through here. A failure (SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR…) marks the
-   * store unwritable and is rethrown as StoreWriteError. It is writable again only once the same
-   * kind of write succeeds (or a commit, the largest one): on a full disk an overwrite in place
-   * still succeeds while inserts fail, and "recovered" on such a write would flap every tick. Every
-   * failed kind is retried by its caller (the engine re-derives an unsaved commit on the next tick,
-   * the outbox retries its marks).
+   * store unwritable and is rethrown as StoreWriteError. It is writable again only once every write
+   * that failed has succeeded: on a full disk an overwrite in place still succeeds while inserts
+   * fail, and "recovered" on any success would flap every tick. `key` names what was written (a
+   * rule's commit, an outbox item…); its callers retry it (the engine re-derives an unsaved commit
+   * on the next tick, the outbox retries its marks). `key` undefined: a one-off write (a chat
+   * command's ack or silence, the hourly purge) that reports its own failure and is not awaited.
    */
-  private write<T>(kind: string, fn: () => T): T {
+  private write<T>(key: string | undefined, fn: () => T): T {
     let out: T;
     try {
       out = fn();
     } catch (e) {
       const reason = reasonOf(e);
-      this.failing.add(kind);
+      if (key !== undefined) this.failing.add(key);
       if (this.state.writable || this.state.reason !== reason) {
         this.state = { writable: false, reason, since: this.state.writable ? (this.opts.now ?? Date.now)() : this.state.since };
         this.opts.onHealthChange?.(this.state);
       }
       throw new StoreWriteError(reason, { cause: e });
     }
-    if (kind === 'commit') this.failing.clear();
-    else this.failing.delete(kind);
+    if (key !== undefined) this.failing.delete(key);
     if (!this.state.writable && this.failing.size === 0) {
       this.state = { writable: true };
       this.opts.onHealthChange?.(this.state);
@@ -182,7 +188,7 @@ export class SqliteStore implements StateStore {
     const hist = this.db.prepare('INSERT INTO history (at, rule_id, data) VALUES (?, ?, ?)');
     const out = this.db.prepare("INSERT INTO outbox (receiver, notification, state, next_attempt_at, created_at) VALUES (?, ?, 'pending', ?, ?)");
     const cur = this.db.prepare('INSERT INTO cursors (rule_id, value) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET value = excluded.value');
-    this.write('commit', () => this.db.transaction(() => {
+    this.write(`commit:${commitKey(c)}`, () => this.db.transaction(() => {
       for (const a of c.upserts) upsert.run(a.fingerprint, a.shortId, a.ruleId, a.state, JSON.stringify(a));
       for (const fp of c.deletes) del.run(fp);
       // Pending alerts that never fired are noise in the history: keep only what people were or could be told.
@@ -196,19 +202,19 @@ export class SqliteStore implements StateStore {
     const row = this.db.prepare("SELECT data FROM alerts WHERE fingerprint = ? AND state != 'resolved'").get(fingerprint) as { data: string } | undefined;
     if (!row) return false;
     const a = { ...(JSON.parse(row.data) as Alert), ackedBy: by, ackedAt: at };
-    this.write('ack', () => this.db.prepare('UPDATE alerts SET data = ? WHERE fingerprint = ?').run(JSON.stringify(a), fingerprint));
+    this.write(undefined, () => this.db.prepare('UPDATE alerts SET data = ? WHERE fingerprint = ?').run(JSON.stringify(a), fingerprint));
     return true;
   }
 
   async addSilence(s: Silence): Promise<void> {
-    this.write('addSilence', () => this.db.prepare('INSERT INTO silences (id, ends_at, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET ends_at = excluded.ends_at, data = excluded.data').run(s.id, s.endsAt, JSON.stringify(s)));
+    this.write(undefined, () => this.db.prepare('INSERT INTO silences (id, ends_at, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET ends_at = excluded.ends_at, data = excluded.data').run(s.id, s.endsAt, JSON.stringify(s)));
   }
 
   async expireSilence(id: string, at: number): Promise<boolean> {
     const row = this.db.prepare('SELECT data FROM silences WHERE id = ? AND ends_at > ?').get(id, at) as { data: string } | undefined;
     if (!row) return false;
     const s = { ...(JSON.parse(row.data) as Silence), endsAt: at };
-    this.write('expireSilence', () => this.db.prepare('UPDATE silences SET ends_at = ?, data = ? WHERE id = ?').run(at, JSON.stringify(s), id));
+    this.write(undefined, () => this.db.prepare('UPDATE silences SET ends_at = ?, data = ? WHERE id = ?').run(at, JSON.stringify(s), id));
     return true;
   }
 
@@ -245,15 +251,15 @@ export class SqliteStore implements StateStore {
   }
 
   async markSent(id: number, at: number, meta?: unknown): Promise<void> {
-    this.write('markSent', () => this.db.prepare("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, meta = ? WHERE id = ?").run(at, meta === undefined ? null : JSON.stringify(meta), id));
+    this.write(`outbox:${id}`, () => this.db.prepare("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, meta = ? WHERE id = ?").run(at, meta === undefined ? null : JSON.stringify(meta), id));
   }
 
   async markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
-    this.write('markRetry', () => this.db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(nextAttemptAt, error, id));
+    this.write(`outbox:${id}`, () => this.db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(nextAttemptAt, error, id));
   }
 
   async markFailed(id: number, error: string): Promise<void> {
-    this.write('markFailed', () => this.db.prepare("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?").run(error, id));
+    this.write(`outbox:${id}`, () => this.db.prepare("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?").run(error, id));
   }
 
   async outboxCounts(): Promise<Record<OutboxState, number>> {
@@ -268,11 +274,11 @@ export class SqliteStore implements StateStore {
   }
 
   async setDelivery(receiver: string, fingerprint: string, meta: unknown): Promise<void> {
-    this.write('setDelivery', () => this.db.prepare('INSERT INTO deliveries (receiver, fingerprint, meta) VALUES (?, ?, ?) ON CONFLICT(receiver, fingerprint) DO UPDATE SET meta = excluded.meta').run(receiver, fingerprint, JSON.stringify(meta)));
+    this.write(`delivery:${receiver}:${fingerprint}`, () => this.db.prepare('INSERT INTO deliveries (receiver, fingerprint, meta) VALUES (?, ?, ?) ON CONFLICT(receiver, fingerprint) DO UPDATE SET meta = excluded.meta').run(receiver, fingerprint, JSON.stringify(meta)));
   }
 
   async setRuleHealth(h: RuleHealth): Promise<void> {
-    this.write('setRuleHealth', () => this.db.prepare('INSERT INTO rule_health (rule_id, data) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET data = excluded.data').run(h.ruleId, JSON.stringify(h)));
+    this.write(`health:${h.ruleId}`, () => this.db.prepare('INSERT INTO rule_health (rule_id, data) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET data = excluded.data').run(h.ruleId, JSON.stringify(h)));
   }
 
   async ruleHealth(): Promise<RuleHealth[]> {
@@ -280,7 +286,7 @@ export class SqliteStore implements StateStore {
   }
 
   async forgetRule(ruleId: string): Promise<void> {
-    this.write('forgetRule', () => this.db.transaction(() => {
+    this.write(`forget:${ruleId}`, () => this.db.transaction(() => {
       this.db.prepare('DELETE FROM rule_health WHERE rule_id = ?').run(ruleId);
       this.db.prepare('DELETE FROM cursors WHERE rule_id = ?').run(ruleId);
     })());
@@ -288,7 +294,7 @@ export class SqliteStore implements StateStore {
 
   async purge(before: number): Promise<number> {
     let n = 0;
-    this.write('purge', () => this.db.transaction(() => {
+    this.write(undefined, () => this.db.transaction(() => {
       const resolved = this.db.prepare("SELECT fingerprint, data FROM alerts WHERE state = 'resolved'").all() as { fingerprint: string; data: string }[];
       for (const r of resolved) {
         if (((JSON.parse(r.data) as Alert).resolvedAt ?? 0) < before) {
