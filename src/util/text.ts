@@ -66,3 +66,8 @@ const CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 export function escapeControl(text: string): string {
   return text.replace(CONTROL_RE, escapeOne);
 }
+
+/** External text shown to a human in a bounded space: controls made visible, then cut safely. */
+export function excerpt(text: string, max: number, ellipsis = '…'): string {
+  return truncate(escapeControl(text), max, ellipsis);
+}

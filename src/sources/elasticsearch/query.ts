@@ -3,6 +3,7 @@ import { zDuration } from '../../config/zod-types.js';
 import type { EvalContext, Evaluation, Labels, Values } from '../../rules/rule-type.js';
 import type { ElasticsearchSource } from './client.js';
 import type { SearchItem, SearchOutcome, SearchResponseLike } from './msearch-batcher.js';
+import { excerpt } from '../../util/text.js';
 
 export const TIMESTAMP = '@timestamp';
 export const DEFAULT_WINDOW_MS = 5 * 60_000;
@@ -247,7 +248,10 @@ export function field(src: Record<string, unknown>, path: string): unknown {
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : Array.isArray(v) ? v.map(String).join(',') : String(v));
 
-/** "2025-01-10T09:13:40.003Z odoo1 [prod] ERROR odoo.sql_db: bad query: …" (first line, 300 chars). */
+/**
+ * "2025-01-10T09:13:40.003Z odoo1 [prod] ERROR odoo.sql_db: bad query: …" (first line, 300 chars,
+ * control characters made visible so an ESC sequence in a log line cannot rewrite a terminal).
+ */
 export function formatSample(src: Record<string, unknown>): string {
   const host = str(field(src, 'host.name')) ?? '?';
   const db = str(field(src, 'odoo.db')) ?? str(field(src, 'patroni.member'));
@@ -255,7 +259,7 @@ export function formatSample(src: Record<string, unknown>): string {
   const logger = str(field(src, 'log.logger'));
   const msg = (str(field(src, 'message')) ?? '').split('\n')[0]!;
   const line = [str(field(src, TIMESTAMP)) ?? '?', host, db ? `[${db}]` : undefined, level, logger ? `${logger}:` : undefined, msg].filter(Boolean).join(' ');
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+  return excerpt(line, 300);
 }
 
 export function windowValues(w: TimeWindow, index: string, count: number, group: string, samples: string[]): Values {
