@@ -76,6 +76,11 @@ export interface FakeElasticsearchOptions {
   textFields?: string[];
   /** `GET /_cluster/health` status. */
   health?: 'green' | 'yellow' | 'red';
+  /**
+   * Emulates the odoo-ha-watch ingest pipelines' first processor (set event.ingested =
+   * _ingest.timestamp): indexDocs stamps `event.ingested` with the fake's `now()` when absent.
+   */
+  ingestTimestamp?: boolean;
 }
 
 export interface FailSpec {
@@ -503,6 +508,10 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       const list = store.get(index) ?? [];
       for (const raw of docs) {
         const { _id, ...source } = raw;
+        if (opts.ingestTimestamp) {
+          const ev = (source['event'] ?? {}) as JsonObject;
+          if (source['event.ingested'] === undefined && ev['ingested'] === undefined) source['event'] = { ...ev, ingested: new Date(ctx.now()).toISOString() };
+        }
         const id = _id === undefined ? `${index}-${seq + 1}` : String(_id);
         const existing = list.findIndex((d) => d._id === id);
         const doc: StoredDoc = { _index: index, _id: id, _source: source, seq: seq++ };

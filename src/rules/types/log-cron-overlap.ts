@@ -3,7 +3,7 @@ import { zDuration } from '../../config/zod-types.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, checkLogRule, evaluationOk, failedEvaluation, field, formatSample, iso,
-  logCommonShape, notConfigured, searchAll, startLogRun, TIMESTAMP,
+  isEvaluation, logCommonShape, searchAll, startLogRun, TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
 /** Cron start/finish wording across Odoo versions (ir_cron.py), for lines the ingest pipeline did not tag. */
@@ -63,8 +63,8 @@ export const logCronOverlapRule = defineRuleType({
   },
   async evaluate(rule, ctx) {
     const spec = rule.spec;
-    const run = startLogRun({ ...spec, window: spec.window ?? 3_600_000 }, ctx);
-    if (!run) return notConfigured;
+    const run = startLogRun({ ...spec, window: spec.window ?? 3_600_000 }, ctx, { everyMs: rule.every });
+    if (isEvaluation(run)) return run;
     const { es, w, index } = run;
     const { end, window } = w;
     const maxRun = spec.max_run ?? window;
@@ -85,7 +85,9 @@ export const logCronOverlapRule = defineRuleType({
       },
     };
     const body = {
-      query: buildQuery(spec, { gte: end - window, lt: end }, [cronLines]),
+      // Event time: overlap is about when runs happened. The window is re-read every tick, so a
+      // line shipped late but written within the window is still seen.
+      query: buildQuery(spec, { gte: end - window, lt: end, on: 'event' }, [cronLines]),
       track_total_hits: true,
       size,
       sort: [{ [TIMESTAMP]: { order: 'asc' } }],
