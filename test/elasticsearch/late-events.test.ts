@@ -105,6 +105,8 @@ describe('an Elasticsearch outage of 20 s, CRITICAL lines from it indexed 8 s af
       await tick(T0 + 50 * S);
       h.es.clearFaults();
       await tick(T0 + 60 * S);
+      // Unknown, yet the cursor records how far it read (so the unknown period is bounded).
+      assert.deepEqual(await h.store.getCursor(rule.id), { end: T0 + 55 * S, blindUntil: T0 + 55 * S });
       // The backlog arrives 8 s after recovery; then odoo1 really goes silent.
       clock.now = T0 + 68 * S;
       h.es.indexDocs(ODOO, Array.from({ length: 20 }, (_, i) => { const d = odooDoc(T0 + 20 * S + i * 2 * S); delete (d as { event?: unknown }).event; return d; }));

@@ -6,9 +6,13 @@ import {
   isEvaluation, logCommonShape, searchAll, startLogRun, TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
-/** Cron start/finish wording across Odoo versions (ir_cron.py), for lines the ingest pipeline did not tag. */
-const START_RES = [/Starting job `(.+?)`/, /Job (['"])(.+?)\1 \((\d+)\) starting/];
-const FINISH_RES = [/Job `(.+?)` done/, /Job done: `(.+?)`/, /Job (['"])(.+?)\1 \((\d+)\) (?:done in|fully done|partially done|failed|timed out)/];
+/**
+ * Cron start/finish wording across Odoo versions (ir_cron.py), for lines the ingest pipeline did not
+ * tag. Names and ids are bounded: an unbounded lazy `(.+?)\1` retries from every "Job '" of a
+ * 200 kB line to its end (quadratic: seconds per line), a bounded one costs at most 256 steps each.
+ */
+const START_RES = [/Starting job `([^`\n]{1,256})`/, /Job (['"])([^\n]{1,256}?)\1 \((\d{1,12})\) starting/];
+const FINISH_RES = [/Job `([^`\n]{1,256})` done/, /Job done: `([^`\n]{1,256})`/, /Job (['"])([^\n]{1,256}?)\1 \((\d{1,12})\) (?:done in|fully done|partially done|failed|timed out)/];
 
 export type CronEvent = { kind: 'start' | 'finish'; name: string; id?: string };
 
