@@ -122,6 +122,41 @@ describe('an Elasticsearch outage of 20 s, CRITICAL lines from it indexed 8 s af
   });
 });
 
+describe('log_spike down right after an outage', () => {
+  it('is unknown while the current window reaches back into the outage; a real drop still fires', async () => {
+    const { h, clock } = await lab();
+    try {
+      const rule = h.rule({ id: 'down', type: 'log_spike', window: '30s', ingest_delay: '5s', spike_height: 2, direction: 'down', min_previous: 10 }, { every: 10 * S });
+      const ship = (from: number, to: number) => {
+        const docs = [];
+        for (let t = from; t < to; t += S) { const d = odooDoc(t, { log: { level: 'INFO', logger: 'odoo.http' } }); delete (d as { event?: unknown }).event; docs.push(d); }
+        h.es.indexDocs(ODOO, docs);
+      };
+      const evs: Record<number, { ok: boolean; firing: string[] }> = {};
+      const tick = async (at: number) => { clock.now = at; const t = await h.tick(rule, at); evs[(at - T0) / S] = { ok: t.ev.ok, firing: t.firing }; };
+      clock.now = T0;
+      ship(T0 - 60 * S, T0 + 20 * S);
+      await tick(T0);
+      await tick(T0 + 10 * S);
+      h.es.fail({ status: 503 }, 1000);
+      await tick(T0 + 20 * S);
+      await tick(T0 + 40 * S);
+      h.es.clearFaults();
+      await tick(T0 + 60 * S); // lines written during the outage are not shipped yet: the current window looks empty
+      clock.now = T0 + 68 * S;
+      ship(T0 + 20 * S, T0 + 68 * S); // the backlog, 8 s after recovery; then logging stops for real
+      for (let at = T0 + 70 * S; at <= T0 + 130 * S; at += 10 * S) await tick(at);
+      assert.equal(evs[60]?.ok, false, 'unknown, not a drop');
+      assert.deepEqual(evs[60]?.firing, []);
+      assert.equal(evs[70]?.ok, true);
+      const fired = Object.entries(evs).filter(([, e]) => e.firing.length > 0).map(([k]) => Number(k));
+      assert.ok(fired.length === 1 && fired[0]! >= 90, `only the real drop fires: ${JSON.stringify(evs)}`);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('a clock step backwards', () => {
   it('log_any: neither resolves nor counts twice; the cursor never moves back', async () => {
     const { h, clock } = await lab();
