@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { classifyCronLine } from '../../src/rules/types/log-cron-overlap.js';
 import { trimSample } from '../../src/notify/format-text.js';
+import { renderTemplate } from '../../src/rules/template.js';
 import { formatSample } from '../../src/sources/elasticsearch/query.js';
 import { parseStatsCsv } from '../../src/sources/haproxy/csv.js';
 import { normalizeStatus } from '../../src/sources/haproxy/status.js';
@@ -21,6 +22,7 @@ export const CASES: Record<string, () => unknown> = {
   'sample: 200 kB of trailing-whitespace bait': () => trimSample(fill(' ', 'x'), 300),
   'sample: formatSample of a 200 kB whitespace/emoji line': () => formatSample({ message: fill(' \t😀') }),
   'text: escapeControl/truncate on 200 kB of controls': () => truncate(escapeControl(fill('\x1b[\r\0')), 300),
+  'template: 200 kB of unterminated placeholders': () => [fill('{{ a '), `{{ ${fill(' ')}`, fill('{{')].map((t) => renderTemplate(t, { a: 'x' })),
   'haproxy: a 200 kB status field': () => normalizeStatus(fill('UP ', '1/')),
   'haproxy: a 200 kB CSV line': () => { try { return parseStatsCsv(`# pxname,svname\n${fill('a,')}\n`); } catch (e) { return (e as Error).message; } },
 };
