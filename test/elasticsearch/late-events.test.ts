@@ -60,6 +60,28 @@ describe('an Elasticsearch outage of 20 s, CRITICAL lines from it indexed 8 s af
     }
   });
 
+  it('log_new_value: a new error.type first written during the outage is reported once', async () => {
+    const { h, clock } = await lab();
+    try {
+      const rule = h.rule({ id: 'nv', type: 'log_new_value', field: 'error.type', ingest_delay: '5s' }, { every: 10 * S });
+      const firing: string[] = [];
+      for (let at = T0; at <= T0 + 120 * S; at += 10 * S) {
+        clock.now = at;
+        if (at === T0 + 20 * S) h.es.fail({ status: 503 }, 1000);
+        if (at === T0 + 40 * S) h.es.clearFaults();
+        if (at === T0 + 50 * S) {
+          clock.now = T0 + 48 * S;
+          h.es.indexDocs(ODOO, [line(T0 + 25 * S, { error: { type: 'psycopg2.errors.ReadOnlySqlTransaction' } })]);
+          clock.now = at;
+        }
+        firing.push(...(await h.tick(rule, at)).firing);
+      }
+      assert.deepEqual(firing, ['psycopg2.errors.ReadOnlySqlTransaction']);
+    } finally {
+      await h.close();
+    }
+  });
+
   it('log_frequency (1 m on arrival time): the burst is seen once the backlog arrives', async () => {
     const { h, clock } = await lab();
     try {
