@@ -133,6 +133,9 @@ export class AlertEngine {
     const { health, all } = await this.recordHealth(rule, evaluation, now, dryRun);
     if (!evaluation.ok) {
       // Unknown is not OK: the rule's own alerts stay as they are; only the source's meta-alert moves.
+      if (!dryRun && evaluation.cursor !== undefined) {
+        await this.o.store.commit({ upserts: [], deletes: [], transitions: [], outbox: [], cursor: { ruleId: rule.id, value: evaluation.cursor } });
+      }
       return this.applySourceHealth(evaluation.source, all, rule.repeat, now, dryRun);
     }
     const result = await this.applyFindings(this.asLifecycle(rule), evaluation.findings, now, {

@@ -53,7 +53,7 @@ const elasticsearchSource = z.strictObject({
       postgresql: z.string().prefault('logs-postgresql.log-*'),
     })
     .prefault({}),
-  ingest_delay: zDuration().prefault('30s').meta({ description: 'Documents younger than this are not queried yet (ingest lag).' }),
+  ingest_delay: zDuration().prefault('30s').meta({ description: 'Lines that arrived (event.ingested) less than this ago wait for the next tick: covers the refresh interval and clock skew between this host and Elasticsearch.' }),
   server_major: z
     .union([z.literal(8), z.literal(9), z.literal('8'), z.literal('9')])
     .transform((v) => Number(v) as 8 | 9)

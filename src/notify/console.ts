@@ -2,6 +2,7 @@ import type { Notification } from '../alerts/notification.js';
 import type { OutboxItem } from '../store/store.js';
 import { formatText } from './format-text.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
+import { escapeControl } from '../util/text.js';
 
 /**
  * Writes notifications to a stream (stdout by default). The embedded default when no Telegram
@@ -17,7 +18,8 @@ export function createConsoleNotifier(opts: { write?: (text: string) => void; no
       const results = new Map<number, DeliveryResult>();
       for (const item of items) {
         try {
-          write(formatText(item.notification, { now: now() }));
+          // Alert text carries log lines and labels from watched systems: an ESC/CR in them must not drive the terminal.
+          write(escapeControl(formatText(item.notification, { now: now() })));
           results.set(item.id, { ok: true });
         } catch (e) {
           results.set(item.id, { ok: false, retryable: true, error: (e as Error).message });

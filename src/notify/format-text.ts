@@ -1,5 +1,6 @@
 import type { Notification, NotifiedAlert } from '../alerts/notification.js';
 import { formatDuration } from '../util/duration.js';
+import { truncate } from '../util/text.js';
 
 const ICON = { critical: '🔴', warning: '🟠', info: '🔵' } as const;
 
@@ -19,8 +20,7 @@ export function whereOf(a: NotifiedAlert): string {
 }
 
 export function trimSample(line: string, max: number): string {
-  const oneLine = line.replace(/\s+$/u, '');
-  return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;
+  return truncate(line.trimEnd(), max);
 }
 
 /**

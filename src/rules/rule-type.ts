@@ -18,11 +18,13 @@ export interface Finding {
 
 /**
  * A rule evaluation either saw the world (findings may be empty: all clear) or could not look.
- * "Could not look" never resolves alerts: unknown is not OK.
+ * "Could not look" never resolves alerts: unknown is not OK. A failed evaluation may still carry a
+ * cursor when it read its source but cannot judge yet (a log flatline right after an outage): the
+ * cursor records how far it read, so the unknown period ends.
  */
 export type Evaluation =
   | { ok: true; findings: Finding[]; cursor?: unknown }
-  | { ok: false; source: string; error: string };
+  | { ok: false; source: string; error: string; cursor?: unknown };
 
 export interface EvalContext {
   now: Date;

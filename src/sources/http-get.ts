@@ -1,6 +1,7 @@
 import axios from 'axios';
 import { describeNetworkError } from './http-probe.js';
 import type { SourceError } from './observation.js';
+import { excerpt } from '../util/text.js';
 
 /** A fetched value or why it could not be fetched (one endpoint; an Observation is the whole source). */
 export type Got<T> = { ok: true; value: T } | { ok: false; error: SourceError };
@@ -43,7 +44,7 @@ export async function httpGetText(url: string, o: GetOptions): Promise<Got<strin
     });
     const body = typeof res.data === 'string' ? res.data : String(res.data ?? '');
     if (res.status === 401 || res.status === 403) return { ok: false, error: { kind: 'auth', message: `HTTP ${res.status} (check username/password)`, target } };
-    if (res.status < 200 || res.status >= 300) return { ok: false, error: { kind: 'http_status', message: `HTTP ${res.status}${body ? `: ${body.slice(0, 120).trim()}` : ''}`, target } };
+    if (res.status < 200 || res.status >= 300) return { ok: false, error: { kind: 'http_status', message: `HTTP ${res.status}${body ? `: ${excerpt(body.trim(), 120)}` : ''}`, target } };
     return { ok: true, value: body };
   } catch (e) {
     const msg = describeNetworkError(e, o.timeoutMs);

@@ -1,4 +1,5 @@
 import axios from 'axios';
+import { truncate } from '../util/text.js';
 
 export interface HttpProbeResult {
   url: string;
@@ -32,7 +33,7 @@ export function createHttpProbe(): HttpProbe {
           validateStatus: () => true,
           transitional: { clarifyTimeoutError: true },
         });
-        return { url, status: res.status, durationMs: performance.now() - started, body: String(res.data ?? '').slice(0, 2000) };
+        return { url, status: res.status, durationMs: performance.now() - started, body: truncate(String(res.data ?? ''), 2000) };
       } catch (e) {
         return { url, error: describeNetworkError(e, opts.timeoutMs), durationMs: performance.now() - started };
       }

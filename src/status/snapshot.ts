@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { Sources } from '../sources/sources.js';
+import { isNoIndexError, noIndexYet } from '../sources/elasticsearch/msearch-batcher.js';
 import type { Observation } from '../sources/observation.js';
 import { formatBytes } from '../sources/patroni/parse.js';
 import { replicaLags } from '../rules/types/postgres.js';
@@ -160,6 +161,8 @@ async function logsStatus(sources: Sources, now: number): Promise<SourceLine | u
   const timer = setTimeout(() => ac.abort(new Error('status timeout')), STATUS_POLL_TIMEOUT_MS);
   try {
     const r = await es.search({ index, body: { size: 1, sort: [{ '@timestamp': 'desc' }], _source: ['@timestamp'], query: { match_all: {} } } }, ac.signal);
+    // Reachable but without any index for the pattern is "no data", not an outage and not "all good".
+    if (!r.ok && isNoIndexError(r.error)) return { name: 'elasticsearch', state: 'no data', detail: noIndexYet(index), ageMs: 0 };
     if (!r.ok) return { name: 'elasticsearch', state: 'unreachable', detail: `${r.error.kind}: ${r.error.message}`, ageMs: 0 };
     const ts = r.response.hits.hits[0]?._source?.['@timestamp'];
     const last = typeof ts === 'string' ? Date.parse(ts) : NaN;

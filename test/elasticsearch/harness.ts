@@ -66,10 +66,11 @@ export async function startHarness(o: { es?: Record<string, unknown>; fake?: Fak
   };
 }
 
-/** An Odoo log document as the ingest pipeline writes it. */
+/** An Odoo log document as the ingest pipeline writes it (arrived promptly: event.ingested = @timestamp). */
 export function odooDoc(at: number, over: JsonObject = {}): JsonObject {
   return {
     '@timestamp': new Date(at).toISOString(),
+    event: { ingested: new Date(at).toISOString() },
     host: { name: 'odoo1' },
     odoo: { db: 'prod' },
     log: { level: 'ERROR', logger: 'odoo.sql_db' },
@@ -79,7 +80,7 @@ export function odooDoc(at: number, over: JsonObject = {}): JsonObject {
   };
 }
 
-/** The [gte, lt) bounds of every @timestamp range in a search body, in order of appearance. */
+/** The [gte, lt) bounds of every @timestamp range in a search body, in order of appearance (an arrival window has one too: its fallback for documents without event.ingested). */
 export function ranges(body: unknown): [string, string][] {
   const out: [string, string][] = [];
   const walk = (n: unknown): void => {

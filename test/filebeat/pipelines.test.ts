@@ -87,3 +87,20 @@ test('the classifications alert rules rely on are produced by the corpus', () =>
     for (const e of events) assert.ok(seen.get(p)?.has(e), `${p}: no corpus entry produces ${e}`);
   }
 });
+
+test('every pipeline stamps event.ingested with _ingest.timestamp on every event, parse failures included', () => {
+  // Log rules window on arrival time (event.ingested), so a line Filebeat ships late — the backlog
+  // after an Elasticsearch outage — is still counted once. A pipeline that forgets it hides lines.
+  const at = '2025-01-10T09:00:48.123456789Z';
+  for (const suite of SUITES) {
+    const body = loadPipeline(suite.pipeline);
+    let failures = 0;
+    for (const entry of loadCorpus(suite.corpus)) {
+      const { doc, failure } = runPipeline(body, filebeatEvent(entry, suite.dataset, suite.role), { ingestTimestamp: at });
+      if (failure) failures++;
+      assert.equal(getPath(doc, 'event.ingested').value, at, `${suite.pipeline}/${entry.name}: event.ingested`);
+      assert.notEqual(getPath(doc, '@timestamp').value, at, `${suite.pipeline}/${entry.name}: @timestamp stays the time the line was written`);
+    }
+    assert.ok(failures > 0 || suite.pipeline !== 'odoo', 'the corpus exercises the on_failure path');
+  }
+});

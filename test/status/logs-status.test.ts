@@ -18,8 +18,12 @@ test('status: Elasticsearch reachability and log freshness, over the real client
   const sources: Sources = { http: createHttpProbe(), elasticsearch: es, close: async () => es.close() };
   const store = new SqliteStore(':memory:');
   try {
-    fake.createIndex('logs-odoo.app-default');
+    // Before Filebeat created the data stream: ES answers a per-item 404 (we send allow_no_indices=false).
     let s = await buildStatus(config, sources, store, now);
+    assert.deepEqual(s.sources.find((x) => x.name === 'elasticsearch'), { name: 'elasticsearch', state: 'no data', detail: 'no index matches logs-odoo.app-* yet (has Filebeat shipped any line? see filebeat/setup.sh)', ageMs: 0 });
+
+    fake.createIndex('logs-odoo.app-default');
+    s = await buildStatus(config, sources, store, now);
     assert.deepEqual(s.sources.find((x) => x.name === 'elasticsearch'), { name: 'elasticsearch', state: 'ok', detail: 'logs-odoo.app-*: reachable, no log lines yet', ageMs: 0 });
 
     fake.indexDocs('logs-odoo.app-default', [{ '@timestamp': '2026-11-25T11:59:18.000Z', message: 'a' }, { '@timestamp': '2026-11-25T11:50:00.000Z', message: 'b' }]);

@@ -76,6 +76,11 @@ export interface FakeElasticsearchOptions {
   textFields?: string[];
   /** `GET /_cluster/health` status. */
   health?: 'green' | 'yellow' | 'red';
+  /**
+   * Emulates the odoo-ha-watch ingest pipelines' first processor (set event.ingested =
+   * _ingest.timestamp): indexDocs stamps `event.ingested` with the fake's `now()` when absent.
+   */
+  ingestTimestamp?: boolean;
 }
 
 export interface FailSpec {
@@ -186,8 +191,12 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
     return f as Extract<Fault, { kind: K }>;
   }
 
-  /** Concrete names must exist (404 otherwise, unless ignore_unavailable); wildcards may match nothing. */
-  function resolve(indexExpr: string, ignoreUnavailable: boolean): { docs: StoredDoc[]; names: string[] } | EsError {
+  /**
+   * As ES's IndexNameExpressionResolver: concrete names must exist (404 unless ignore_unavailable);
+   * a wildcard matching nothing, or an expression resolving to no index at all, is a 404
+   * index_not_found_exception when allow_no_indices is false (ES's default for search is true).
+   */
+  function resolve(indexExpr: string, ignoreUnavailable: boolean, allowNoIndices = true): { docs: StoredDoc[]; names: string[] } | EsError {
     const parts = indexExpr === '' || indexExpr === '_all' ? ['*'] : indexExpr.split(',').map((s) => s.trim()).filter(Boolean);
     const names = new Set<string>();
     for (const part of parts) {
@@ -199,7 +208,9 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       if (part.includes('*')) {
         const re = wildcardToRegex(part);
         // Hidden indices (leading dot) only match patterns that start with a dot, as in ES.
-        for (const n of store.keys()) if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) names.add(n);
+        let matched = false;
+        for (const n of store.keys()) if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) { names.add(n); matched = true; }
+        if (!matched && !allowNoIndices) return indexNotFound(part);
       } else if (store.has(part)) {
         names.add(part);
       } else if (!ignoreUnavailable) {
@@ -207,6 +218,7 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       }
     }
     const list = [...names].sort();
+    if (list.length === 0 && !allowNoIndices) return indexNotFound(indexExpr);
     return { names: list, docs: list.flatMap((n) => store.get(n) ?? []) };
   }
 
@@ -230,7 +242,7 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
   }
 
   /** One search: the test handler first, then the in-memory documents. */
-  async function executeSearch(index: string, body: JsonObject, req: RecordedRequest, ignoreUnavailable: boolean): Promise<JsonObject | EsError> {
+  async function executeSearch(index: string, body: JsonObject, req: RecordedRequest, ignoreUnavailable: boolean, allowNoIndices = true): Promise<JsonObject | EsError> {
     let result: JsonObject | EsError;
     const started = Date.now();
     try {
@@ -238,7 +250,7 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       if (custom !== undefined) {
         result = isEsError(custom) ? custom : normalize(index, custom);
       } else {
-        const resolved = resolve(index, ignoreUnavailable);
+        const resolved = resolve(index, ignoreUnavailable, allowNoIndices);
         if (isEsError(resolved)) return resolved;
         const r = runSearch(body, resolved.docs, ctx);
         result = {
@@ -342,6 +354,7 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
     const { method, path } = rec;
     const segs = path.split('/').filter(Boolean).map(decodeURIComponent);
     const ignoreUnavailable = rec.query['ignore_unavailable'] === 'true';
+    const allowNoIndices = rec.query['allow_no_indices'] !== 'false';
     const bodyObj = (): JsonObject => {
       const b = rec.body;
       if (b === undefined) return {};
@@ -393,7 +406,7 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
     const index = segs.length === 2 ? segs[0]! : '_all';
     if ((segs.length === 1 || segs.length === 2) && (method === 'GET' || method === 'POST')) {
       if (last === '_search') {
-        const r = await executeSearch(index, withQueryParams(bodyObj()), rec, ignoreUnavailable);
+        const r = await executeSearch(index, withQueryParams(bodyObj()), rec, ignoreUnavailable, allowNoIndices);
         if (isEsError(r)) return send(req, res, r.status, r);
         if (take('malformed')) delete r['hits'];
         return send(req, res, 200, r);
@@ -403,7 +416,7 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
         for (const k of Object.keys(b)) {
           if (k !== 'query') return send(req, res, 400, esError(400, 'parsing_exception', `request does not support [${k}]`, { line: 1, col: 1 }));
         }
-        const r = await executeSearch(index, { ...(b['query'] !== undefined ? { query: b['query'] } : {}), size: 0, track_total_hits: true }, rec, ignoreUnavailable);
+        const r = await executeSearch(index, { ...(b['query'] !== undefined ? { query: b['query'] } : {}), size: 0, track_total_hits: true }, rec, ignoreUnavailable, allowNoIndices);
         if (isEsError(r)) return send(req, res, r.status, r);
         const hits = r['hits'] as { total?: { value: number } } | undefined;
         const out: JsonObject = { count: hits?.total?.value ?? 0, _shards: r['_shards'] };
@@ -422,8 +435,10 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
           const body = (lines[i + 1] ?? {}) as JsonObject;
           const rawIndex = header['index'];
           const itemIndex = Array.isArray(rawIndex) ? rawIndex.join(',') : typeof rawIndex === 'string' ? rawIndex : index;
-          const ignore = header['ignore_unavailable'] === true || ignoreUnavailable;
-          const r = await executeSearch(itemIndex, body, rec, ignore);
+          // Header options override the URL's, as ES reads them per item.
+          const ignore = typeof header['ignore_unavailable'] === 'boolean' ? header['ignore_unavailable'] : ignoreUnavailable;
+          const allow = typeof header['allow_no_indices'] === 'boolean' ? header['allow_no_indices'] : allowNoIndices;
+          const r = await executeSearch(itemIndex, body, rec, ignore, allow);
           responses.push(isEsError(r) ? r : { ...r, status: 200 });
         }
         const out: JsonObject = { took: Math.max(1, Date.now() - started), responses };
@@ -493,6 +508,10 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       const list = store.get(index) ?? [];
       for (const raw of docs) {
         const { _id, ...source } = raw;
+        if (opts.ingestTimestamp) {
+          const ev = (source['event'] ?? {}) as JsonObject;
+          if (source['event.ingested'] === undefined && ev['ingested'] === undefined) source['event'] = { ...ev, ingested: new Date(ctx.now()).toISOString() };
+        }
         const id = _id === undefined ? `${index}-${seq + 1}` : String(_id);
         const existing = list.findIndex((d) => d._id === id);
         const doc: StoredDoc = { _index: index, _id: id, _source: source, seq: seq++ };

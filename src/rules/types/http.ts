@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRuleType, type Finding } from '../rule-type.js';
+import { excerpt } from '../../util/text.js';
 
 /**
  * An HTTP endpoint that must answer with an expected status: Odoo's /web/health on each
@@ -40,7 +41,7 @@ export const httpRule = defineRuleType({
       findings.push({
         labels: { target: t.name },
         values: { target: t.name, url: t.url, status: r.status ?? 'none', error, duration_ms: Math.round(r.durationMs) },
-        ...(r.body ? { samples: [r.body.slice(0, 300)] } : {}),
+        ...(r.body ? { samples: [excerpt(r.body, 300)] } : {}),
       });
     }
     return { ok: true, findings };

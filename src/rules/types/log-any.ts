@@ -1,13 +1,15 @@
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields,
-  logCommonShape, notConfigured, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
+  isEvaluation, logCommonShape, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
 /**
  * Every matching line is reported once: each evaluation queries the new slice
- * [previous end, now − ingest_delay), so consecutive ticks neither overlap nor leave gaps.
- * The alert resolves on the first slice without matches (use keep_firing_for to hold it).
+ * [previous end, now − ingest_delay) of arrival time (event.ingested), so consecutive ticks
+ * neither overlap nor leave gaps, and a line shipped late (after an Elasticsearch outage) is
+ * counted when it arrives. The alert resolves on the first slice without matches (use
+ * keep_firing_for to hold it).
  */
 export const logAnyRule = defineRuleType({
   type: 'log_any',
@@ -19,14 +21,13 @@ export const logAnyRule = defineRuleType({
   check: checkLogRule,
   async evaluate(rule, ctx) {
     const spec = rule.spec;
-    const run = startLogRun(spec, ctx);
-    if (!run) return notConfigured;
+    const run = startLogRun(spec, ctx, { everyMs: rule.every, slices: true });
+    if (isEvaluation(run)) return run;
     const { es, w, index } = run;
     const groups = groupFields(spec);
     const nSamples = spec.samples ?? 3;
-    if (w.end <= w.start) return evaluationOk([], w);
     const body: Record<string, unknown> = {
-      query: buildQuery(spec, { gte: w.start, lt: w.end }),
+      query: buildQuery(spec, { gte: w.start, lt: w.end, on: 'arrival' }),
       track_total_hits: true,
       size: groups.length ? 0 : nSamples,
       sort: [{ [TIMESTAMP]: { order: 'desc' } }],

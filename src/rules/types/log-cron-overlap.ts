@@ -3,12 +3,16 @@ import { zDuration } from '../../config/zod-types.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, checkLogRule, evaluationOk, failedEvaluation, field, formatSample, iso,
-  logCommonShape, notConfigured, searchAll, startLogRun, TIMESTAMP,
+  isEvaluation, logCommonShape, searchAll, startLogRun, TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
-/** Cron start/finish wording across Odoo versions (ir_cron.py), for lines the ingest pipeline did not tag. */
-const START_RES = [/Starting job `(.+?)`/, /Job (['"])(.+?)\1 \((\d+)\) starting/];
-const FINISH_RES = [/Job `(.+?)` done/, /Job done: `(.+?)`/, /Job (['"])(.+?)\1 \((\d+)\) (?:done in|fully done|partially done|failed|timed out)/];
+/**
+ * Cron start/finish wording across Odoo versions (ir_cron.py), for lines the ingest pipeline did not
+ * tag. Names and ids are bounded: an unbounded lazy `(.+?)\1` retries from every "Job '" of a
+ * 200 kB line to its end (quadratic: seconds per line), a bounded one costs at most 256 steps each.
+ */
+const START_RES = [/Starting job `([^`\n]{1,256})`/, /Job (['"])([^\n]{1,256}?)\1 \((\d{1,12})\) starting/];
+const FINISH_RES = [/Job `([^`\n]{1,256})` done/, /Job done: `([^`\n]{1,256})`/, /Job (['"])([^\n]{1,256}?)\1 \((\d{1,12})\) (?:done in|fully done|partially done|failed|timed out)/];
 
 export type CronEvent = { kind: 'start' | 'finish'; name: string; id?: string };
 
@@ -63,8 +67,8 @@ export const logCronOverlapRule = defineRuleType({
   },
   async evaluate(rule, ctx) {
     const spec = rule.spec;
-    const run = startLogRun({ ...spec, window: spec.window ?? 3_600_000 }, ctx);
-    if (!run) return notConfigured;
+    const run = startLogRun({ ...spec, window: spec.window ?? 3_600_000 }, ctx, { everyMs: rule.every });
+    if (isEvaluation(run)) return run;
     const { es, w, index } = run;
     const { end, window } = w;
     const maxRun = spec.max_run ?? window;
@@ -85,7 +89,9 @@ export const logCronOverlapRule = defineRuleType({
       },
     };
     const body = {
-      query: buildQuery(spec, { gte: end - window, lt: end }, [cronLines]),
+      // Event time: overlap is about when runs happened. The window is re-read every tick, so a
+      // line shipped late but written within the window is still seen.
+      query: buildQuery(spec, { gte: end - window, lt: end, on: 'event' }, [cronLines]),
       track_total_hits: true,
       size,
       sort: [{ [TIMESTAMP]: { order: 'asc' } }],

@@ -3,11 +3,14 @@ import { zDuration } from '../../config/zod-types.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields, iso,
-  logCommonShape, notConfigured, rangeClause, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, type Bucket,
+  isEvaluation, logCommonShape, timeClause, blindEvaluation, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, type Bucket,
 } from '../../sources/elasticsearch/query.js';
 
 /**
- * Fewer than `threshold` lines in the sliding window [end − window, end): logs stopped. Per group
+ * Fewer than `threshold` lines arrived (event.ingested) in the sliding window [end − window, end):
+ * logs stopped reaching Elasticsearch. While the window still reaches back into a span when this
+ * rule could not evaluate (Elasticsearch down, or the watcher), "too few" is unknown, not a page:
+ * the lines may just not have been shipped yet. Per group
  * (usually host.name), a group is known when it logged anything within `remember` (so a host that
  * went silent is still listed) or is in `expected` (so one that has been silent longer still alerts).
  */
@@ -30,19 +33,19 @@ export const logFlatlineRule = defineRuleType({
   },
   async evaluate(rule, ctx) {
     const spec = rule.spec;
-    const run = startLogRun(spec, ctx);
-    if (!run) return notConfigured;
+    const run = startLogRun(spec, ctx, { everyMs: rule.every });
+    if (isEvaluation(run)) return run;
     const { es, w, index } = run;
     const { end, window } = w;
     const remember = Math.max(spec.remember ?? 86_400_000, window);
     const threshold = spec.threshold ?? 1;
     const groups = groupFields(spec);
     const leaf: Record<string, unknown> = {
-      cur: { filter: rangeClause(end - window, end) },
+      cur: { filter: timeClause(end - window, end, 'arrival') },
       last_seen: { max: { field: '@timestamp' } },
       ...((spec.samples ?? 1) > 0 ? { samples: topHitsAgg(spec, 1) } : {}),
     };
-    const body = { query: buildQuery(spec, { gte: end - remember, lt: end }), track_total_hits: true, size: 0, aggs: groups.length ? groupAggs(groups, spec.group_limit ?? 50, leaf) : leaf };
+    const body = { query: buildQuery(spec, { gte: end - remember, lt: end, on: 'arrival' }), track_total_hits: true, size: 0, aggs: groups.length ? groupAggs(groups, spec.group_limit ?? 50, leaf) : leaf };
     const r = await searchAll(es, [{ index, body }], ctx);
     if (!r.ok) return failedEvaluation(r);
     const findings: Finding[] = [];
@@ -71,6 +74,7 @@ export const logFlatlineRule = defineRuleType({
         if (!seen.has(JSON.stringify(labels))) judge(labels, undefined, `${g.field}=${v}`);
       }
     }
+    if (findings.length > 0 && w.blindUntil !== undefined) return blindEvaluation(w, 'flatline');
     return evaluationOk(findings, w);
   },
 });

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields, iso,
-  logCommonShape, notConfigured, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
+  isEvaluation, logCommonShape, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
 /** At most this many windows are evaluated to catch up after downtime (the rest is skipped). */
@@ -10,7 +10,8 @@ export const MAX_CATCH_UP_WINDOWS = 60;
 
 /**
  * At least `threshold` matching lines within a sliding `window` ending at now − ingest_delay,
- * optionally per group. The window slides with every tick, so the alert resolves when the rate drops.
+ * optionally per group. The window runs on arrival time (event.ingested): a backlog shipped after
+ * an outage is counted in the window it arrives in instead of slipping behind the window. The window slides with every tick, so the alert resolves when the rate drops.
  * When the gap since the last evaluated point is longer than the window (downtime, slow ticks),
  * the windows ending at end − k·window back to that point are evaluated too (same _msearch),
  * so a burst during the gap is still reported.
@@ -28,8 +29,8 @@ export const logFrequencyRule = defineRuleType({
   check: checkLogRule,
   async evaluate(rule, ctx) {
     const spec = rule.spec;
-    const run = startLogRun(spec, ctx);
-    if (!run) return notConfigured;
+    const run = startLogRun(spec, ctx, { everyMs: rule.every });
+    if (isEvaluation(run)) return run;
     const { es, w, index } = run;
     const groups = groupFields(spec);
     const nSamples = spec.samples ?? 3;
@@ -39,7 +40,7 @@ export const logFrequencyRule = defineRuleType({
     const items = ends.map((e) => ({
       index,
       body: {
-        query: buildQuery(spec, { gte: e - w.window, lt: e }),
+        query: buildQuery(spec, { gte: e - w.window, lt: e, on: 'arrival' }),
         track_total_hits: true,
         size: groups.length ? 0 : nSamples,
         sort: [{ [TIMESTAMP]: { order: 'desc' } }],

@@ -3,11 +3,12 @@ import { zDuration } from '../../config/zod-types.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, iso,
-  logCommonShape, notConfigured, searchAll, startLogRun, topHitsAgg, windowValues, type Bucket,
+  isEvaluation, logCommonShape, searchAll, startLogRun, topHitsAgg, windowValues, type Bucket,
 } from '../../sources/elasticsearch/query.js';
 
 /**
- * A value of `field` (e.g. error.type) seen in the new slice [previous end, now − ingest_delay) that
+ * A value of `field` (e.g. error.type) seen in the new slice [previous end, now − ingest_delay) of
+ * arrival time (event.ingested, so late-shipped lines are checked once) that
  * did not occur during `history` before it. Two searches: the slice's values, then which of those
  * occurred before (only when there are candidates). The alert resolves on the next slice.
  */
@@ -30,17 +31,16 @@ export const logNewValueRule = defineRuleType({
   },
   async evaluate(rule, ctx) {
     const spec = rule.spec;
-    const run = startLogRun(spec, ctx);
-    if (!run) return notConfigured;
+    const run = startLogRun(spec, ctx, { everyMs: rule.every, slices: true });
+    if (isEvaluation(run)) return run;
     const { es, w, index } = run;
-    if (w.end <= w.start) return evaluationOk([], w);
     const history = spec.history ?? 30 * 86_400_000;
     const nSamples = spec.samples ?? 3;
     const size = spec.max_values ?? 50;
     const first = await searchAll(es, [{
       index,
       body: {
-        query: buildQuery(spec, { gte: w.start, lt: w.end }, [{ exists: { field: spec.field } }]),
+        query: buildQuery(spec, { gte: w.start, lt: w.end, on: 'arrival' }, [{ exists: { field: spec.field } }]),
         track_total_hits: true,
         size: 0,
         aggs: { values: { terms: { field: spec.field, size }, ...(nSamples > 0 ? { aggs: { samples: topHitsAgg(spec, nSamples) } } : {}) } },
@@ -53,7 +53,8 @@ export const logNewValueRule = defineRuleType({
     const known = await searchAll(es, [{
       index,
       body: {
-        query: buildQuery(spec, { gte: w.start - history, lt: w.start }, [{ terms: { [spec.field]: candidates } }]),
+        // Same clock as the slice: "known" means arrived before it, so a late line is not its own history.
+        query: buildQuery(spec, { gte: w.start - history, lt: w.start, on: 'arrival' }, [{ terms: { [spec.field]: candidates } }]),
         track_total_hits: true,
         size: 0,
         aggs: { values: { terms: { field: spec.field, size: candidates.length } } },

@@ -2,14 +2,16 @@ import { z } from 'zod';
 import { defineRuleType, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields,
-  logCommonShape, notConfigured, rangeClause, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, type Bucket,
+  isEvaluation, logCommonShape, blindEvaluation, rangeClause, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, type Bucket,
 } from '../../sources/elasticsearch/query.js';
 
 /**
  * The count in the current window [end − window, end) against the previous one
  * [end − 2·window, end − window), per group. Minimum counts on both sides keep quiet hours
  * (2 → 6 lines) from paging anyone. Looks at the present only: a spike that came and went
- * while the service was down is not replayed.
+ * while the service was down is not replayed. Windows run on event time (@timestamp): a backlog
+ * shipped at once after an outage is not a spike. Late lines make the current window look low,
+ * so a "down" while the windows reach back into a span this rule could not evaluate is unknown.
  */
 export const logSpikeRule = defineRuleType({
   type: 'log_spike',
@@ -27,8 +29,8 @@ export const logSpikeRule = defineRuleType({
   check: checkLogRule,
   async evaluate(rule, ctx) {
     const spec = rule.spec;
-    const run = startLogRun(spec, ctx);
-    if (!run) return notConfigured;
+    const run = startLogRun(spec, ctx, { everyMs: rule.every });
+    if (isEvaluation(run)) return run;
     const { es, w, index } = run;
     const { end, window } = w;
     const groups = groupFields(spec);
@@ -37,7 +39,7 @@ export const logSpikeRule = defineRuleType({
       cur: { filter: rangeClause(end - window, end), ...(nSamples > 0 ? { aggs: { samples: topHitsAgg(spec, nSamples) } } : {}) },
       prev: { filter: rangeClause(end - 2 * window, end - window) },
     };
-    const body = { query: buildQuery(spec, { gte: end - 2 * window, lt: end }), track_total_hits: true, size: 0, aggs: groups.length ? groupAggs(groups, spec.group_limit ?? 50, leaf) : leaf };
+    const body = { query: buildQuery(spec, { gte: end - 2 * window, lt: end, on: 'event' }), track_total_hits: true, size: 0, aggs: groups.length ? groupAggs(groups, spec.group_limit ?? 50, leaf) : leaf };
     const r = await searchAll(es, [{ index, body }], ctx);
     if (!r.ok) return failedEvaluation(r);
     const dir = spec.direction ?? 'up';
@@ -57,6 +59,7 @@ export const logSpikeRule = defineRuleType({
     };
     if (groups.length === 0) judge({}, r.responses[0]!.aggregations, '');
     else walkGroups(r.responses[0]!.aggregations, groups, (labels, b, group) => judge(labels, b as unknown as Record<string, unknown>, group));
+    if (w.blindUntil !== undefined && findings.some((f) => f.values['direction'] === 'down')) return blindEvaluation(w, 'log volume down');
     return evaluationOk(findings, w);
   },
 });

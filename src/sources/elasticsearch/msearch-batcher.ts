@@ -102,12 +102,42 @@ export class MsearchBatcher {
       for (const p of batch) p.resolve({ ok: false, error: { kind: 'malformed', message: `_msearch returned ${what}` } });
       return;
     }
-    batch.forEach((p, i) => p.resolve(checkItem(responses[i], p.item.index)));
+    batch.forEach((p, i) => p.resolve(checkItem(responses[i], p.item.index, p.item.body)));
   }
 }
 
-/** A search response is usable only when complete: every shard answered, in time, with hits. */
-export function checkItem(r: unknown, index: string): SearchOutcome {
+export const noIndexYet = (index: string): string => `no index matches ${index} yet (has Filebeat shipped any line? see filebeat/setup.sh)`;
+
+/** True for the error a search gets when its index pattern matches no index. */
+export const isNoIndexError = (e: SourceError): boolean => e.kind === 'query_failed' && / index_not_found_exception: /.test(e.message);
+
+/**
+ * Paths of aggregations the request asked for that the response lacks (top level, inside
+ * single-bucket aggregations and inside every bucket of a multi-bucket one). A proxy, a
+ * version mismatch or a fake that drops them must not read as "0 matches": for a flatline or
+ * a spike-down rule that would be a page, for the others a false resolve.
+ */
+export function missingAggregations(requested: unknown, got: unknown, path = 'aggregations'): string[] {
+  if (!requested || typeof requested !== 'object') return [];
+  const have = got && typeof got === 'object' ? (got as Record<string, unknown>) : {};
+  const out: string[] = [];
+  for (const [name, def] of Object.entries(requested as Record<string, unknown>)) {
+    const node = have[name];
+    if (!node || typeof node !== 'object') { out.push(`${path}.${name}`); continue; }
+    const sub = (def as { aggs?: unknown; aggregations?: unknown } | null)?.aggs ?? (def as { aggregations?: unknown } | null)?.aggregations;
+    if (!sub) continue;
+    const buckets = (node as { buckets?: unknown }).buckets;
+    const nodes = Array.isArray(buckets) ? buckets : buckets && typeof buckets === 'object' ? Object.values(buckets) : [node];
+    for (const b of nodes) {
+      out.push(...missingAggregations(sub, b, `${path}.${name}`));
+      if (out.length) break;
+    }
+  }
+  return out;
+}
+
+/** A search response is usable only when complete: every shard answered, in time, with hits and the aggregations asked for. */
+export function checkItem(r: unknown, index: string, body: Record<string, unknown> = {}): SearchOutcome {
   if (typeof r !== 'object' || r === null) return { ok: false, error: { kind: 'malformed', message: `search on ${index}: response item is not an object` } };
   const item = r as Record<string, unknown>;
   const err = item['error'];
@@ -116,7 +146,10 @@ export function checkItem(r: unknown, index: string): SearchOutcome {
     const e = err as { type?: string; reason?: string; caused_by?: { reason?: string } } | string;
     const detail = typeof e === 'string' ? e : `${e.type ?? 'error'}: ${e.reason ?? ''}${e.caused_by?.reason ? ` (${e.caused_by.reason})` : ''}`;
     const kind: SourceError['kind'] = status === 401 || status === 403 ? 'auth' : 'query_failed';
-    return { ok: false, error: { kind, message: `search on ${index}: HTTP ${status} ${detail}` } };
+    // We send allow_no_indices=false, so "nothing matches the pattern" (Filebeat has not created the
+    // data stream yet, or indices.* names the wrong one) is this 404 rather than "0 matches".
+    const hint = typeof e === 'object' && e.type === 'index_not_found_exception' ? ` — ${noIndexYet(index)}` : '';
+    return { ok: false, error: { kind, message: `search on ${index}: HTTP ${status} ${detail}${hint}` } };
   }
   if (item['timed_out'] === true) return { ok: false, error: { kind: 'timeout', message: `search on ${index} timed out (partial results discarded)` } };
   const shards = item['_shards'] as SearchResponseLike['_shards'] | undefined;
@@ -128,5 +161,7 @@ export function checkItem(r: unknown, index: string): SearchOutcome {
   if (!hits || typeof hits !== 'object' || !Array.isArray(hits.hits) || typeof hits.total?.value !== 'number') {
     return { ok: false, error: { kind: 'malformed', message: `search on ${index}: response has no hits.total/hits.hits` } };
   }
+  const missing = missingAggregations(body['aggs'] ?? body['aggregations'], item['aggregations']);
+  if (missing.length > 0) return { ok: false, error: { kind: 'malformed', message: `search on ${index}: response lacks ${missing[0]} that was asked for` } };
   return { ok: true, response: item as unknown as SearchResponseLike };
 }

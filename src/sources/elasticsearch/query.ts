@@ -3,8 +3,16 @@ import { zDuration } from '../../config/zod-types.js';
 import type { EvalContext, Evaluation, Labels, Values } from '../../rules/rule-type.js';
 import type { ElasticsearchSource } from './client.js';
 import type { SearchItem, SearchOutcome, SearchResponseLike } from './msearch-batcher.js';
+import { excerpt } from '../../util/text.js';
 
+/** When the line was written (display, event-time windows). */
 export const TIMESTAMP = '@timestamp';
+/**
+ * When the line reached Elasticsearch, set by the ingest pipelines from `_ingest.timestamp`.
+ * Windows that must see every line exactly once run on it: a line shipped late (Filebeat's backlog
+ * after an outage) carries an old @timestamp, which a cursor on @timestamp has already passed.
+ */
+export const INGESTED = 'event.ingested';
 export const DEFAULT_WINDOW_MS = 5 * 60_000;
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -85,9 +93,15 @@ function toClause(f: LogFilter): Record<string, unknown> {
   return f as Record<string, unknown>;
 }
 
+/**
+ * Which clock a window runs on: `arrival` (event.ingested; each line in exactly one slice however
+ * late it was shipped) or `event` (@timestamp; rates and orderings of when things happened).
+ */
+export type TimeBasis = 'arrival' | 'event';
+
 /** The bool query: time range + query string + structured filters − exclusions. */
-export function buildQuery(spec: LogCommonSpec, range: { gte: number; lt: number }, extra: Record<string, unknown>[] = []): Record<string, unknown> {
-  const filter: Record<string, unknown>[] = [rangeClause(range.gte, range.lt)];
+export function buildQuery(spec: LogCommonSpec, range: { gte: number; lt: number; on: TimeBasis }, extra: Record<string, unknown>[] = []): Record<string, unknown> {
+  const filter: Record<string, unknown>[] = [timeClause(range.gte, range.lt, range.on)];
   if (spec.query) filter.push({ query_string: { query: spec.query, default_operator: 'AND' } });
   for (const f of spec.filters ?? []) filter.push(toClause(f));
   filter.push(...extra);
@@ -95,8 +109,26 @@ export function buildQuery(spec: LogCommonSpec, range: { gte: number; lt: number
   return { bool: { filter, ...(mustNot.length ? { must_not: mustNot } : {}) } };
 }
 
-export function rangeClause(gte: number, lt: number): Record<string, unknown> {
-  return { range: { [TIMESTAMP]: { gte: iso(gte), lt: iso(lt), format: 'strict_date_optional_time' } } };
+export function rangeClause(gte: number, lt: number, field = TIMESTAMP): Record<string, unknown> {
+  return { range: { [field]: { gte: iso(gte), lt: iso(lt), format: 'strict_date_optional_time' } } };
+}
+
+/**
+ * `[gte, lt)` on the chosen clock. Arrival falls back to @timestamp for documents without
+ * event.ingested (indexed before the pipelines set it): each document still has exactly one
+ * arrival time, so consecutive slices still count it once.
+ */
+export function timeClause(gte: number, lt: number, on: TimeBasis): Record<string, unknown> {
+  if (on === 'event') return rangeClause(gte, lt);
+  return {
+    bool: {
+      should: [
+        rangeClause(gte, lt, INGESTED),
+        { bool: { must_not: [{ exists: { field: INGESTED } }], filter: [rangeClause(gte, lt)] } },
+      ],
+      minimum_should_match: 1,
+    },
+  };
 }
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -115,11 +147,21 @@ export function topHitsAgg(spec: LogCommonSpec, size: number): Record<string, un
 export interface LogCursor {
   /** Exclusive end of the last evaluated window (epoch ms): the next window starts here. */
   end: number;
+  /**
+   * Evaluations stopped between the previous end and this point (Elasticsearch unreachable, or
+   * this service down): lines that should have arrived then may not have. Windows reaching back
+   * before it cannot tell "nothing was logged" from "nothing could be shipped".
+   */
+  blindUntil?: number;
 }
 
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
 export function parseCursor(c: unknown): LogCursor | undefined {
-  if (c && typeof c === 'object' && typeof (c as { end?: unknown }).end === 'number' && Number.isFinite((c as { end: number }).end)) return { end: (c as { end: number }).end };
-  return undefined;
+  if (!c || typeof c !== 'object') return undefined;
+  const { end, blindUntil } = c as { end?: unknown; blindUntil?: unknown };
+  if (!finite(end)) return undefined;
+  return { end, ...(finite(blindUntil) ? { blindUntil } : {}) };
 }
 
 export interface TimeWindow {
@@ -133,32 +175,60 @@ export interface TimeWindow {
   skippedMs: number;
   /** test-rule --since: no cursor read, none written. */
   adhoc: boolean;
+  /** See LogCursor.blindUntil; set while a window ending at `end` still reaches back before it. */
+  blindUntil?: number;
+  /** now − ingest_delay is before the committed cursor by this much (the clock stepped back). */
+  behindMs: number;
 }
 
 /**
  * `[start, end)` with end = now − ingest_delay. Consecutive evaluations are contiguous (start = the
  * previous end, committed with the alert state), so a document is in exactly one slice; without a
  * cursor the first slice is one window long; after long downtime the gap is capped at max_catch_up.
+ * The cursor never moves backwards: when the clock steps back, `behindMs` > 0 and the rule holds.
+ * A gap between evaluations longer than 1.5 ticks (or, without `every`, one window) marks the
+ * span up to `end` as blind (see LogCursor.blindUntil).
  */
-export function timeWindow(spec: LogCommonSpec, ctx: EvalContext, es: ElasticsearchSource): TimeWindow {
+export function timeWindow(spec: LogCommonSpec, ctx: EvalContext, es: ElasticsearchSource, everyMs?: number): TimeWindow {
   const delay = spec.ingest_delay ?? es.ingestDelayMs;
   const end = ctx.now.getTime() - delay;
   const adhoc = ctx.lookbackMs !== undefined;
   const window = ctx.lookbackMs ?? spec.window ?? DEFAULT_WINDOW_MS;
   const cursor = adhoc ? undefined : parseCursor(ctx.cursor);
-  if (!cursor) return { start: end - window, end, window, resumed: false, skippedMs: 0, adhoc };
-  let start = Math.min(cursor.end, end);
+  if (!cursor) return { start: end - window, end, window, resumed: false, skippedMs: 0, adhoc, behindMs: 0 };
+  if (end < cursor.end) return { start: cursor.end, end: cursor.end, window, resumed: true, skippedMs: 0, adhoc, behindMs: cursor.end - end, ...(cursor.blindUntil !== undefined ? { blindUntil: cursor.blindUntil } : {}) };
+  let start = cursor.end;
+  const gapped = end - start > (everyMs !== undefined ? 1.5 * everyMs : window);
+  const blindUntil = gapped ? end : cursor.blindUntil;
   let skippedMs = 0;
   if (end - start > es.maxCatchUpMs) {
     skippedMs = end - es.maxCatchUpMs - start;
     start = end - es.maxCatchUpMs;
     ctx.logger.warn({ skippedMs }, 'log rule was behind more than max_catch_up; older events skipped');
   }
-  return { start, end, window, resumed: true, skippedMs, adhoc };
+  return { start, end, window, resumed: true, skippedMs, adhoc, behindMs: 0, ...(blindUntil !== undefined && end - window < blindUntil ? { blindUntil } : {}) };
+}
+
+function cursorOf(w: TimeWindow): LogCursor {
+  return { end: w.end, ...(w.blindUntil !== undefined ? { blindUntil: w.blindUntil } : {}) };
 }
 
 export function evaluationOk(findings: import('../../rules/rule-type.js').Finding[], w: TimeWindow): Evaluation {
-  return w.adhoc ? { ok: true, findings } : { ok: true, findings, cursor: { end: w.end } satisfies LogCursor };
+  return w.adhoc ? { ok: true, findings } : { ok: true, findings, cursor: cursorOf(w) };
+}
+
+/**
+ * Findings that would say "too few lines" while the window reaches back into a blind span: that is
+ * unknown (the lines may not have been shippable), so the rule's alerts stay frozen; the cursor
+ * still advances, so the blind span ends one window after evaluations resumed.
+ */
+export function blindEvaluation(w: TimeWindow, what: string): Evaluation {
+  return {
+    ok: false,
+    source: 'elasticsearch',
+    error: `${what} unknown until ${iso(w.blindUntil! + w.window)}: the window reaches back to ${iso(w.blindUntil!)}, before which this rule could not evaluate (Elasticsearch unreachable or the watcher down), so missing lines may be late, not absent`,
+    ...(w.adhoc ? {} : { cursor: cursorOf(w) }),
+  };
 }
 
 // ---------------------------------------------------------------- running searches
@@ -170,14 +240,27 @@ export interface LogRun {
   index: string;
 }
 
-/** What every log rule starts from: the source, its time window and index; undefined when ES is not configured. */
-export function startLogRun(spec: LogCommonSpec, ctx: EvalContext): LogRun | undefined {
+export const notConfigured: Evaluation = { ok: false, source: 'elasticsearch', error: 'sources.elasticsearch is not configured' };
+
+/**
+ * What every log rule starts from: the source, its time window and index; or the evaluation to
+ * return at once (Elasticsearch not configured; the clock stepped back behind the cursor, which
+ * would count lines twice or resolve on an empty slice, so alerts hold until time catches up).
+ */
+export function startLogRun(spec: LogCommonSpec, ctx: EvalContext, o: { everyMs?: number | undefined; slices?: boolean } = {}): LogRun | Evaluation {
   const es = ctx.sources.elasticsearch;
-  if (!es) return undefined;
-  return { es, w: timeWindow(spec, ctx, es), index: es.index(spec.index ?? 'odoo') };
+  if (!es) return notConfigured;
+  const w = timeWindow(spec, ctx, es, o.everyMs);
+  // Slice rules (each line once) have nothing to look at in an empty slice: resolving on it would
+  // be a guess, so the same point in time twice holds too.
+  if (w.behindMs > 0 || (o.slices && w.resumed && w.end <= w.start && !w.adhoc)) {
+    const why = w.behindMs > 0 ? `clock stepped back ${fmtWindow(w.behindMs)}: now − ingest_delay is before` : 'no time has passed since';
+    return { ok: false, source: 'elasticsearch', error: `${why} the last evaluated point ${iso(w.end)}; alerts hold until the clock passes it` };
+  }
+  return { es, w, index: es.index(spec.index ?? 'odoo') };
 }
 
-export const notConfigured: Evaluation = { ok: false, source: 'elasticsearch', error: 'sources.elasticsearch is not configured' };
+export const isEvaluation = (r: LogRun | Evaluation): r is Evaluation => 'ok' in r;
 
 export function failedEvaluation(o: Extract<SearchOutcome, { ok: false }>): Evaluation {
   return { ok: false, source: 'elasticsearch', error: `${o.error.kind}: ${o.error.message}` };
@@ -247,7 +330,10 @@ export function field(src: Record<string, unknown>, path: string): unknown {
 
 const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : Array.isArray(v) ? v.map(String).join(',') : String(v));
 
-/** "2025-01-10T09:13:40.003Z odoo1 [prod] ERROR odoo.sql_db: bad query: …" (first line, 300 chars). */
+/**
+ * "2025-01-10T09:13:40.003Z odoo1 [prod] ERROR odoo.sql_db: bad query: …" (first line, 300 chars,
+ * control characters made visible so an ESC sequence in a log line cannot rewrite a terminal).
+ */
 export function formatSample(src: Record<string, unknown>): string {
   const host = str(field(src, 'host.name')) ?? '?';
   const db = str(field(src, 'odoo.db')) ?? str(field(src, 'patroni.member'));
@@ -255,7 +341,7 @@ export function formatSample(src: Record<string, unknown>): string {
   const logger = str(field(src, 'log.logger'));
   const msg = (str(field(src, 'message')) ?? '').split('\n')[0]!;
   const line = [str(field(src, TIMESTAMP)) ?? '?', host, db ? `[${db}]` : undefined, level, logger ? `${logger}:` : undefined, msg].filter(Boolean).join(' ');
-  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+  return excerpt(line, 300);
 }
 
 export function windowValues(w: TimeWindow, index: string, count: number, group: string, samples: string[]): Values {

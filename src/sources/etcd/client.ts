@@ -1,5 +1,6 @@
 import { failed, observed, type Observation } from '../observation.js';
 import { httpGetText } from '../http-get.js';
+import { excerpt } from '../../util/text.js';
 
 export interface EtcdMemberState {
   endpoint: string;
@@ -44,7 +45,7 @@ export function parseHealth(body: string): { healthy: boolean; reason?: string }
     const healthy = o.health === true || o.health === 'true';
     return { healthy, ...(typeof o.reason === 'string' && o.reason ? { reason: o.reason } : {}) };
   } catch {
-    return { healthy: false, reason: `unexpected /health body: ${body.slice(0, 80)}` };
+    return { healthy: false, reason: `unexpected /health body: ${excerpt(body, 80)}` };
   }
 }
 

@@ -3,6 +3,7 @@
  * header (`# pxname,svname,...`): fields are read **by header name**, never by position, since
  * the list grows between versions.
  */
+import { excerpt } from '../../util/text.js';
 
 export class MalformedStats extends Error {}
 
@@ -11,9 +12,9 @@ export type StatsRow = Record<string, string>;
 export function parseStatsCsv(text: string): StatsRow[] {
   const lines = text.split(/\r?\n/);
   const headerIdx = lines.findIndex((l) => l.startsWith('# '));
-  if (headerIdx < 0) throw new MalformedStats(`no "# pxname,svname,..." header line: ${text.slice(0, 80).trim() || '(empty)'}`);
+  if (headerIdx < 0) throw new MalformedStats(`no "# pxname,svname,..." header line: ${excerpt(text.trim(), 80) || '(empty)'}`);
   const header = lines[headerIdx]!.slice(2).split(',');
-  if (header[0] !== 'pxname' || header[1] !== 'svname') throw new MalformedStats(`unexpected header: ${lines[headerIdx]!.slice(0, 60)}`);
+  if (header[0] !== 'pxname' || header[1] !== 'svname') throw new MalformedStats(`unexpected header: ${excerpt(lines[headerIdx]!, 60)}`);
   const rows: StatsRow[] = [];
   for (const line of lines.slice(headerIdx + 1)) {
     if (!line.trim() || line.startsWith('#')) continue;

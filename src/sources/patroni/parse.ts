@@ -9,6 +9,7 @@
  * Every parser throws `MalformedBody` on a body it cannot make sense of (the client turns it into an
  * Observation error of kind "malformed").
  */
+import { excerpt } from '../../util/text.js';
 
 export class MalformedBody extends Error {}
 
@@ -117,7 +118,7 @@ function parseJson(body: string | unknown): unknown {
   try {
     return JSON.parse(body);
   } catch {
-    throw new MalformedBody(`not JSON: ${body.slice(0, 80)}`);
+    throw new MalformedBody(`not JSON: ${excerpt(body, 80)}`);
   }
 }
 

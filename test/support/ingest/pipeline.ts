@@ -366,10 +366,13 @@ export function validatePipeline(body: PipelineBody): void {
   walk(body.on_failure ?? []);
 }
 
-/** Runs the pipeline; throws when ES would reject the document (failure without on_failure). */
-export function runPipeline(body: PipelineBody, input: Doc): RunResult {
+/**
+ * Runs the pipeline; throws when ES would reject the document (failure without on_failure).
+ * `_ingest.timestamp` is when the node received the document (ES renders it ISO-8601 in UTC).
+ */
+export function runPipeline(body: PipelineBody, input: Doc, o: { ingestTimestamp?: string } = {}): RunResult {
   const doc = structuredClone(input);
-  const meta: Doc = {};
+  const meta: Doc = { timestamp: o.ingestTimestamp ?? new Date().toISOString() };
   try {
     runList(body.processors, doc, meta);
     return { doc };
