@@ -8,7 +8,9 @@ import { ConfigError, formatIssue } from './config/issues.js';
 import { loadAll, resolveFromConfig, type Loaded, type LoadOptions } from './config/load.js';
 import { createMetrics, type Metrics } from './http/metrics.js';
 import { startHealthServer, type ReadinessCheck } from './http/server.js';
-import { createLogger, type Logger } from './log.js';
+import { createLogger, resolveLogFormat, type Logger } from './log.js';
+import { buildStatus } from './status/snapshot.js';
+import { formatStatusLine } from './status/line.js';
 import { buildNotifiers } from './notify/build.js';
 import { createTelegramBot } from './bot/build.js';
 import type { TelegramBot } from './bot/bot.js';
@@ -35,6 +37,8 @@ export interface AppOptions extends LoadOptions {
   now?: () => number;
   /** Override the configured HTTP port (0 = any free port). */
   httpPort?: number;
+  /** Human console: where the one-line cluster status goes (every `log.status_every`). */
+  statusLine?: (line: string) => void;
 }
 
 export interface App {
@@ -65,7 +69,7 @@ export function loadOrThrow(configPath: string, opts: LoadOptions = {}): Loaded 
 export async function createApp(o: AppOptions): Promise<App> {
   const registry = o.registry ?? createRegistry();
   let loaded = loadOrThrow(o.configPath, { ...o, registry });
-  const logger = o.logger ?? createLogger({ level: loaded.config.log.level });
+  const logger = o.logger ?? createLogger({ level: loaded.config.log.level, pretty: resolveLogFormat(loaded.config.log.format) === 'human' });
   const metrics = createMetrics();
   const now = o.now ?? Date.now;
   const storePath = resolveFromConfig(loaded, loaded.config.state.path);
@@ -102,6 +106,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   let http: Awaited<ReturnType<typeof startHealthServer>> | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
+  let statusTimer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   let bot: TelegramBot | undefined;
   let lastReloadError: string | undefined;
@@ -179,6 +184,12 @@ export async function createApp(o: AppOptions): Promise<App> {
       purgeTimer.unref();
       gaugeTimer = setInterval(() => void updateGauges().catch(() => undefined), 5000);
       gaugeTimer.unref();
+      if (o.statusLine) {
+        const print = () => void buildStatus(loaded.config, sources, store, now()).then((s) => o.statusLine!(formatStatusLine(s)), (e) => logger.warn({ err: e }, 'status line failed'));
+        setTimeout(print, 3000).unref(); // after the first polls: a newcomer sees the cluster at once
+        statusTimer = setInterval(print, loaded.config.log.status_every);
+        statusTimer.unref();
+      }
       if (loaded.config.rules.watch) {
         const dirs = new Set(loaded.ruleFiles.map((f) => dirname(resolveFromConfig(loaded, f.file))));
         let debounce: NodeJS.Timeout | undefined;
@@ -224,6 +235,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     async stop() {
       clearInterval(purgeTimer);
       clearInterval(gaugeTimer);
+      clearInterval(statusTimer);
       watcher?.close();
       await bot?.stop();
       await scheduler.stop();

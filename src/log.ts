@@ -21,14 +21,26 @@ export function escapeLogFields(v: unknown, depth = 0): unknown {
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, escapeLogFields(x, depth + 1)]));
 }
 
+export type LogFormat = 'auto' | 'human' | 'json';
+
+/**
+ * Human output (one short line per log record, plus notifications and a status line) when a person
+ * watches a terminal; JSON when stdout goes to a file, journald or a collector. $LOG_FORMAT wins.
+ */
+export function resolveLogFormat(configured: LogFormat = 'auto', env: string | undefined = process.env['LOG_FORMAT'], isTTY = process.stdout.isTTY === true): 'human' | 'json' {
+  const want = env === 'human' || env === 'json' ? env : configured;
+  return want === 'auto' ? (isTTY ? 'human' : 'json') : want;
+}
+
 export function createLogger(opts: { level?: string; pretty?: boolean; destination?: pino.DestinationStream } = {}): Logger {
-  const pretty = opts.destination ? false : opts.pretty ?? process.stdout.isTTY;
+  const pretty = opts.destination ? false : opts.pretty ?? resolveLogFormat() === 'human';
   const options: pino.LoggerOptions = {
     level: opts.level ?? process.env['LOG_LEVEL'] ?? 'info',
     base: { service: 'odoo-ha-watch' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { log: (o) => escapeLogFields(o) as Record<string, unknown> },
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
+    // Human: one line per record on stderr (stdout carries notifications and the status line).
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service', errorLikeObjectKeys: [], destination: 2 } } } : {}),
   };
   return opts.destination ? pino(options, opts.destination) : pino(options);
 }

@@ -7,7 +7,7 @@ import { createApp, loadOrThrow } from '../app.js';
 import { AlertEngine } from '../alerts/engine.js';
 import { ConfigError, formatIssue } from '../config/issues.js';
 import { loadAll, resolveFromConfig } from '../config/load.js';
-import { createLogger, silentLogger } from '../log.js';
+import { createLogger, resolveLogFormat, silentLogger } from '../log.js';
 import { formatText } from '../notify/format-text.js';
 import { createRegistry } from '../rules/registry.js';
 import { evaluateRule } from '../scheduler.js';
@@ -124,7 +124,8 @@ function check(configPath: string, io: Out): number {
 }
 
 async function run(configPath: string): Promise<number> {
-  const app = await createApp({ configPath });
+  const format = resolveLogFormat(loadOrThrow(configPath).config.log.format);
+  const app = await createApp({ configPath, ...(format === 'human' ? { statusLine: (line: string) => process.stdout.write(`${line}\n`) } : {}) });
   await app.start();
   return new Promise<number>((resolveExit) => {
     let stopping = false;

@@ -148,7 +148,11 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).prefault(9108),
     })
     .prefault({}),
-  log: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).prefault('info') }).prefault({}),
+  log: z.strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).prefault('info'),
+    format: z.enum(['auto', 'human', 'json']).prefault('auto').meta({ description: 'auto: human-readable lines and a status line every status_every when stdout is a terminal, JSON (one object per line) otherwise. $LOG_FORMAT overrides.' }),
+    status_every: zDuration({ min: 5000 }).prefault('30s').meta({ description: 'Human format: how often the one-line cluster status is printed.' }),
+  }).prefault({}),
   sources: z
     .strictObject({
       patroni: patroniSource.optional(),
