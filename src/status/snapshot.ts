@@ -212,7 +212,8 @@ async function clusterStatus(sources: Sources, now: number): Promise<{ results: 
       ...(c.patroniVersion ? { version: c.patroniVersion } : {}),
       ...(c.leader ? { leader: c.leader } : {}),
       leaderHealthy: c.leaderHealthy,
-      ...(c.leaderProblem ? { leaderProblem: c.leaderProblem } : {}),
+      // An unreadable DCS view or leader answer is shown as unknown, not as a leader problem.
+      ...(c.leaderProblem || c.leaderUnknown ? { leaderProblem: c.leaderProblem ?? `unknown: ${c.leaderUnknown}` } : {}),
       ...(c.timeline !== undefined ? { timeline: c.timeline } : {}),
       paused: c.paused,
       ...(sw ? { scheduledSwitchover: `${sw.from ?? '?'} → ${sw.to ?? 'best candidate'}${sw.at ? ` at ${sw.at}` : ''}` } : {}),
@@ -222,7 +223,7 @@ async function clusterStatus(sources: Sources, now: number): Promise<{ results: 
       ...(last ? { lastPromotion: { timeline: last.timeline + 1, ...(last.at ? { at: last.at } : {}), ...(last.newLeader ? { newLeader: last.newLeader } : {}), reason: last.reason } } : {}),
     };
   }
-  out.results['patroni'] = line('patroni', pat, (c) => `leader ${c.leader ?? 'NONE'}${c.leaderHealthy ? '' : ` (${c.leaderProblem})`}, timeline ${c.timeline ?? '?'}, ${c.reachableMembers}/${c.members.filter((m) => m.configured).length} members answering`);
+  out.results['patroni'] = line('patroni', pat, (c) => `leader ${c.leader ?? 'NONE'}${c.leaderHealthy ? '' : ` (${c.leaderProblem ?? `unknown: ${c.leaderUnknown}`})`}, timeline ${c.timeline ?? '?'}, ${c.reachableMembers}/${c.members.filter((m) => m.configured).length} members answering`);
 
   if (hap?.ok) {
     const h = sources.haproxy!;
