@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createEtcdSource } from '../../src/sources/etcd/client.js';
 import { createHaproxySource } from '../../src/sources/haproxy/client.js';
@@ -60,6 +63,24 @@ describe('a body trickling one byte per second is cut at the timeout', () => {
     const [p, h, e] = await Promise.all([within(patroni.poll(), TIMEOUT_MS + 3000), within(haproxy.poll(), TIMEOUT_MS + 3000), within(etcd.poll(), TIMEOUT_MS + 3000)]);
     assert.deepEqual([p.value.ok, h.value.ok, e.value.ok], [false, false, false]);
     assert.equal(!h.value.ok && h.value.error.kind, 'timeout');
+  });
+
+  it('the HAProxy Runtime API socket: cut at the timeout too', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ohw-sock-'));
+    const path = join(dir, 'admin.sock');
+    const sock = createNetServer((c) => {
+      c.on('error', () => {});
+      const t = setInterval(() => c.write('#'), 1000);
+      c.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((r) => sock.listen(path, r));
+    try {
+      const { value } = await within(createHaproxySource({ socket: path, timeoutMs: TIMEOUT_MS }).poll(), TIMEOUT_MS + 3000);
+      assert.deepEqual(!value.ok && value.error.kind, 'timeout');
+    } finally {
+      sock.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('the http rule probe: a failed check with the timeout, not a hung rule', async () => {
