@@ -23,6 +23,8 @@ interface Down {
  */
 export class SourceHealthLog {
   private readonly down = new Map<string, Down>();
+  /** Rules whose last evaluations could not see part of what they watch (ok with `unknown`), since when. */
+  private readonly partlyUnknown = new Map<string, number>();
   private readonly summaryEveryMs: number;
 
   constructor(
@@ -33,6 +35,7 @@ export class SourceHealthLog {
   }
 
   record(ruleId: string, ev: Evaluation, now: number): void {
+    this.recordPartial(ruleId, ev, now);
     if (ev.ok) {
       for (const [source, d] of this.down) {
         if (!d.failing.delete(ruleId) || d.failing.size > 0) continue;
@@ -55,6 +58,23 @@ export class SourceHealthLog {
       this.logger.warn({ source: ev.source, downForMs: now - d.since, failedEvaluations: d.failedSinceLog, rules: [...d.failing.keys()].sort(), error: ev.error }, 'source still down');
       d.lastLoggedAt = now;
       d.failedSinceLog = 0;
+    }
+  }
+
+  /**
+   * A rule that reads its source but not all of it (a query timing out on one node every tick)
+   * keeps some alerts frozen: said once when it starts and once when it ends, like a source.
+   */
+  private recordPartial(ruleId: string, ev: Evaluation, now: number): void {
+    if (!ev.ok) return; // a failed evaluation is the source's story above
+    const since = this.partlyUnknown.get(ruleId);
+    const unknown = ev.unknown ?? [];
+    if (unknown.length && since === undefined) {
+      this.partlyUnknown.set(ruleId, now);
+      this.logger.info({ rule: ruleId, unknown: unknown.map((u) => ({ labels: u.labels, reason: u.reason })) }, 'rule partly unknown: matching alerts kept as they are');
+    } else if (!unknown.length && since !== undefined) {
+      this.partlyUnknown.delete(ruleId);
+      this.logger.info({ rule: ruleId, unknownForMs: now - since }, 'rule fully known again');
     }
   }
 }

@@ -10,7 +10,7 @@ import type { AlertEngine } from '../../src/alerts/engine.js';
 import { createRegistry } from '../../src/rules/registry.js';
 import { defineRuleType, type Evaluation } from '../../src/rules/rule-type.js';
 import { Scheduler } from '../../src/scheduler.js';
-import { SOURCE_DOWN_SUMMARY_MS } from '../../src/source-health-log.js';
+import { SOURCE_DOWN_SUMMARY_MS, SourceHealthLog } from '../../src/source-health-log.js';
 import type { StateStore } from '../../src/store/store.js';
 import { makeRule } from '../support/builders.js';
 
@@ -62,6 +62,20 @@ function harness() {
 }
 
 const warnings = (lines: Line[]) => lines.filter((l) => l.level >= 40);
+
+describe('logging a rule that stays partly unknown', () => {
+  it('logged when it starts and when it ends, not every evaluation', () => {
+    const { logger, lines } = capture();
+    const log = new SourceHealthLog(logger);
+    const partial: Evaluation = { ok: true, findings: [], unknown: [{ labels: { node: 'pg2', problem: 'not_streaming' }, reason: 'pg1: replication unknown (canceling statement due to statement timeout)' }] };
+    for (let i = 0; i < 60; i++) log.record('pg-replication', partial, i * 1000);
+    log.record('pg-replication', { ok: true, findings: [] }, 60_000);
+    log.record('pg-replication', { ok: true, findings: [] }, 61_000);
+    assert.deepEqual(lines.map((l) => l.msg.replace(/:.*/, '')), ['rule partly unknown', 'rule fully known again']);
+    assert.deepEqual(lines[0]!['unknown'], [{ labels: { node: 'pg2', problem: 'not_streaming' }, reason: 'pg1: replication unknown (canceling statement due to statement timeout)' }]);
+    assert.equal(lines[1]!['unknownForMs'], 60_000);
+  });
+});
 
 describe('logging a source that stays down', () => {
   it('everything down for 3 minutes: one line when it goes down, one when it recovers (not 13 × 180)', async () => {
