@@ -84,6 +84,12 @@ describe('Patroni: no /cluster view from any member while /patroni answers', () 
     assert.deepEqual(unknownLabels(ev), [{ backend: 'pg_primary', problem: 'wrong_primary' }]);
   });
 
+  test('write backend with the Patroni poll failing outright: wrong_primary unknown, 0 or 2 UP still reported', async () => {
+    const ev = await evaluate(haproxyWriteBackendRule, {}, { patroni: pollFailed('patroni'), haproxy: haproxyStats(lab('haproxy-stats-failover.csv')) });
+    assert.deepEqual(problems(ev), [{ backend: 'pg_primary', problem: 'no_primary' }]);
+    assert.deepEqual(unknownLabels(ev), [{ backend: 'pg_primary', problem: 'wrong_primary' }]);
+  });
+
   test('no leader (a known fact) keeps lag alerts as they are instead of resolving them', async () => {
     const ev = await evaluate(patroniLagRule, {}, { patroni: patroniState(lab('patroni-cluster-failover-no-leader.json'), { ...STEADY, pg1: 'down' }) });
     assert.deepEqual(unknownLabels(ev), [{}]);
