@@ -3,6 +3,7 @@ import type { AlertEngine } from './alerts/engine.js';
 import type { Metrics } from './http/metrics.js';
 import type { Logger } from './log.js';
 import type { RuleTypeRegistry } from './rules/registry.js';
+import { SourceHealthLog } from './source-health-log.js';
 import type { Evaluation, Rule } from './rules/rule-type.js';
 import { StoreWriteError, type StateStore } from './store/store.js';
 import type { Sources } from './sources/sources.js';
@@ -58,9 +59,12 @@ export class Scheduler {
   private rules: Rule[] = [];
   private stopped = true;
   private readonly now: () => number;
+  /** Source down / still down / recovered, instead of a warning per failed evaluation. */
+  private readonly sourceLog: SourceHealthLog;
 
   constructor(private readonly o: SchedulerOptions) {
     this.now = o.now ?? Date.now;
+    this.sourceLog = new SourceHealthLog(o.logger);
   }
 
   get activeRules(): readonly Rule[] {
@@ -115,10 +119,8 @@ export class Scheduler {
     try {
       const ev = await evaluateRule(rule, this.o, new Date(now));
       this.o.metrics?.evaluations.inc({ rule: rule.id, outcome: ev.ok ? 'ok' : 'error' });
-      if (!ev.ok) {
-        this.o.metrics?.sourceErrors.inc({ source: ev.source });
-        this.o.logger.warn({ rule: rule.id, source: ev.source, error: ev.error }, 'rule evaluation failed');
-      }
+      if (!ev.ok) this.o.metrics?.sourceErrors.inc({ source: ev.source });
+      this.sourceLog.record(rule.id, ev, now);
       await this.o.engine.apply(rule, ev, now);
     } catch (e) {
       // A store or engine failure is surfaced and counted; the next tick tries again.

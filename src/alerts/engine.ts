@@ -138,8 +138,11 @@ export class AlertEngine {
       }
       return this.applySourceHealth(evaluation.source, all, rule.repeat, now, dryRun);
     }
+    const unknown = evaluation.unknown ?? [];
     const result = await this.applyFindings(this.asLifecycle(rule), evaluation.findings, now, {
       dryRun,
+      // What the rule could not see this time is not "clear": those alerts keep their state.
+      ...(unknown.length ? { inScope: (labels: Labels) => !unknown.some((u) => Object.entries(u.labels).every(([k, v]) => labels[k] === v)) } : {}),
       render: (f, labels) => renderTemplate(rule.message, this.vars(rule, f, labels)),
       ...(evaluation.cursor !== undefined ? { cursor: evaluation.cursor } : {}),
       meta: rule,

@@ -17,13 +17,25 @@ export interface Finding {
 }
 
 /**
+ * Part of what a rule watches that it could not see this time (a query that failed on one node, a
+ * replica the primary's view is missing for): alerts whose labels include all of `labels` are kept
+ * as they are — neither fired nor resolved — while the rest of the evaluation applies.
+ */
+export interface Unknown {
+  labels: Labels;
+  /** Why, for logs and tests: e.g. "pg1: replication query timed out". */
+  reason: string;
+}
+
+/**
  * A rule evaluation either saw the world (findings may be empty: all clear) or could not look.
- * "Could not look" never resolves alerts: unknown is not OK. A failed evaluation may still carry a
- * cursor when it read its source but cannot judge yet (a log flatline right after an outage): the
- * cursor records how far it read, so the unknown period ends.
+ * "Could not look" never resolves alerts: unknown is not OK. A partial look lists what it could
+ * not see in `unknown`, so those alerts stay frozen instead of resolving. A failed evaluation may
+ * still carry a cursor when it read its source but cannot judge yet (a log flatline right after an
+ * outage): the cursor records how far it read, so the unknown period ends.
  */
 export type Evaluation =
-  | { ok: true; findings: Finding[]; cursor?: unknown }
+  | { ok: true; findings: Finding[]; cursor?: unknown; unknown?: Unknown[] }
   | { ok: false; source: string; error: string; cursor?: unknown };
 
 export interface EvalContext {

@@ -21,17 +21,28 @@ export function redactUrl(url: string): string {
 }
 
 /**
+ * A wall-clock deadline for one request, combined with the caller's signal. axios' `timeout` is a
+ * socket idle timeout in Node: a server that trickles its body one byte at a time never trips it.
+ */
+export function deadlineSignal(timeoutMs: number, signal?: AbortSignal): { signal: AbortSignal; expired: () => boolean } {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  return { signal: signal ? AbortSignal.any([signal, deadline]) : deadline, expired: () => deadline.aborted };
+}
+
+/**
  * One HTTP request whose failures are values: unreachable, timeout, auth, http_status.
- * The body is returned as text; parsers decide whether it makes sense.
+ * The body is returned as text; parsers decide whether it makes sense. The whole exchange,
+ * body included, is cut at `timeoutMs`.
  */
 export async function httpGetText(url: string, o: GetOptions): Promise<Got<string>> {
   const target = redactUrl(url);
+  const d = deadlineSignal(o.timeoutMs, o.signal);
   try {
     const res = await axios.request<string>({
       url,
       method: o.method ?? 'GET',
       timeout: o.timeoutMs,
-      ...(o.signal ? { signal: o.signal } : {}),
+      signal: d.signal,
       ...(o.auth ? { auth: o.auth } : {}),
       ...(o.data !== undefined ? { data: o.data, headers: { 'content-type': 'application/json' } } : {}),
       responseType: 'text',
@@ -47,6 +58,7 @@ export async function httpGetText(url: string, o: GetOptions): Promise<Got<strin
     if (res.status < 200 || res.status >= 300) return { ok: false, error: { kind: 'http_status', message: `HTTP ${res.status}${body ? `: ${excerpt(body.trim(), 120)}` : ''}`, target } };
     return { ok: true, value: body };
   } catch (e) {
+    if (d.expired()) return { ok: false, error: { kind: 'timeout', message: `timed out after ${o.timeoutMs}ms`, target } };
     const msg = describeNetworkError(e, o.timeoutMs);
     const kind: SourceError['kind'] = /timed out/.test(msg) ? 'timeout' : 'unreachable';
     return { ok: false, error: { kind, message: msg, target } };

@@ -1,5 +1,6 @@
 import axios from 'axios';
 import { truncate } from '../util/text.js';
+import { deadlineSignal } from './http-get.js';
 
 export interface HttpProbeResult {
   url: string;
@@ -20,12 +21,14 @@ export function createHttpProbe(): HttpProbe {
   return {
     async probe(url, opts) {
       const started = performance.now();
+      // Wall clock, body included: a health page that trickles forever is a failed check, not a hung rule.
+      const d = deadlineSignal(opts.timeoutMs, opts.signal);
       try {
         const res = await axios.request<string>({
           url,
           method: opts.method ?? 'GET',
           timeout: opts.timeoutMs,
-          signal: opts.signal,
+          signal: d.signal,
           headers: opts.headers,
           responseType: 'text',
           maxContentLength: 64 * 1024,
@@ -35,7 +38,7 @@ export function createHttpProbe(): HttpProbe {
         });
         return { url, status: res.status, durationMs: performance.now() - started, body: truncate(String(res.data ?? ''), 2000) };
       } catch (e) {
-        return { url, error: describeNetworkError(e, opts.timeoutMs), durationMs: performance.now() - started };
+        return { url, error: d.expired() ? `timed out after ${opts.timeoutMs}ms` : describeNetworkError(e, opts.timeoutMs), durationMs: performance.now() - started };
       }
     },
   };

@@ -56,18 +56,29 @@ export function createClusterSources(config: Config, logger: Logger): Pick<Sourc
 
 /**
  * Shares one poll between callers within `ttlMs` of its start (several rules evaluated at the same
- * moment read the same observation). The shared poll is not tied to any one caller's abort
- * signal; each caller still stops waiting when its own signal aborts. A failed poll is not reused
- * once it settled: the next caller tries again.
+ * moment read the same observation). A poll still in flight is shared whatever its age: a slow
+ * source gets one request at a time, never a stack of them (each poll has its own deadline). The
+ * shared poll is not tied to any one caller's abort signal; each caller still stops waiting when
+ * its own signal aborts. A failed poll is not reused once it settled: the next caller tries again.
  */
 export function cachedPoll<T>(ttlMs: number, poll: (signal?: AbortSignal) => Promise<Observation<T>>, now: () => number = Date.now): (signal?: AbortSignal) => Promise<Observation<T>> {
-  let last: { startedAt: number; p: Promise<Observation<T>> } | undefined;
+  let last: { startedAt: number; p: Promise<Observation<T>>; settled: boolean } | undefined;
   return (signal?: AbortSignal) => {
     const t = now();
-    if (!last || t - last.startedAt >= ttlMs) {
+    if (!last || (last.settled && t - last.startedAt >= ttlMs)) {
       const p = poll();
-      last = { startedAt: t, p };
-      void p.then((o) => { if (!o.ok && last?.p === p) last = undefined; }, () => { if (last?.p === p) last = undefined; });
+      const entry = { startedAt: t, p, settled: false };
+      last = entry;
+      void p.then(
+        (o) => {
+          entry.settled = true;
+          if (!o.ok && last === entry) last = undefined;
+        },
+        () => {
+          entry.settled = true;
+          if (last === entry) last = undefined;
+        },
+      );
     }
     const shared = last.p;
     if (!signal) return shared;

@@ -90,7 +90,10 @@ export interface EtcdStatus {
   healthy: number;
   quorum: number;
   hasQuorum: boolean;
-  endpoints: { endpoint: string; healthy: boolean; isLeader?: boolean; reason?: string; version?: string }[];
+  /** Quorum cannot be judged (too few healthy, some `/health` answers unreadable): shown as unknown, not LOST. */
+  quorumUnknown?: string;
+  /** `unknown`: the endpoint's `/health` answer was unreadable (healthy or not is unknown). */
+  endpoints: { endpoint: string; healthy: boolean; unknown?: string; isLeader?: boolean; reason?: string; version?: string }[];
 }
 
 /** What /lag shows: per replica, bytes and seconds behind, and whether Patroni could promote it. */
@@ -215,7 +218,8 @@ async function clusterStatus(sources: Sources, now: number): Promise<{ results: 
       ...(c.patroniVersion ? { version: c.patroniVersion } : {}),
       ...(c.leader ? { leader: c.leader } : {}),
       leaderHealthy: c.leaderHealthy,
-      ...(c.leaderProblem ? { leaderProblem: c.leaderProblem } : {}),
+      // An unreadable DCS view or leader answer is shown as unknown, not as a leader problem.
+      ...(c.leaderProblem || c.leaderUnknown ? { leaderProblem: c.leaderProblem ?? `unknown: ${c.leaderUnknown}` } : {}),
       ...(c.timeline !== undefined ? { timeline: c.timeline } : {}),
       paused: c.paused,
       ...(sw ? { scheduledSwitchover: `${sw.from ?? '?'} → ${sw.to ?? 'best candidate'}${sw.at ? ` at ${sw.at}` : ''}` } : {}),
@@ -225,7 +229,7 @@ async function clusterStatus(sources: Sources, now: number): Promise<{ results: 
       ...(last ? { lastPromotion: { timeline: last.timeline + 1, ...(last.at ? { at: last.at } : {}), ...(last.newLeader ? { newLeader: last.newLeader } : {}), reason: last.reason } } : {}),
     };
   }
-  out.results['patroni'] = line('patroni', pat, (c) => `leader ${c.leader ?? 'NONE'}${c.leaderHealthy ? '' : ` (${c.leaderProblem})`}, timeline ${c.timeline ?? '?'}, ${c.reachableMembers}/${c.members.filter((m) => m.configured).length} members answering`);
+  out.results['patroni'] = line('patroni', pat, (c) => `leader ${c.leader ?? 'NONE'}${c.leaderHealthy ? '' : ` (${c.leaderProblem ?? `unknown: ${c.leaderUnknown}`})`}, timeline ${c.timeline ?? '?'}, ${c.reachableMembers}/${c.members.filter((m) => m.configured).length} members answering`);
 
   if (hap?.ok) {
     const h = sources.haproxy!;
@@ -273,11 +277,11 @@ async function clusterStatus(sources: Sources, now: number): Promise<{ results: 
     const e = et.value;
     out.etcd = {
       ageMs: Math.max(0, now - e.at),
-      members: e.memberCount, healthy: e.healthyCount, quorum: e.quorum, hasQuorum: e.hasQuorum,
-      endpoints: e.endpoints.map((x) => ({ endpoint: x.endpoint, healthy: x.healthy, ...(x.isLeader !== undefined ? { isLeader: x.isLeader } : {}), ...(x.healthReason ? { reason: x.healthReason } : {}), ...(x.version ? { version: x.version } : {}) })),
+      members: e.memberCount, healthy: e.healthyCount, quorum: e.quorum, hasQuorum: e.hasQuorum, ...(e.quorumUnknown ? { quorumUnknown: e.quorumUnknown } : {}),
+      endpoints: e.endpoints.map((x) => ({ endpoint: x.endpoint, healthy: x.healthy, ...(x.healthUnknown ? { unknown: x.healthUnknown } : {}), ...(x.isLeader !== undefined ? { isLeader: x.isLeader } : {}), ...(x.healthReason ? { reason: x.healthReason } : {}), ...(x.version ? { version: x.version } : {}) })),
     };
   }
-  out.results['etcd'] = line('etcd', et, () => `${out.etcd?.healthy}/${out.etcd?.members} healthy, quorum ${out.etcd?.hasQuorum ? 'ok' : 'LOST'}`);
+  out.results['etcd'] = line('etcd', et, () => `${out.etcd?.healthy}/${out.etcd?.members} healthy, quorum ${out.etcd?.hasQuorum ? 'ok' : out.etcd?.quorumUnknown ? 'unknown' : 'LOST'}`);
   return out;
 }
 
@@ -340,7 +344,7 @@ export function formatClusterText(s: StatusSnapshot): string[] {
   const pg = s.postgres;
   if (pg) lines.push('', `PostgreSQL (data ${Math.round(pg.ageMs / 1000)} s old): ${pg.nodes.map((n) => `${n.name} ${n.reachable ? n.role : `unreachable (${n.error ?? '?'})`}${n.connections !== undefined ? ` ${n.connections}/${n.maxConnections} conn` : ''}`).join(', ')}`);
   const e = s.etcd;
-  if (e) lines.push('', `etcd (data ${Math.round(e.ageMs / 1000)} s old): ${e.healthy}/${e.members} healthy, quorum ${e.hasQuorum ? `ok (${e.quorum} needed)` : 'LOST'}${e.members % 2 === 0 ? ', EVEN member count' : ''} — ${e.endpoints.map((x) => `${x.endpoint} ${x.healthy ? 'healthy' : `UNHEALTHY${x.reason ? ` (${x.reason})` : ''}`}${x.isLeader ? ' [leader]' : ''}`).join(', ')}`);
+  if (e) lines.push('', `etcd (data ${Math.round(e.ageMs / 1000)} s old): ${e.healthy}/${e.members} healthy, quorum ${e.hasQuorum ? `ok (${e.quorum} needed)` : e.quorumUnknown ? 'unknown' : 'LOST'}${e.members % 2 === 0 ? ', EVEN member count' : ''} — ${e.endpoints.map((x) => `${x.endpoint} ${x.healthy ? 'healthy' : x.unknown ? `health unknown (${x.unknown})` : `UNHEALTHY${x.reason ? ` (${x.reason})` : ''}`}${x.isLeader ? ' [leader]' : ''}`).join(', ')}`);
   return lines;
 }
 

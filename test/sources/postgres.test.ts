@@ -31,9 +31,9 @@ describe('postgres rows', () => {
   });
 });
 
-const primary = (name: string, replication: ReturnType<typeof mapReplication>): PgNodeState => ({ name, target: '', reachable: true, inRecovery: false, idleInTransaction: [], checksumFailures: [], primary: { lsnPos: 10_000_000, lsn: '0/989680', replication, slots: [] } });
+const primary = (name: string, replication: ReturnType<typeof mapReplication>): PgNodeState => ({ name, target: '', reachable: true, unknown: {}, inRecovery: false, idleInTransaction: [], checksumFailures: [], primary: { lsnPos: 10_000_000, lsn: '0/989680', replication, slots: [] } });
 const replica = (name: string, o: Partial<NonNullable<PgNodeState['replica']>> = {}): PgNodeState => ({
-  name, target: '', reachable: true, inRecovery: true, idleInTransaction: [], checksumFailures: [],
+  name, target: '', reachable: true, unknown: {}, inRecovery: true, idleInTransaction: [], checksumFailures: [],
   replica: { receiveLsn: null, replayLsn: null, receivePos: 10_000_000, replayPos: 10_000_000, applyBacklogBytes: 0, replayPaused: false, replayDelayS: 0, walReceiver: { status: 'streaming', senderHost: null, senderPort: null, slotName: null, lastMsgAgeS: 0 }, ...o },
 });
 

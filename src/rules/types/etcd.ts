@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineRuleType, type Finding } from '../rule-type.js';
-import { notConfigured, requireSource } from './cluster-util.js';
+import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
+import { observe, requireSource } from './cluster-util.js';
 
 const CHECKS = ['quorum', 'unhealthy_member', 'member_count'] as const;
 
@@ -24,31 +24,35 @@ export const etcdHealthRule = defineRuleType({
   defaultMessage: '{{detail}}',
   check: (_spec, config) => requireSource(config, 'etcd'),
   async evaluate(rule, ctx) {
-    const src = ctx.sources.etcd;
-    if (!src) return notConfigured('etcd');
+    // No endpoint answering may be our own network, not the DCS: unknown (the per-source
+    // "cannot read etcd" alert says so), never a quorum page.
+    const obs = await observe(ctx, 'etcd');
+    if (!obs.ok) return obs.evaluation;
     const checks = new Set(rule.spec.checks);
-    const obs = await src.poll(ctx.signal);
     const findings: Finding[] = [];
-    if (!obs.ok) {
-      // No endpoint answers: from where we stand the DCS is gone. That is the finding, not an unknown.
-      if (checks.has('quorum')) findings.push({ labels: { problem: 'quorum' }, values: { problem: 'quorum', host: '', members: '?', healthy: 0, quorum: '?', detail: `etcd unreachable: ${obs.error.message}. Patroni cannot renew the leader lock: the primary demotes after retry_timeout unless failsafe_mode is on` } });
-      return { ok: true, findings };
-    }
+    const unknown: Unknown[] = [];
     const e = obs.value;
     const base = { host: '', members: e.memberCount, healthy: e.healthyCount, quorum: e.quorum };
-    if (checks.has('quorum') && (!e.hasQuorum || e.healthyCount < e.quorum && e.endpoints.length >= e.memberCount)) {
+    const quorumLost = !e.hasQuorum || (e.healthyCount < e.quorum && e.endpoints.length >= e.memberCount);
+    if (checks.has('quorum') && quorumLost && e.quorumUnknown) unknown.push({ labels: { problem: 'quorum' }, reason: e.quorumUnknown });
+    else if (checks.has('quorum') && quorumLost) {
       findings.push({ labels: { problem: 'quorum' }, values: { ...base, problem: 'quorum', detail: `etcd has no quorum: ${e.healthyCount} of ${e.memberCount} member(s) healthy, ${e.quorum} needed${e.leaders.length === 0 ? ', no leader' : ''}. Patroni cannot elect or keep a leader` } });
     }
     if (checks.has('unhealthy_member')) {
       for (const ep of e.endpoints) {
         if (ep.healthy) continue;
         const host = ep.endpoint.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
+        if (ep.healthUnknown) {
+          unknown.push({ labels: { host, problem: 'unhealthy_member' }, reason: ep.healthUnknown });
+          continue;
+        }
         findings.push({ labels: { host, problem: 'unhealthy_member' }, values: { ...base, host, problem: 'unhealthy_member', detail: `etcd member ${host} is ${ep.reachable ? 'unhealthy' : 'unreachable'}${ep.healthReason ? `: ${ep.healthReason}` : ''} (${e.healthyCount}/${e.memberCount} healthy, quorum ${e.quorum})` } });
       }
     }
-    if (checks.has('member_count') && (e.memberCount % 2 === 0 || e.memberCount < rule.spec.min_members)) {
+    if (checks.has('member_count') && !e.membersKnown) unknown.push({ labels: { problem: 'member_count' }, reason: 'no etcd member list was read' });
+    else if (checks.has('member_count') && (e.memberCount % 2 === 0 || e.memberCount < rule.spec.min_members)) {
       findings.push({ labels: { problem: 'member_count' }, values: { ...base, problem: 'member_count', detail: `etcd has ${e.memberCount} member(s)${e.memberCount % 2 === 0 ? ' (even: one more member adds no fault tolerance)' : ''}; run 3 or 5 (tolerates 1 or 2 failures)` } });
     }
-    return { ok: true, findings };
+    return { ok: true, findings, ...(unknown.length ? { unknown } : {}) };
   },
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { describeServer, findBackend, type HaproxyServer } from '../../sources/haproxy/status.js';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
 import { notConfigured, observe, requireSource, sourceFailed } from './cluster-util.js';
 
 const upOf = (servers: readonly HaproxyServer[]) => servers.filter((s) => s.status.routed);
@@ -45,10 +45,16 @@ export const haproxyWriteBackendRule = defineRuleType({
     const memberOf = (s: string) => rule.spec.server_members?.[s] ?? s;
     const values = { backend: name, up_count: up.length, up_servers: up.map((s) => s.name).join(', '), servers, leader: leader ?? (pat?.ok ? 'none' : 'unknown') };
     const findings: Finding[] = [];
+    const unknown: Unknown[] = [];
+    // A status we cannot read (missing column, new keyword) may be UP: fewer than two UP is then unknown.
+    const unreadable = b.servers.filter((s) => s.status.state === 'UNKNOWN');
+    if (unreadable.length && up.length < 2) return { ok: true, findings, unknown: [{ labels: { backend: name }, reason: `unreadable status for ${unreadable.map((s) => `${s.name} "${s.status.raw}"`).join(', ')}` }] };
+    // Without a readable Patroni leader the UP server cannot be compared with it.
+    if (rule.spec.check_leader && (!pat?.ok || pat.value.leaderUnknown)) unknown.push({ labels: { backend: name, problem: 'wrong_primary' }, reason: pat?.ok ? pat.value.leaderUnknown! : pat ? `patroni: ${pat.error.message}` : 'sources.patroni not configured' });
     if (up.length === 0) findings.push({ labels: { backend: name, problem: 'no_primary' }, values: { ...values, problem: 'no_primary', detail: `no server UP in ${name}: writes are impossible (${servers})` } });
     else if (up.length >= 2) findings.push({ labels: { backend: name, problem: 'multiple_primaries' }, values: { ...values, problem: 'multiple_primaries', detail: `${up.length} servers UP in ${name} (${values.up_servers}): more than one node claims to be primary` } });
     else if (leader && memberOf(up[0]!.name) !== leader) findings.push({ labels: { backend: name, problem: 'wrong_primary' }, values: { ...values, problem: 'wrong_primary', detail: `${name} sends writes to ${up[0]!.name} but the Patroni leader is ${leader}` } });
-    return { ok: true, findings };
+    return { ok: true, findings, ...(unknown.length ? { unknown } : {}) };
   },
 });
 
@@ -84,6 +90,7 @@ export const haproxyBackendRule = defineRuleType({
     if (!obs.ok) return obs.evaluation;
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
+    const unknown: Unknown[] = [];
     for (const name of rule.spec.backends) {
       const b = findBackend(obs.value, name);
       const base = { backend: name, server: '', status: '', check: '', sessions: '', limit: '', queue: '', up_count: '' };
@@ -92,7 +99,10 @@ export const haproxyBackendRule = defineRuleType({
         continue;
       }
       const up = upOf(b.servers);
-      if (checks.has('no_server_up') && up.length === 0) {
+      // A status we cannot read is neither DOWN nor UP.
+      for (const s of b.servers.filter((x) => x.status.state === 'UNKNOWN')) unknown.push({ labels: { backend: name, server: s.name, problem: 'server_down' }, reason: `unreadable status "${s.status.raw}"` });
+      if (up.length === 0 && b.servers.some((x) => x.status.state === 'UNKNOWN')) unknown.push({ labels: { backend: name, problem: 'no_server_up' }, reason: 'a server status is unreadable' });
+      else if (checks.has('no_server_up') && up.length === 0) {
         findings.push({ labels: { backend: name, problem: 'no_server_up' }, values: { ...base, problem: 'no_server_up', up_count: 0, detail: `no server UP in ${name}: every request fails (${b.servers.map((s) => `${s.name} ${describeServer(s)}`).join('; ')})` } });
       }
       for (const s of b.servers) {
@@ -111,6 +121,6 @@ export const haproxyBackendRule = defineRuleType({
         findings.push({ labels: { backend: name, problem: 'queue' }, values: { ...base, problem: 'queue', queue: b.queue, detail: `${b.queue} request(s) queued in ${name}: servers are saturated (maxconn) or too few are UP` } });
       }
     }
-    return { ok: true, findings };
+    return { ok: true, findings, ...(unknown.length ? { unknown } : {}) };
   },
 });

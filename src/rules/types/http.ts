@@ -32,6 +32,8 @@ export const httpRule = defineRuleType({
     const results = await Promise.all(
       rule.spec.targets.map(async (t) => ({ t, r: await ctx.sources.http.probe(t.url, { method: rule.spec.method ?? 'GET', timeoutMs: rule.timeout, signal: ctx.signal }) })),
     );
+    // Our own deadline cut the probes short: a "cancelled" probe says nothing about the target.
+    if (ctx.signal.aborted) return { ok: false, source: 'http', error: `probes cancelled: ${String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason)}` };
     const findings: Finding[] = [];
     for (const { t, r } of results) {
       let error = r.error;

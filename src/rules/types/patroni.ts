@@ -3,7 +3,7 @@ import { zDuration } from '../../config/zod-types.js';
 import type { PatroniClusterState } from '../../sources/patroni/merge.js';
 import { trackLeader, type LeaderCursor } from '../../sources/patroni/leader.js';
 import { isHealthyState } from '../../sources/patroni/parse.js';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
 import { formatBytes, observe, requireSource } from './cluster-util.js';
 
 const secs = (ms: number) => Math.round(ms / 1000);
@@ -40,6 +40,8 @@ export const patroniLeaderRule = defineRuleType({
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'patroni');
     if (!obs.ok) return obs.evaluation;
+    // Without a readable DCS view or leader answer, "down" and "changed" cannot be told apart from "not seen": the cursor stays put too.
+    if (obs.value.leaderUnknown) return { ok: false, source: 'patroni', error: obs.value.leaderUnknown };
     const st = trackLeader(ctx.cursor as LeaderCursor | undefined, obs.value);
     const findings: Finding[] = [];
     const now = obs.value.at;
@@ -104,8 +106,20 @@ export const patroniMemberRule = defineRuleType({
     const c = obs.value;
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
+    const unknown: Unknown[] = [];
     const dcsKnown = c.views.length > 0;
+    // Timelines are compared with the leader's, which only the DCS view names.
+    if (!dcsKnown) unknown.push({ labels: { problem: 'timeline_behind' }, reason: c.leaderUnknown ?? 'no DCS view' });
     for (const m of c.members) {
+      if (m.statusUnknown) {
+        unknown.push({ labels: { member: m.name }, reason: `${m.name} /patroni: ${m.statusUnknown}` });
+        continue;
+      }
+      if (!m.restReachable) {
+        // What only its own /patroni tells (timeline; pending restart when the DCS does not say) is unknown while it is unreachable.
+        unknown.push({ labels: { member: m.name, problem: 'timeline_behind' }, reason: `${m.name} REST API unreachable` });
+        if (!m.inDcs) unknown.push({ labels: { member: m.name, problem: 'pending_restart' }, reason: `${m.name} REST API unreachable and not in the DCS view` });
+      }
       const values = { member: m.name, state: m.state, role: m.role, timeline: m.timeline ?? '', leader_timeline: c.timeline ?? '', leader: c.leader ?? 'none' };
       if (checks.has('down')) {
         let detail: string | undefined;
@@ -123,7 +137,7 @@ export const patroniMemberRule = defineRuleType({
         findings.push({ labels: { member: m.name, problem: 'pending_restart' }, values: { ...values, problem: 'pending_restart', detail: `pending restart: ${why}` } });
       }
     }
-    return { ok: true, findings };
+    return { ok: true, findings, ...(unknown.length ? { unknown } : {}) };
   },
 });
 
@@ -151,7 +165,9 @@ export const patroniLagRule = defineRuleType({
     const obs = await observe(ctx, 'patroni');
     if (!obs.ok) return obs.evaluation;
     const c: PatroniClusterState = obs.value;
-    if (!c.leader) return { ok: true, findings: [] }; // no leader: lag is meaningless (the leader rule reports it)
+    if (c.views.length === 0) return { ok: false, source: 'patroni', error: c.leaderUnknown ?? 'no DCS view: lag unknown' };
+    // No leader: lag is meaningless until one is elected (the leader rule reports it); lag alerts stay as they are.
+    if (!c.leader) return { ok: true, findings: [], unknown: [{ labels: {}, reason: 'no leader: lag undefined' }] };
     const max = rule.spec.max_lag_bytes ?? c.maximumLagOnFailover;
     const findings: Finding[] = [];
     for (const m of c.members) {
@@ -188,13 +204,17 @@ export const patroniClusterRule = defineRuleType({
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
     const f = (problem: string, detail: string, extra: Record<string, string> = {}) => findings.push({ labels: { problem, ...extra }, values: { problem, detail, leader: c.leader ?? 'none', ...extra } });
+    const unknown: Unknown[] = [];
+    // The switchover schedule, the views and the leader come from /cluster only.
+    if (c.views.length === 0) for (const problem of ['scheduled_switchover', 'views_disagree', 'other_primary']) unknown.push({ labels: { problem }, reason: c.leaderUnknown ?? 'no DCS view' });
+    for (const m of c.members) if (m.statusUnknown) unknown.push({ labels: { problem: 'other_primary', member: m.name }, reason: `${m.name} /patroni: ${m.statusUnknown}` });
     if (checks.has('paused') && c.paused) f('paused', `cluster ${c.scope ?? ''} is paused (maintenance mode): Patroni will not fail over automatically`.replace('  ', ' '));
     if (checks.has('scheduled_switchover') && c.scheduledSwitchover) {
       const s = c.scheduledSwitchover;
       f('scheduled_switchover', `switchover scheduled${s.at ? ` at ${s.at}` : ''}: ${s.from ?? c.leader ?? '?'} → ${s.to ?? 'best candidate'}`);
     }
     if (checks.has('views_disagree') && c.viewsDisagree) f('views_disagree', `members disagree on the leader: ${c.views.map((v) => `${v.from} sees ${v.leader ?? 'none'}`).join(', ')}`);
-    if (checks.has('other_primary')) for (const n of c.otherPrimaries) f('other_primary', `${n} reports itself primary but the DCS leader is ${c.leader ?? 'none'}`, { member: n });
-    return { ok: true, findings };
+    if (checks.has('other_primary') && c.views.length > 0) for (const n of c.otherPrimaries) f('other_primary', `${n} reports itself primary but the DCS leader is ${c.leader ?? 'none'}`, { member: n });
+    return { ok: true, findings, ...(unknown.length ? { unknown } : {}) };
   },
 });

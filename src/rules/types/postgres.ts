@@ -1,7 +1,10 @@
 import { z } from 'zod';
-import type { PgNodeState, PostgresState } from '../../sources/postgres/client.js';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import type { PgFact, PgNodeState, PostgresState } from '../../sources/postgres/client.js';
+import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
 import { formatBytes, observe, requireSource, secondsText } from './cluster-util.js';
+
+const REPL_CHECKS = ['lag', 'not_streaming', 'replay_paused'] as const;
+type ReplCheck = (typeof REPL_CHECKS)[number];
 
 export interface ReplicaLag {
   node: string;
@@ -15,15 +18,31 @@ export interface ReplicaLag {
   replayPaused: boolean;
   state?: string | null;
   syncState?: string | null;
+  /** Checks this replica cannot be judged on this time (a query failed on it or on the primary), with why. */
+  unknown: Partial<Record<ReplCheck, string>>;
 }
 
-/** Pure: per-replica lag from one poll of every node (the primary's pg_stat_replication + each replica's own view). */
-export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primaries: PgNodeState[]; replicas: ReplicaLag[] } {
+const unknownWhy = (n: PgNodeState, fact: PgFact): string | undefined => {
+  const e = n.unknown[fact];
+  return e ? `${n.name}: ${fact} unknown (${e.message})` : undefined;
+};
+
+/**
+ * Pure: per-replica lag from one poll of every node (the primary's pg_stat_replication + each
+ * replica's own view). A fact that could not be read leaves what depends on it unknown — never
+ * "not streaming" or "no lag". Nodes whose role or replica view is unknown are listed in `unknownNodes`.
+ */
+export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primaries: PgNodeState[]; replicas: ReplicaLag[]; unknownNodes: { node: string; reason: string }[] } {
   const primaries = pg.nodes.filter((n) => n.reachable && n.inRecovery === false);
   const primary = primaries.length === 1 ? primaries[0] : undefined;
   const replicas: ReplicaLag[] = [];
+  const unknownNodes: { node: string; reason: string }[] = [];
   for (const n of pg.nodes) {
+    if (!n.reachable) unknownNodes.push({ node: n.name, reason: `${n.name} unreachable: ${n.error?.message ?? '?'}` });
+    else if (n.inRecovery === undefined) unknownNodes.push({ node: n.name, reason: unknownWhy(n, 'common') ?? `${n.name}: role unknown` });
+    else if (n.inRecovery === true && !n.replica && (n.unknown.replica || n.unknown.wal_receiver)) unknownNodes.push({ node: n.name, reason: unknownWhy(n, 'replica') ?? unknownWhy(n, 'wal_receiver')! });
     if (!n.reachable || n.inRecovery !== true || !n.replica) continue;
+    const replicationUnknown = primary ? unknownWhy(primary, 'replication') : undefined;
     const row = primary?.primary?.replication.find((r) => r.applicationName === n.name);
     let bytes: number | null = row?.replayLagBytes ?? null;
     if (bytes === null && primary?.primary?.lsnPos != null && n.replica.replayPos !== null) bytes = Math.max(0, primary.primary.lsnPos - n.replica.replayPos);
@@ -33,10 +52,15 @@ export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primari
     const seconds = secondsCandidates.length ? Math.max(...secondsCandidates) : null;
     const wr = n.replica.walReceiver;
     let notStreamingReason: string | undefined;
+    const unknown: ReplicaLag['unknown'] = {};
     if (!wr) notStreamingReason = 'no WAL receiver (pg_stat_wal_receiver is empty: archive recovery or replication broken)';
     else if (wr.status !== 'streaming') notStreamingReason = `WAL receiver ${wr.status}`;
+    // The primary's view of this replica was not read: absent from it is not "not streaming".
+    else if (replicationUnknown) unknown.not_streaming = replicationUnknown;
     else if (primary && !row) notStreamingReason = `not in pg_stat_replication on ${primary.name}`;
     else if (row && row.state !== 'streaming') notStreamingReason = `replication state ${row.state ?? 'unknown'} on ${primary!.name}`;
+    // Byte lag needs the primary (its replication row or its LSN); without one it is unknown, not zero.
+    if (bytes === null || seconds === null) unknown.lag = replicationUnknown ?? (primary ? (unknownWhy(primary, 'primary_lsn') ?? `${n.name}: lag not measurable`) : 'no single reachable primary to measure lag against');
     replicas.push({
       node: n.name,
       bytes,
@@ -45,12 +69,11 @@ export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primari
       ...(notStreamingReason ? { notStreamingReason } : {}),
       replayPaused: n.replica.replayPaused,
       ...(row ? { state: row.state, syncState: row.syncState } : {}),
+      unknown,
     });
   }
-  return { ...(primary ? { primary } : {}), primaries, replicas };
+  return { ...(primary ? { primary } : {}), primaries, replicas, unknownNodes };
 }
-
-const REPL_CHECKS = ['lag', 'not_streaming', 'replay_paused'] as const;
 
 export const postgresReplicationRule = defineRuleType({
   type: 'postgres_replication',
@@ -78,10 +101,12 @@ export const postgresReplicationRule = defineRuleType({
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'postgres');
     if (!obs.ok) return obs.evaluation;
-    const { primary, replicas } = replicaLags(obs.value);
+    const { primary, replicas, unknownNodes } = replicaLags(obs.value);
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
+    const unknown: Unknown[] = unknownNodes.map((u) => ({ labels: { node: u.node }, reason: u.reason }));
     for (const r of replicas) {
+      for (const [problem, reason] of Object.entries(r.unknown)) unknown.push({ labels: { node: r.node, problem }, reason });
       const values = { node: r.node, lag_bytes: r.bytes ?? 'unknown', lag: formatBytes(r.bytes), lag_seconds: r.seconds === null ? 'unknown' : Math.round(r.seconds * 10) / 10, lag_time: secondsText(r.seconds), max_lag_bytes: rule.spec.max_lag_bytes, max_lag_seconds: rule.spec.max_lag_seconds, primary: primary?.name ?? 'unknown' };
       if (checks.has('not_streaming') && !r.streaming) findings.push({ labels: { node: r.node, problem: 'not_streaming' }, values: { ...values, problem: 'not_streaming', detail: `replica ${r.node} is not streaming: ${r.notStreamingReason}` } });
       const overBytes = r.bytes !== null && r.bytes > rule.spec.max_lag_bytes;
@@ -91,11 +116,20 @@ export const postgresReplicationRule = defineRuleType({
       }
       if (checks.has('replay_paused') && r.replayPaused) findings.push({ labels: { node: r.node, problem: 'replay_paused' }, values: { ...values, problem: 'replay_paused', detail: `WAL replay is paused on ${r.node} (pg_wal_replay_pause): it falls behind until pg_wal_replay_resume()` } });
     }
-    return { ok: true, findings };
+    return { ok: true, findings, ...(unknown.length ? { unknown } : {}) };
   },
 });
 
 const HEALTH_CHECKS = ['unreachable', 'inactive_slots', 'archiver', 'checksums', 'connections', 'idle_in_transaction'] as const;
+
+/** The facts each health check reads: if one of them failed on a node, that check is unknown there. */
+const FACTS_OF: Record<Exclude<(typeof HEALTH_CHECKS)[number], 'unreachable'>, PgFact[]> = {
+  inactive_slots: ['slots'],
+  archiver: ['archiver', 'common'],
+  checksums: ['checksums'],
+  connections: ['common'],
+  idle_in_transaction: ['idle_in_transaction'],
+};
 
 export const postgresHealthRule = defineRuleType({
   type: 'postgres_health',
@@ -123,7 +157,13 @@ export const postgresHealthRule = defineRuleType({
     if (!obs.ok) return obs.evaluation;
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
+    const unknown: Unknown[] = [];
     for (const n of obs.value.nodes) {
+      for (const [problem, facts] of Object.entries(FACTS_OF)) {
+        if (!checks.has(problem as keyof typeof FACTS_OF)) continue;
+        const missing = n.reachable ? facts.find((x) => n.unknown[x]) : 'connection';
+        if (missing) unknown.push({ labels: { node: n.name, problem }, reason: `${n.name}: ${missing} unknown (${(n.reachable ? n.unknown[missing as PgFact]?.message : n.error?.message) ?? '?'})` });
+      }
       const f = (problem: string, detail: string, value: string | number, threshold: string | number, extra: Record<string, string> = {}, samples?: string[]) =>
         findings.push({ labels: { node: n.name, problem, ...extra }, values: { node: n.name, problem, slot: '', db: '', ...extra, detail, value, threshold }, ...(samples?.length ? { samples } : {}) });
       if (!n.reachable) {
@@ -155,6 +195,6 @@ export const postgresHealthRule = defineRuleType({
         }
       }
     }
-    return { ok: true, findings };
+    return { ok: true, findings, ...(unknown.length ? { unknown } : {}) };
   },
 });

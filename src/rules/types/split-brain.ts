@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
 import { notConfigured, requireSource, sourceFailed } from './cluster-util.js';
 
 /**
@@ -29,8 +29,17 @@ export const splitBrainRule = defineRuleType({
     const [obs, pat] = await Promise.all([src.poll(ctx.signal), rule.spec.use_patroni && ctx.sources.patroni ? ctx.sources.patroni.poll(ctx.signal) : Promise.resolve(undefined)]);
     if (!obs.ok) return sourceFailed(obs);
     const primaries = obs.value.nodes.filter((n) => n.reachable && n.inRecovery === false).map((n) => n.name);
+    // A node we could not ask (unreachable, or pg_is_in_recovery() failed) may be accepting writes.
+    const roleUnknown = obs.value.nodes.filter((n) => !n.reachable || n.inRecovery === undefined);
     const leader = pat?.ok ? pat.value.leader : undefined;
     const findings: Finding[] = [];
+    const unknown: Unknown[] = [];
+    if (primaries.length < 2 && roleUnknown.length) unknown.push({ labels: { problem: 'multiple_primaries' }, reason: `role unknown on ${roleUnknown.map((n) => n.name).join(', ')}` });
+    if (rule.spec.use_patroni) {
+      const patUnknown = !pat ? 'sources.patroni not configured' : !pat.ok ? `patroni: ${pat.error.message}` : pat.value.views.length === 0 ? (pat.value.leaderUnknown ?? 'no DCS view') : undefined;
+      if (patUnknown) unknown.push({ labels: { problem: 'replica_not_in_recovery' }, reason: patUnknown });
+      else for (const n of roleUnknown) unknown.push({ labels: { node: n.name, problem: 'replica_not_in_recovery' }, reason: `role unknown on ${n.name}` });
+    }
     const base = { primaries: primaries.join(', '), leader: leader ?? (pat?.ok ? 'none' : 'unknown') };
     if (primaries.length >= 2) {
       findings.push({ labels: { node: 'cluster', problem: 'multiple_primaries' }, values: { ...base, node: 'cluster', problem: 'multiple_primaries', detail: `SPLIT-BRAIN: ${primaries.length} nodes accept writes (${primaries.join(', ')}); Patroni leader is ${base.leader}` } });
@@ -43,6 +52,6 @@ export const splitBrainRule = defineRuleType({
         }
       }
     }
-    return { ok: true, findings };
+    return { ok: true, findings, ...(unknown.length ? { unknown } : {}) };
   },
 });

@@ -9,6 +9,8 @@ export interface EtcdMemberState {
   /** `/health` said {"health":"true"} */
   healthy: boolean;
   healthReason?: string;
+  /** `/health` answered something unreadable (not JSON, no "health", 404, auth): healthy or not is unknown. */
+  healthUnknown?: string;
   version?: string;
   /** member id (decimal string, as the v3 JSON gateway encodes uint64) */
   memberId?: string;
@@ -25,11 +27,15 @@ export interface EtcdState {
   endpoints: EtcdMemberState[];
   /** Cluster size per the member list (any reachable member), else the configured endpoint count. */
   memberCount: number;
+  /** A member list was read (else memberCount is only the configured endpoint count). */
+  membersKnown: boolean;
   memberNames: string[];
   healthyCount: number;
   /** floor(n/2)+1 */
   quorum: number;
   hasQuorum: boolean;
+  /** Set when quorum cannot be judged: too few healthy members and some answered `/health` unreadably. */
+  quorumUnknown?: string;
   /** Distinct leaders known by reachable members (more than one = split view). */
   leaders: string[];
 }
@@ -39,14 +45,16 @@ export interface EtcdSource {
 }
 
 // ---- pure parsers ----
-export function parseHealth(body: string): { healthy: boolean; reason?: string } {
+export function parseHealth(body: string): { healthy: boolean; reason?: string; unknown?: string } {
+  let o: { health?: unknown; reason?: unknown };
   try {
-    const o = JSON.parse(body) as { health?: unknown; reason?: unknown };
-    const healthy = o.health === true || o.health === 'true';
-    return { healthy, ...(typeof o.reason === 'string' && o.reason ? { reason: o.reason } : {}) };
+    o = JSON.parse(body) as { health?: unknown; reason?: unknown };
   } catch {
-    return { healthy: false, reason: `unexpected /health body: ${excerpt(body, 80)}` };
+    return { healthy: false, unknown: `unexpected /health body: ${excerpt(body, 80)}` };
   }
+  if (typeof o !== 'object' || o === null || !('health' in o)) return { healthy: false, unknown: `no "health" in /health body: ${excerpt(body, 80)}` };
+  const healthy = o.health === true || o.health === 'true';
+  return { healthy, ...(typeof o.reason === 'string' && o.reason ? { reason: o.reason } : {}) };
 }
 
 export function parseStatus(body: string): Pick<EtcdMemberState, 'version' | 'memberId' | 'leaderId' | 'raftTerm' | 'dbSizeBytes' | 'errors'> {
@@ -73,9 +81,13 @@ export function summarize(endpoints: EtcdMemberState[], members: { id: string; n
   const healthyCount = endpoints.filter((e) => e.healthy).length;
   const leaders = [...new Set(endpoints.filter((e) => e.reachable && e.leaderId && e.leaderId !== '0').map((e) => e.leaderId!))];
   for (const e of endpoints) if (e.leaderId && e.memberId) e.isLeader = e.leaderId === e.memberId;
-  // Quorum: a healthy member (etcd's /health requires a leader and a committed read) proves the cluster has quorum.
-  const hasQuorum = healthyCount > 0 && leaders.length >= 1;
-  return { at, endpoints, memberCount, memberNames: (members ?? []).map((m) => m.name), healthyCount, quorum, hasQuorum, leaders };
+  // Quorum: a healthy member (etcd's /health requires a leader and a committed read) proves the cluster has
+  // quorum; the optional status endpoint (leader ids) is not needed for it.
+  const hasQuorum = healthyCount > 0;
+  const unreadable = endpoints.filter((e) => e.healthUnknown);
+  const out: EtcdState = { at, endpoints, memberCount, membersKnown: members !== undefined, memberNames: (members ?? []).map((m) => m.name), healthyCount, quorum, hasQuorum, leaders };
+  if (healthyCount < quorum && unreadable.length) out.quorumUnknown = `${healthyCount} healthy, ${unreadable.length} unreadable (${unreadable.map((e) => `${e.endpoint}: ${e.healthUnknown}`).join('; ')})`;
+  return out;
 }
 
 export function createEtcdSource(o: { endpoints: string[]; timeoutMs: number }): EtcdSource {
@@ -97,10 +109,13 @@ export function createEtcdSource(o: { endpoints: string[]; timeoutMs: number }):
             const h = parseHealth(health.value);
             st.healthy = h.healthy;
             if (h.reason) st.healthReason = h.reason;
+            if (h.unknown) st.healthUnknown = h.unknown;
           } else {
-            // etcd answers 503 {"health":"false"} when it has no leader
+            // etcd answers 503 {"health":"false"} when it has no leader: unhealthy. Any other HTTP
+            // answer (404 from a proxy or a wrong path, 401) is not about its health: unknown.
             st.error = health.error.message;
             st.healthReason = health.error.message;
+            if (health.error.kind === 'auth' || (health.error.kind === 'http_status' && !/^HTTP 503\b/.test(health.error.message))) st.healthUnknown = health.error.message;
           }
           if (status.ok) {
             try {

@@ -1,4 +1,5 @@
 import type { Got } from '../http-get.js';
+import type { SourceError } from '../observation.js';
 import {
   DEFAULT_MAXIMUM_LAG_ON_FAILOVER,
   isHealthyState,
@@ -31,6 +32,11 @@ export interface PatroniMember {
   /** Its own REST API answered `/patroni`. */
   restReachable: boolean;
   restError?: string;
+  /**
+   * Its REST API answered `/patroni` but the answer could not be read (malformed body, HTTP error,
+   * auth): its own state is unknown — neither "down" nor "healthy". `restReachable` is false then.
+   */
+  statusUnknown?: string;
   /** Role in the DCS view: leader | standby_leader | sync_standby | quorum_standby | replica | unknown. */
   role: ClusterRole;
   /** Role the node reports itself (`/patroni`, master → primary), when reachable. */
@@ -66,6 +72,8 @@ export interface PatroniClusterState {
   leaderHealthy: boolean;
   /** Why the leader is not healthy (or "no leader in the DCS"). */
   leaderProblem?: string;
+  /** Why the leader's health is unknown (no DCS view, or its `/patroni` answer is unreadable): not a leader problem. */
+  leaderUnknown?: string;
   /** The leader's timeline (else the highest seen). */
   timeline?: number;
   members: PatroniMember[];
@@ -74,7 +82,10 @@ export interface PatroniClusterState {
   history: HistoryEntry[];
   config?: DynamicConfig;
   maximumLagOnFailover: number;
-  /** Which leader each reachable member's `/cluster` named: views can be stale or split. */
+  /**
+   * Which leader each reachable member's `/cluster` named: views can be stale or split. Empty = no
+   * DCS view was read: leader, roles, lag and membership are unknown (not "no leader").
+   */
   views: { from: string; leader: string | null }[];
   viewsDisagree: boolean;
   /** Members (other than the DCS leader) whose own `/patroni` says primary: a split-brain hint. */
@@ -151,7 +162,10 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
       failoverCandidate: false,
       tags: { ...(d?.tags ?? {}), ...(s?.tags ?? {}) },
     };
-    if (poll && !poll.status.ok) m.restError = poll.status.error.message;
+    if (poll && !poll.status.ok) {
+      m.restError = poll.status.error.message;
+      if (answeredUnreadable(poll.status.error)) m.statusUnknown = `${poll.status.error.kind}: ${poll.status.error.message}`;
+    }
     if (s) m.nodeRole = s.role;
     const tl = s?.timeline ?? d?.timeline;
     if (tl !== undefined) m.timeline = tl;
@@ -172,10 +186,13 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
   });
 
   let leaderProblem: string | undefined;
-  if (!chosenLeader) leaderProblem = 'no leader in the DCS';
+  let leaderUnknown: string | undefined;
+  if (views.length === 0) leaderUnknown = 'no member answered /cluster: the DCS view (leader, roles, lag) is unknown';
+  else if (!chosenLeader) leaderProblem = 'no leader in the DCS';
   else {
     const poll = polls.find((p) => p.name === chosenLeader);
-    if (poll && !poll.status.ok) leaderProblem = `REST API unreachable: ${poll.status.error.message}`;
+    if (poll && !poll.status.ok && answeredUnreadable(poll.status.error)) leaderUnknown = `leader ${chosenLeader} answered /patroni unreadably (${poll.status.error.kind}: ${poll.status.error.message})`;
+    else if (poll && !poll.status.ok) leaderProblem = `REST API unreachable: ${poll.status.error.message}`;
     else if (leaderStatus && !(leaderStatus.role === 'primary' || leaderStatus.role === 'standby_leader')) leaderProblem = `reports role ${leaderStatus.rawRole}`;
     else if (leaderStatus && leaderStatus.state !== 'running') leaderProblem = `PostgreSQL ${leaderStatus.state}`;
     else if (!leaderStatus && leaderDcs && leaderDcs.state !== 'running') leaderProblem = `PostgreSQL ${leaderDcs.state}`;
@@ -184,7 +201,7 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
   const anyPaused = views.some((v) => v.view.paused) || [...statusOf.values()].some((s) => s.paused);
   const state: PatroniClusterState = {
     at,
-    leaderHealthy: leaderProblem === undefined,
+    leaderHealthy: leaderProblem === undefined && leaderUnknown === undefined,
     members,
     paused: anyPaused,
     history,
@@ -196,6 +213,7 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
   };
   if (chosenLeader) state.leader = chosenLeader;
   if (leaderProblem) state.leaderProblem = leaderProblem;
+  if (leaderUnknown) state.leaderUnknown = leaderUnknown;
   if (timeline !== undefined) state.timeline = timeline;
   if (config) state.config = config;
   const scope = chosen?.scope ?? [...statusOf.values()].find((s) => s.scope)?.scope;
@@ -205,6 +223,11 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
   const version = [...statusOf.values()].find((s) => s.patroniVersion)?.patroniVersion;
   if (version) state.patroniVersion = version;
   return state;
+}
+
+/** The REST API answered, but not with a readable `/patroni` (unlike refused / timed out: not a sign the node is down). */
+function answeredUnreadable(e: SourceError): boolean {
+  return e.kind === 'malformed' || e.kind === 'auth' || e.kind === 'http_status';
 }
 
 function notCandidate(m: PatroniMember, leaderTimeline: number | undefined, maxLag: number, leader: string | null): string | undefined {

@@ -25,12 +25,21 @@ import {
   type WalReceiverRow,
 } from './queries.js';
 
+/** The facts one node poll reads, one query each. */
+export type PgFact = 'common' | 'idle_in_transaction' | 'checksums' | 'primary_lsn' | 'replication' | 'slots' | 'archiver' | 'replica' | 'wal_receiver';
+
 export interface PgNodeState {
   name: string;
   /** host:port, never credentials */
   target: string;
   reachable: boolean;
+  /** Why the connection failed (reachable false), or the first query that failed after it succeeded. */
   error?: SourceError;
+  /**
+   * Facts whose query failed (or never ran: the connection broke, the deadline passed) on a
+   * reachable node: unknown, not empty. `common` unknown means the role (in recovery or not) is unknown.
+   */
+  unknown: Partial<Record<PgFact, SourceError>>;
   inRecovery?: boolean;
   serverVersion?: number;
   maxConnections?: number;
@@ -54,6 +63,8 @@ export interface PostgresClientOptions {
   nodes: { name: string; dsn: string }[];
   connectTimeoutMs: number;
   statementTimeoutMs: number;
+  /** Wall-clock limit for one node's whole poll (connect + every query); default connect + 2 × statement timeout. */
+  deadlineMs?: number;
 }
 
 export interface PostgresSource {
@@ -85,9 +96,21 @@ function classify(e: unknown, connectTimeoutMs: number): SourceError {
   return { kind: 'unreachable', message: msg };
 }
 
+/** What one node's facts need: a replica's receiver is read only if its replica row was, and so on. */
+const PRIMARY_FACTS: PgFact[] = ['primary_lsn', 'replication', 'slots', 'archiver'];
+const REPLICA_FACTS: PgFact[] = ['replica', 'wal_receiver'];
+
+/**
+ * Reads one node. A failed connection makes the node unreachable; a query failing after that
+ * marks only its own fact unknown (a statement timeout leaves the session usable, so later
+ * queries still run); a broken connection or the deadline marks every fact not yet read unknown.
+ */
 export async function pollNode(node: { name: string; dsn: string }, o: PostgresClientOptions, signal?: AbortSignal): Promise<PgNodeState> {
   const target = targetOf(node.dsn);
-  const st: PgNodeState = { name: node.name, target, reachable: false, idleInTransaction: [], checksumFailures: [] };
+  const st: PgNodeState = { name: node.name, target, reachable: false, unknown: {}, idleInTransaction: [], checksumFailures: [] };
+  const deadlineMs = o.deadlineMs ?? o.connectTimeoutMs + 2 * o.statementTimeoutMs;
+  const deadline = AbortSignal.timeout(deadlineMs);
+  const stop = signal ? AbortSignal.any([signal, deadline]) : deadline;
   const client = new pg.Client({
     connectionString: node.dsn,
     connectionTimeoutMillis: o.connectTimeoutMs,
@@ -97,44 +120,95 @@ export async function pollNode(node: { name: string; dsn: string }, o: PostgresC
     keepAlive: false,
   });
   client.on('error', () => {}); // a server going away mid-poll surfaces through the failed query
-  const onAbort = () => void client.end().catch(() => {});
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    await client.connect();
-    st.reachable = true;
-    const q = async (sql: string) => (await client.query(sql)).rows as Record<string, unknown>[];
-    const common = (await q(Q_COMMON))[0] ?? {};
-    st.inRecovery = common['in_recovery'] === true;
-    st.serverVersion = Number(common['version']);
-    st.maxConnections = Number(common['max_connections']);
-    st.reservedConnections = Number(common['reserved_connections']);
-    st.connections = Number(common['connections']);
-    st.archiveMode = String(common['archive_mode']);
-    st.idleInTransaction = mapIdleInTx(await q(Q_IDLE_IN_TX));
-    if (st.serverVersion >= 120000) {
-      st.checksumFailures = (await q(Q_CHECKSUMS)).map((r) => ({ db: String(r['datname']), failures: Number(r['failures']), lastFailure: r['last_failure'] === null ? null : String(r['last_failure']) }));
+  /** Set once the session is unusable: every fact not read yet is unknown for this reason. */
+  let broken: SourceError | undefined;
+  const stopped = (): SourceError => (deadline.aborted ? { kind: 'timeout', message: `poll deadline of ${deadlineMs}ms passed`, target } : { kind: 'unreachable', message: 'cancelled', target });
+  const onAbort = () => {
+    broken ??= stopped();
+    void client.end().catch(() => {});
+  };
+  stop.addEventListener('abort', onAbort, { once: true });
+  const markUnknown = (fact: PgFact, e: SourceError) => {
+    st.unknown[fact] ??= e;
+    st.error ??= e;
+  };
+  /** One fact's rows, or undefined (the fact is marked unknown). */
+  const read = async (fact: PgFact, sql: string): Promise<Record<string, unknown>[] | undefined> => {
+    if (broken) {
+      markUnknown(fact, broken);
+      return undefined;
     }
-    if (!st.inRecovery) {
-      const lsn = (await q(Q_PRIMARY_LSN))[0] ?? {};
+    try {
+      return (await client.query(sql)).rows as Record<string, unknown>[];
+    } catch (e) {
+      const err: SourceError = broken ?? { ...classify(e, o.connectTimeoutMs), target };
+      // A server error (SQLSTATE: statement timeout, permission denied) leaves the session usable; anything else does not.
+      if (!broken && !isServerError(e)) broken = err;
+      markUnknown(fact, err);
+      return undefined;
+    }
+  };
+  try {
+    try {
+      if (stop.aborted) throw Object.assign(new Error('cancelled'), { code: 'ERR_CANCELED' });
+      await client.connect();
+    } catch (e) {
+      st.error = broken ?? { ...classify(e, o.connectTimeoutMs), target };
+      return st;
+    }
+    st.reachable = true;
+    const commonRows = await read('common', Q_COMMON);
+    if (commonRows) {
+      const common = commonRows[0] ?? {};
+      st.inRecovery = common['in_recovery'] === true;
+      st.serverVersion = Number(common['version']);
+      st.maxConnections = Number(common['max_connections']);
+      st.reservedConnections = Number(common['reserved_connections']);
+      st.connections = Number(common['connections']);
+      st.archiveMode = String(common['archive_mode']);
+    }
+    const idle = await read('idle_in_transaction', Q_IDLE_IN_TX);
+    if (idle) st.idleInTransaction = mapIdleInTx(idle);
+    if (st.serverVersion === undefined) markUnknown('checksums', st.unknown.common!);
+    else if (st.serverVersion >= 120000) {
+      const rows = await read('checksums', Q_CHECKSUMS);
+      if (rows) st.checksumFailures = rows.map((r) => ({ db: String(r['datname']), failures: Number(r['failures']), lastFailure: r['last_failure'] === null ? null : String(r['last_failure']) }));
+    }
+    if (st.inRecovery === undefined) {
+      // Role unknown: so is everything role-specific.
+      for (const f of [...PRIMARY_FACTS, ...REPLICA_FACTS]) markUnknown(f, st.unknown.common!);
+    } else if (!st.inRecovery) {
+      const lsnRows = await read('primary_lsn', Q_PRIMARY_LSN);
+      const lsn = lsnRows?.[0] ?? {};
+      const replication = await read('replication', Q_REPLICATION);
+      const slots = await read('slots', Q_SLOTS);
       st.primary = {
         lsnPos: lsn['lsn_pos'] === null || lsn['lsn_pos'] === undefined ? null : Number(lsn['lsn_pos']),
         lsn: lsn['lsn'] === undefined || lsn['lsn'] === null ? null : String(lsn['lsn']),
-        replication: mapReplication(await q(Q_REPLICATION)),
-        slots: mapSlots(await q(Q_SLOTS)),
+        replication: replication ? mapReplication(replication) : [],
+        slots: slots ? mapSlots(slots) : [],
       };
-      const arch = mapArchiver((await q(Q_ARCHIVER))[0]);
+      const archRows = await read('archiver', Q_ARCHIVER);
+      const arch = archRows ? mapArchiver(archRows[0]) : undefined;
       if (arch) st.primary.archiver = arch;
     } else {
-      const rep = mapReplica((await q(Q_REPLICA))[0]);
-      if (rep) st.replica = { ...rep, walReceiver: mapWalReceiver(await q(Q_WAL_RECEIVER)) };
+      const repRows = await read('replica', Q_REPLICA);
+      const rep = repRows ? mapReplica(repRows[0]) : undefined;
+      if (rep) {
+        const wr = await read('wal_receiver', Q_WAL_RECEIVER);
+        if (wr) st.replica = { ...rep, walReceiver: mapWalReceiver(wr) };
+      } else if (st.unknown.replica) markUnknown('wal_receiver', st.unknown.replica);
     }
-  } catch (e) {
-    st.error = { ...classify(e, o.connectTimeoutMs), target };
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    stop.removeEventListener('abort', onAbort);
     await client.end().catch(() => {});
   }
   return st;
+}
+
+function isServerError(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
 }
 
 export function createPostgresSource(o: PostgresClientOptions, logger?: Logger): PostgresSource {
