@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import type { PgNodeState, PostgresState } from '../../sources/postgres/client.js';
 import { defineRuleType, type Finding } from '../rule-type.js';
+import { matchPostgresNodes, memberAddresses } from '../../sources/topology.js';
 import { formatBytes, observe, requireSource, secondsText } from './cluster-util.js';
+import type { EvalContext } from '../rule-type.js';
 
 export interface ReplicaLag {
   node: string;
@@ -17,14 +19,21 @@ export interface ReplicaLag {
   syncState?: string | null;
 }
 
-/** Pure: per-replica lag from one poll of every node (the primary's pg_stat_replication + each replica's own view). */
-export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primaries: PgNodeState[]; replicas: ReplicaLag[] } {
+/**
+ * Pure: per-replica lag from one poll of every node (the primary's pg_stat_replication + each replica's own view).
+ * A replica's pg_stat_replication row is the one whose application_name is its Patroni member name
+ * (`memberOf`: config node name → member, from src/sources/topology.ts), else its config name.
+ */
+export function replicaLags(pg: PostgresState, memberOf?: ReadonlyMap<string, string>): { primary?: PgNodeState; primaries: PgNodeState[]; replicas: ReplicaLag[] } {
   const primaries = pg.nodes.filter((n) => n.reachable && n.inRecovery === false);
   const primary = primaries.length === 1 ? primaries[0] : undefined;
   const replicas: ReplicaLag[] = [];
   for (const n of pg.nodes) {
     if (!n.reachable || n.inRecovery !== true || !n.replica) continue;
-    const row = primary?.primary?.replication.find((r) => r.applicationName === n.name);
+    const member = memberOf?.get(n.name);
+    const row = primary?.primary?.replication.find((r) => r.applicationName === member) ?? primary?.primary?.replication.find((r) => r.applicationName === n.name);
+    // Without the member name, a missing row may only mean the names differ: unknown, not "not streaming".
+    const rowKnowable = member !== undefined || (primary?.primary?.replication.some((r) => pg.nodes.some((x) => x.name === r.applicationName)) ?? false);
     let bytes: number | null = row?.replayLagBytes ?? null;
     if (bytes === null && primary?.primary?.lsnPos != null && n.replica.replayPos !== null) bytes = Math.max(0, primary.primary.lsnPos - n.replica.replayPos);
     // A standby that stopped replying while WAL waits for it is at least that stale (replay_lag freezes then).
@@ -35,7 +44,7 @@ export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primari
     let notStreamingReason: string | undefined;
     if (!wr) notStreamingReason = 'no WAL receiver (pg_stat_wal_receiver is empty: archive recovery or replication broken)';
     else if (wr.status !== 'streaming') notStreamingReason = `WAL receiver ${wr.status}`;
-    else if (primary && !row) notStreamingReason = `not in pg_stat_replication on ${primary.name}`;
+    else if (primary && !row && rowKnowable) notStreamingReason = `not in pg_stat_replication on ${primary.name}`;
     else if (row && row.state !== 'streaming') notStreamingReason = `replication state ${row.state ?? 'unknown'} on ${primary!.name}`;
     replicas.push({
       node: n.name,
@@ -48,6 +57,13 @@ export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primari
     });
   }
   return { ...(primary ? { primary } : {}), primaries, replicas };
+}
+
+/** Config node name → Patroni member name, when Patroni is configured and answers (else names are used as they are). */
+async function nodeMembers(ctx: EvalContext, pg: PostgresState): Promise<ReadonlyMap<string, string> | undefined> {
+  const pat = await ctx.sources.patroni?.poll(ctx.signal);
+  if (!pat?.ok) return undefined;
+  return new Map([...matchPostgresNodes(pg.nodes, memberAddresses(pat.value.members)).members].map(([node, m]) => [node, m.member]));
 }
 
 const REPL_CHECKS = ['lag', 'not_streaming', 'replay_paused'] as const;
@@ -78,7 +94,7 @@ export const postgresReplicationRule = defineRuleType({
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'postgres');
     if (!obs.ok) return obs.evaluation;
-    const { primary, replicas } = replicaLags(obs.value);
+    const { primary, replicas } = replicaLags(obs.value, await nodeMembers(ctx, obs.value));
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
     for (const r of replicas) {
