@@ -219,7 +219,7 @@ async function main(): Promise<number> {
       const idle = await idleMinute(idleMs, rssSamples);
 
       const old = await lab.leader();
-      const watch = watchCluster(lab.info.patroniUrls.map((url, k) => ({ name: `pg${k + 1}`, url })), old);
+      const watch = watchCluster(lab.info.patroniUrls.map((url, k) => ({ name: `pg-node-${k + 1}`, url })), old);
       const before = Date.now();
       const killed = await lab.run(['kill-primary'], 30_000);
       pendingRestart = old;

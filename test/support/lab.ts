@@ -21,8 +21,8 @@ export const LAB_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../.
 
 export type NodeNumber = 1 | 2 | 3;
 export type AppNumber = 1 | 2;
-/** Patroni member name: pg1..pg3 (node N = pgN). */
-export type MemberName = `pg${NodeNumber}`;
+/** Patroni member name as in the seed's patroni.yml: pg-node-1..3 (node N; its HAProxy server is pgN). */
+export type MemberName = `pg-node-${NodeNumber}`;
 
 export interface LabPorts {
   etcd: number;
@@ -184,13 +184,13 @@ export function labInfoFromEnv(env: Record<string, string>): LabInfo {
 
 function memberName(text: string): MemberName {
   const name = text.trim().split('\n').pop()?.trim() ?? '';
-  if (name !== 'pg1' && name !== 'pg2' && name !== 'pg3') throw new Error(`expected a member name pg1..pg3, got '${name}'`);
+  if (name !== 'pg-node-1' && name !== 'pg-node-2' && name !== 'pg-node-3') throw new Error(`expected a member name pg-node-1..3, got '${name}'`);
   return name;
 }
 
-/** Node number of a member name (pg2 -> 2). */
+/** Node number of a member name (pg-node-2 -> 2). */
 export function nodeOf(name: MemberName): NodeNumber {
-  return Number(name.slice(2)) as NodeNumber;
+  return Number(name.slice('pg-node-'.length)) as NodeNumber;
 }
 
 export class Lab {
