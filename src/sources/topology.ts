@@ -8,8 +8,8 @@
  * 1. the explicit map (`server_members`), when it names the item;
  * 2. host:port equal to a member's PostgreSQL address (`/cluster` host+port, or its conn_url),
  *    then to its REST address (`api_url`);
- * 3. host alone, when exactly one member has that host (HAProxy checks the REST port 8008 while
- *    its `addr` is the PostgreSQL port, and a config may name a host without its port);
+ * 3. host alone, when exactly one member has that host and no other item matched it exactly (a
+ *    pooler port in front of PostgreSQL, a longpolling port 8072 next to 8069, a DSN without port);
  * 4. the same name.
  * Two items matched to one member are both left unmatched (which one is it? unknown), and so is an
  * item that matches nothing: callers treat "unmatched" as unknown, never as a mismatch.
@@ -122,22 +122,26 @@ export function matchMembers(items: readonly TopologyItem[], members: readonly M
   const addrs = members.map((m) => ({ m, ...addressesOf(m) }));
   const found = new Map<string, { member: string; how: MatchHow }>();
   const problems: TopologyProblem[] = [];
+  const one = (hits: typeof addrs) => (hits.length === 1 ? hits[0]!.m.name : undefined);
+  // Pass 1: explicit map and exact host:port. Pass 2 (host alone, then name) only for the rest, and
+  // never onto a member another item matched exactly (odoo2 on the host of odoo1 is not odoo1).
+  const rest: TopologyItem[] = [];
   for (const it of items) {
     const mapped = opts.explicit?.[it.name];
-    if (mapped !== undefined) {
-      found.set(it.name, { member: mapped, how: 'map' });
-      continue;
-    }
     const ep = it.endpoint;
-    const one = (hits: typeof addrs) => (hits.length === 1 ? hits[0]!.m.name : undefined);
+    const exact = mapped ?? (ep ? one(addrs.filter((a) => a.pg.some((x) => same(x, ep, true)))) ?? one(addrs.filter((a) => a.api.some((x) => same(x, ep, true)))) : undefined);
+    if (exact !== undefined) found.set(it.name, { member: exact, how: mapped !== undefined ? 'map' : 'address' });
+    else rest.push(it);
+  }
+  const taken = new Set([...found.values()].map((f) => f.member));
+  for (const it of rest) {
+    const ep = it.endpoint;
     let member: string | undefined;
-    let how: MatchHow = 'address';
+    let how: MatchHow = 'host';
     if (ep) {
-      member = one(addrs.filter((a) => a.pg.some((x) => same(x, ep, true)))) ?? one(addrs.filter((a) => a.api.some((x) => same(x, ep, true))));
-      if (member === undefined) {
-        how = 'host';
-        member = one(addrs.filter((a) => [...a.pg, ...a.api].some((x) => same(x, ep, false))));
-      }
+      // Only when the host names one member (no elimination), and that member is not taken.
+      const m = one(addrs.filter((a) => [...a.pg, ...a.api].some((x) => same(x, ep, false))));
+      if (m !== undefined && !taken.has(m)) member = m;
     }
     if (member === undefined && members.some((m) => m.name === it.name)) {
       how = 'name';

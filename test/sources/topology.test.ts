@@ -49,7 +49,7 @@ describe('HAProxy servers → Patroni members', () => {
 
 test('PostgreSQL nodes → members by DSN, then name', () => {
   const m = matchPostgresNodes([{ name: 'db-a', dsn: 'postgres://mon:pw@10.0.1.11:5432/postgres' }, { name: 'pg-node-2', target: 'elsewhere:5432' }, { name: 'db-c', target: '10.0.1.13:5432' }], seedMembers);
-  assert.deepEqual(pairs(m), ['db-a=pg-node-1/address', 'pg-node-2=pg-node-2/name', 'db-c=pg-node-3/address']);
+  assert.deepEqual(pairs(m).sort(), ['db-a=pg-node-1/address', 'db-c=pg-node-3/address', 'pg-node-2=pg-node-2/name']);
 });
 
 test('Odoo workers in HAProxy → http targets by URL host:port', () => {
@@ -59,4 +59,10 @@ test('Odoo workers in HAProxy → http targets by URL host:port', () => {
   );
   assert.deepEqual([...r.targets], [['odoo1', 'worker-a'], ['odoo2', 'worker-b']]);
   assert.deepEqual(r.unmatched, ['odoo3']);
+});
+
+test('host alone never lands on a member another item matched exactly (workers sharing a host)', () => {
+  const r = matchWorkers([{ name: 'odoo1', addr: '127.0.0.1:18101' }, { name: 'odoo2', addr: '127.0.0.1:18102' }], [{ name: 'odoo1', url: 'http://127.0.0.1:18101/web/health' }]);
+  assert.deepEqual([...r.targets], [['odoo1', 'odoo1']]);
+  assert.deepEqual(r.unmatched, ['odoo2']);
 });
