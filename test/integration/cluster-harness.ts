@@ -59,6 +59,8 @@ export function labConfigYaml(info: LabInfo): string {
 
 export class ClusterHarness {
   readonly sent: Sent[] = [];
+  /** Completed passes over every rule (the watch's clock: negative checks wait for ticks, not sleeps). */
+  ticks = 0;
   readonly sources: Sources;
   readonly store = new SqliteStore(':memory:');
   readonly notifier = new CapturingNotifier();
@@ -89,6 +91,17 @@ export class ClusterHarness {
       const ev = await evaluateRule(rule, { registry: this.registry, sources: this.sources, logger: silentLogger, store: this.store }, new Date(now));
       const r = await this.engine.apply(rule, ev, now);
       for (const n of r.notifications) this.record(n);
+    }
+    this.ticks++;
+  }
+
+  /** Waits (bounded) until `n` more passes over every rule have completed. */
+  async waitTicks(n: number, timeoutMs: number): Promise<void> {
+    const target = this.ticks + n;
+    const deadline = Date.now() + timeoutMs;
+    while (this.ticks < target) {
+      if (Date.now() > deadline) throw new Error(`only ${this.ticks - (target - n)} of ${n} evaluation passes within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 
