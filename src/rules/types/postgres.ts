@@ -1,9 +1,8 @@
 import { z } from 'zod';
 import type { PgNodeState, PostgresState } from '../../sources/postgres/client.js';
-import { defineRuleType, type Finding } from '../rule-type.js';
 import { matchPostgresNodes, memberAddresses } from '../../sources/topology.js';
+import { defineRuleType, type EvalContext, type Finding } from '../rule-type.js';
 import { formatBytes, observe, requireSource, secondsText } from './cluster-util.js';
-import type { EvalContext } from '../rule-type.js';
 
 export interface ReplicaLag {
   node: string;
