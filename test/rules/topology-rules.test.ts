@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { silentLogger } from '../../src/log.js';
 import type { EvalContext, Evaluation } from '../../src/rules/rule-type.js';
 import { haproxyWriteBackendRule } from '../../src/rules/types/haproxy.js';
+import { postgresReplicationRule } from '../../src/rules/types/postgres.js';
 import { splitBrainRule } from '../../src/rules/types/split-brain.js';
 import type { HaproxyStats } from '../../src/sources/haproxy/status.js';
 import { observed, type Observation } from '../../src/sources/observation.js';
@@ -115,5 +116,28 @@ describe('split_brain joins PostgreSQL nodes (config names) to Patroni members b
     const ev = await run(seedCluster(1), nodes);
     assert.ok(!ev.ok);
     assert.match(ev.error, /postgres node db-a \(10\.9\.9\.9:5432\) matches no Patroni member/);
+  });
+});
+
+describe('postgres_replication finds a replica\'s pg_stat_replication row by its member name (application_name)', () => {
+  const LSN = 50_000_000;
+  const primary = (name: string, target: string): PgNodeState => ({
+    ...pgNode(name, target, false),
+    primary: { lsnPos: LSN, lsn: '0/2FAF080', slots: [], replication: ['pg-node-2', 'pg-node-3'].map((a) => ({ applicationName: a, state: 'streaming', syncState: 'async', replayLagBytes: a === 'pg-node-3' ? 3 * 1048576 : 0, replayLagS: 0, replyAgeS: 0 })) as never },
+  });
+  const replica = (name: string, target: string): PgNodeState => ({ ...pgNode(name, target, true), replica: { replayPos: LSN, replayDelayS: 0, replayPaused: false, walReceiver: { status: 'streaming' } } as never });
+  const nodes = [primary('db-a', '10.0.1.11:5432'), replica('db-b', '10.0.1.12:5432'), replica('db-c', '10.0.1.13:5432')];
+  const rule = makeRule({ id: 'repl', type: 'postgres_replication', message: '{{detail}}', spec: { checks: ['lag', 'not_streaming', 'replay_paused'], max_lag_bytes: 1048576, max_lag_seconds: 30 } });
+
+  test('config names db-a..c, members pg-node-1..3: db-c lags 3 MB, nobody is "not streaming"', async () => {
+    const ev = await postgresReplicationRule.evaluate(rule as never, ctx(sources({ patroni: seedCluster(1), postgres: { at: 0, nodes } })));
+    const found = problems(ev);
+    assert.equal(found.length, 1, found.join('\n'));
+    assert.match(found[0]!, /^lag: replica db-c lags 3(\.0)? MB .* behind db-a/);
+  });
+
+  test('Patroni not configured or not answering: rows cannot be identified, so no "not in pg_stat_replication"', async () => {
+    const ev = await postgresReplicationRule.evaluate(rule as never, ctx(sources({ postgres: { at: 0, nodes } })));
+    assert.deepEqual(problems(ev).filter((p) => p.startsWith('not_streaming')), []);
   });
 });
