@@ -43,6 +43,7 @@ load_ports() {
   if [[ -f $LAB_DIR/lab.env ]]; then
     # shellcheck disable=SC1091
     source "$LAB_DIR/lab.env"
+    etcd_ports
     return
   fi
   ETCD_PORT=${OHW_LAB_ETCD_PORT:-12379}
@@ -56,6 +57,14 @@ load_ports() {
   HAP_STATS_PORT=${OHW_LAB_HAPROXY_STATS_PORT:-17000}
   [[ ${#REST_PORTS[@]} -eq 3 && ${#PG_PORTS[@]} -eq 3 && ${#APP_PORTS[@]} -eq 2 ]] \
     || die "OHW_LAB_REST_PORTS / OHW_LAB_PG_PORTS need 3 ports, OHW_LAB_APP_PORTS 2"
+  etcd_ports
+}
+
+# Three etcd members, as in the seed (an odd number keeps a quorum through one failure): member 1 on
+# ETCD_PORT/ETCD_PEER_PORT, members 2 and 3 two and four ports above.
+etcd_ports() {
+  ETCD_PORTS=("$ETCD_PORT" $((ETCD_PORT + 2)) $((ETCD_PORT + 4)))
+  ETCD_PEER_PORTS=("$ETCD_PEER_PORT" $((ETCD_PEER_PORT + 2)) $((ETCD_PEER_PORT + 4)))
 }
 
 save_ports() {
@@ -73,7 +82,7 @@ EOF
 }
 
 all_ports() {
-  echo "$ETCD_PORT $ETCD_PEER_PORT ${REST_PORTS[*]} ${PG_PORTS[*]} ${APP_PORTS[*]}" \
+  echo "${ETCD_PORTS[*]} ${ETCD_PEER_PORTS[*]} ${REST_PORTS[*]} ${PG_PORTS[*]} ${APP_PORTS[*]}" \
     "$HAP_PRIMARY_PORT $HAP_REPLICAS_PORT $HAP_ODOO_PORT $HAP_STATS_PORT"
 }
 
@@ -142,7 +151,7 @@ pid_file() { echo "$LAB_DIR/run/$1.pid"; }
 # What the command line of each recorded service must contain (besides $LAB_DIR).
 svc_marker() {
   case $1 in
-    etcd) echo /usr/bin/etcd ;;
+    etcd*) echo /usr/bin/etcd ;;
     haproxy) echo haproxy ;;
     patroni-pg*) echo /usr/bin/patroni ;;
     app*) echo lab-app.mjs ;;
@@ -331,7 +340,7 @@ wait_for() {
   done
 }
 
-cond_etcd_healthy() { http_get "http://127.0.0.1:$ETCD_PORT/health" | jq -e '.health == "true"'; }
+cond_etcd_healthy() { local p; for p in "${ETCD_PORTS[@]}"; do http_get "http://127.0.0.1:$p/health" | jq -e '.health == "true"' || return 1; done; }
 cond_members() { [[ $(cluster_json | jq '.members | length') -ge $1 ]]; }
 cond_has_leader() { leader_name >/dev/null; }
 cond_leader_not() { local l; l=$(leader_name "$1") && [[ $l != "pg-node-$1" ]]; }
@@ -371,7 +380,7 @@ restapi:
 
 etcd3:
   hosts:
-    - 127.0.0.1:$ETCD_PORT
+$(for p in "${ETCD_PORTS[@]}"; do echo "    - 127.0.0.1:$p"; done)
 
 bootstrap:
   dcs:
@@ -541,16 +550,23 @@ EOF
 
 # ---------------------------------------------------------------- starting pieces
 
+# Service names etcd, etcd2, etcd3 (member 1 keeps the name older state dirs recorded).
+etcd_svc() { [[ $1 -eq 1 ]] && echo etcd || echo "etcd$1"; }
+
 start_etcd() {
+  local i cluster=""
+  for i in 1 2 3; do cluster+="${cluster:+,}lab-etcd$i=http://127.0.0.1:${ETCD_PEER_PORTS[$((i - 1))]}"; done
   mkdir -p "$LAB_DIR/etcd"
-  start_bg etcd "$LAB_DIR/etcd/etcd.log" env -i PATH=/usr/bin:/bin /usr/bin/etcd \
-    --name lab-etcd --data-dir "$LAB_DIR/etcd/data" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "lab-etcd=http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster-state new --initial-cluster-token odoo-ha-watch-lab \
-    --logger zap --log-outputs stderr
+  for i in 1 2 3; do
+    start_bg "$(etcd_svc "$i")" "$LAB_DIR/etcd/etcd$i.log" env -i PATH=/usr/bin:/bin /usr/bin/etcd \
+      --name "lab-etcd$i" --data-dir "$LAB_DIR/etcd/data$i" \
+      --listen-client-urls "http://127.0.0.1:${ETCD_PORTS[$((i - 1))]}" --advertise-client-urls "http://127.0.0.1:${ETCD_PORTS[$((i - 1))]}" \
+      --listen-peer-urls "http://127.0.0.1:${ETCD_PEER_PORTS[$((i - 1))]}" \
+      --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER_PORTS[$((i - 1))]}" \
+      --initial-cluster "$cluster" \
+      --initial-cluster-state new --initial-cluster-token odoo-ha-watch-lab \
+      --logger zap --log-outputs stderr
+  done
 }
 
 start_patroni() {
@@ -576,6 +592,8 @@ start_haproxy() {
 
 print_env() {
   local n a patroni_urls="" pg_dsns="" app_urls=""
+  local p etcd_urls=""
+  for p in "${ETCD_PORTS[@]}"; do etcd_urls+="${etcd_urls:+,}http://127.0.0.1:$p"; done
   for n in "${NODES[@]}"; do
     patroni_urls+="${patroni_urls:+,}$(rest_url "$n")"
     pg_dsns+="${pg_dsns:+,}postgres://$MONITOR_USER:$MONITOR_PASSWORD@127.0.0.1:$(pg_port "$n")/postgres"
@@ -597,6 +615,7 @@ export OHW_LAB_PATRONI_URLS='$patroni_urls'
 export OHW_LAB_PATRONI_USER='$REST_USER'
 export OHW_LAB_PATRONI_PASSWORD='$REST_PASSWORD'
 export OHW_LAB_ETCD_URL='http://127.0.0.1:$ETCD_PORT'
+export OHW_LAB_ETCD_URLS='$etcd_urls'
 export OHW_LAB_HAPROXY_STATS_URL='http://127.0.0.1:$HAP_STATS_PORT/stats;csv'
 export OHW_LAB_HAPROXY_STATS_USER='$STATS_USER'
 export OHW_LAB_HAPROXY_STATS_PASSWORD='$STATS_PASSWORD'
@@ -623,7 +642,7 @@ print_status() {
   fi
   echo "== processes"
   local s pid
-  for s in etcd patroni-pg1 patroni-pg2 patroni-pg3 haproxy app1 app2; do
+  for s in etcd etcd2 etcd3 patroni-pg1 patroni-pg2 patroni-pg3 haproxy app1 app2; do
     if pid=$(svc_pid "$s"); then printf '%-12s running  pid %s\n' "$s" "$pid"
     else printf '%-12s stopped\n' "$s"; fi
   done

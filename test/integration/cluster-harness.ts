@@ -52,7 +52,7 @@ export function labConfigYaml(info: LabInfo): string {
     '    nodes:',
     ...info.pgNodeDsns.map((d, i) => `      - { name: pg-node-${i + 1}, dsn: ${q(d)} }`),
     '  etcd:',
-    `    endpoints: [${q(info.etcdUrl)}]`,
+    `    endpoints: ${q(info.etcdUrls)}`,
     `inhibit: ${q(shipped.loaded.config.inhibit)}`,
   ].join('\n');
 }

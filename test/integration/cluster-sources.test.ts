@@ -18,8 +18,7 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
   before(async () => {
     lab = await startLab();
     await lab.waitReady(120);
-    // etcd-member-count: the lab runs a single etcd member on purpose (info alert, not under test here)
-    h = new ClusterHarness(lab.info, { exclude: ['etcd-member-count'] });
+    h = new ClusterHarness(lab.info);
     h.start();
     await sleep(5000);
   });
