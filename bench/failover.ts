@@ -219,12 +219,12 @@ async function main(): Promise<number> {
       const idle = await idleMinute(idleMs, rssSamples);
 
       const old = await lab.leader();
-      const watch = watchCluster(lab.info.patroniUrls.map((url, k) => ({ name: `pg${k + 1}`, url })), old);
+      const watch = watchCluster(lab.info.patroniUrls.map((url, k) => ({ name: `pg-node-${k + 1}`, url })), old);
       const before = Date.now();
       const killed = await lab.run(['kill-primary'], 30_000);
       pendingRestart = old;
-      // scripts/lab prints the moment right after kill(2): "killed leader pgN at 2026-…Z"
-      const m = /killed leader pg\d at (\S+Z)/.exec(killed.stderr);
+      // scripts/lab prints the moment right after kill(2): "killed leader pg-node-N at 2026-…Z"
+      const m = /killed leader pg-node-\d at (\S+Z)/.exec(killed.stderr);
       const tKill = m?.[1] !== undefined && Number.isFinite(Date.parse(m[1])) ? Date.parse(m[1]) : before;
 
       const first = await notifier.waitFor(tKill, () => true, 2 * MIN, 'the first notification after the kill');

@@ -20,15 +20,15 @@ for run in $(seq 1 "$RUNS"); do
   sleep 2
   t0=$(now)
   old=$("$LAB" kill-primary 2>/dev/null)
-  oldn=${old#pg}
+  oldn=${old#pg-node-}   # Patroni pg-node-N = HAProxy server pgN
   t_down="" t_leader="" t_routed="" new=""
   deadline=$((SECONDS + 90))
   while ((SECONDS < deadline)); do
-    if [[ -z $t_down ]] && [[ $(hap_status pg_primary "$old") == DOWN* ]]; then t_down=$(elapsed "$t0"); fi
+    if [[ -z $t_down ]] && [[ $(hap_status pg_primary "pg$oldn") == DOWN* ]]; then t_down=$(elapsed "$t0"); fi
     if [[ -z $t_leader ]] && l=$(leader_name "$oldn" 2>/dev/null) && [[ $l != "$old" ]]; then
       t_leader=$(elapsed "$t0"); new=$l
     fi
-    if [[ -n $new && -z $t_routed ]] && [[ $(hap_status pg_primary "$new") == UP ]] \
+    if [[ -n $new && -z $t_routed ]] && [[ $(hap_status pg_primary "pg${new#pg-node-}") == UP ]] \
       && [[ $(hap_count pg_primary '^UP') -eq 1 ]]; then t_routed=$(elapsed "$t0"); fi
     [[ -n $t_down && -n $t_leader && -n $t_routed ]] && break
     sleep 0.1

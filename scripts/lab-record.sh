@@ -75,7 +75,7 @@ step "lagging replica (SIGSTOP walreceiver of pg$R, write 4 MiB)"
 ok=0
 for _ in $(seq 1 60); do   # Patroni publishes the leader LSN once per loop (<= 10 s)
   body=$(rest "$L" /cluster)
-  if jq -e --arg n "pg$R" '.members[] | select(.name == $n) | (.lag | type == "number") and .lag > 1048576' <<<"$body" >/dev/null; then ok=1; break; fi
+  if jq -e --arg n "pg-node-$R" '.members[] | select(.name == $n) | (.lag | type == "number") and .lag > 1048576' <<<"$body" >/dev/null; then ok=1; break; fi
   sleep 0.5
 done
 [[ $ok -eq 1 ]] || die "replica pg$R never showed lag > 1 MiB"

@@ -11,6 +11,7 @@ import { startHealthServer, type ReadinessCheck } from './http/server.js';
 import { createLogger, resolveLogFormat, type Logger } from './log.js';
 import { buildStatus } from './status/snapshot.js';
 import { formatStatusLine } from './status/line.js';
+import { checkTopology } from './status/topology-check.js';
 import { buildNotifiers } from './notify/build.js';
 import { createTelegramBot } from './bot/build.js';
 import type { TelegramBot } from './bot/bot.js';
@@ -202,6 +203,18 @@ export async function createApp(o: AppOptions): Promise<App> {
         }
       }
       logger.info({ rules: scheduler.activeRules.length, files: loaded.ruleFiles.length, notifiers: notifiers.map((n) => n.name), http: app.httpPort }, 'odoo-ha-watch started');
+      // Once: a server or node that matches no Patroni member is a configuration warning with its fix
+      // (the rules treat the comparison as unknown), never a page.
+      const cs = loaded.config.sources;
+      if (cs.patroni && (cs.haproxy || cs.postgres)) {
+        void checkTopology(loaded.config, loaded.rules, sources).then(
+          (t) => {
+            for (const p of t.problems) logger.warn({ topology: p }, `configuration warning: ${p}`);
+            if (t.skipped.length) logger.info({ skipped: t.skipped }, 'topology not checked against unreachable sources');
+          },
+          (e: unknown) => logger.warn({ err: e }, 'topology check failed'),
+        );
+      }
     },
     async reload() {
       const r = loadAll(o.configPath, { ...o, registry });

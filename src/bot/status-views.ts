@@ -106,7 +106,15 @@ function haproxyLines(s: StatusSnapshot, old: (ms: number | undefined) => string
   if (!w) lines.push('⚠️ Writes: write backend not found in the stats');
   else if (w.up === 0) lines.push(`🚨 Writes ${code(w.name)}: ${counts(w)} — <b>no server takes writes</b>`);
   else if (w.up > 1) lines.push(`🚨 Writes ${code(w.name)}: ${counts(w)} — <b>more than one server takes writes</b>`);
-  else lines.push(`${w.matchesLeader === false ? '⚠️' : '✅'} Writes ${code(w.name)}: ${counts(w)}${w.upServer ? ` → ${b(w.upServer)}` : ''}${w.matchesLeader === false ? ' — <b>not the Patroni leader</b>' : ''}`);
+  else {
+    // The server name is haproxy.cfg's; the member (matched by address) is Patroni's, when they differ.
+    const member = w.upMember && w.upMember !== w.upServer ? ` (${esc(truncateText(w.upMember, NAME_MAX))})` : '';
+    // Unknown is not OK: a server no member matches (odoo-ha-watch check says why) gets no ✅.
+    const unknown = w.upServer !== undefined && w.upMember === undefined && s.patroni?.leader !== undefined;
+    const icon = w.matchesLeader === false ? '⚠️' : unknown ? '❔' : '✅';
+    const note = w.matchesLeader === false ? ' — <b>not the Patroni leader</b>' : unknown ? ' — Patroni member unknown (see <code>odoo-ha-watch check</code>)' : '';
+    lines.push(`${icon} Writes ${code(w.name)}: ${counts(w)}${w.upServer ? ` → ${b(w.upServer)}${member}` : ''}${note}`);
+  }
   const row = (label: string, x: BackendStatus) => `${x.up === 0 ? '🔴' : x.up < x.total ? '🟠' : '🟢'} ${label} ${code(x.name)}: ${counts(x)}`;
   if (h.read) lines.push(row('Reads', h.read));
   for (const a of h.apps) lines.push(row('App', a));

@@ -13,6 +13,7 @@ import { createRegistry } from '../rules/registry.js';
 import { evaluateRule } from '../scheduler.js';
 import { createSources } from '../sources/sources.js';
 import { buildStatus, formatStatusText } from '../status/snapshot.js';
+import { checkTopology } from '../status/topology-check.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { StateStore } from '../store/store.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
@@ -41,7 +42,9 @@ SIGHUP reloads config and rules; a broken reload keeps the running rule set and 
   check: `Usage: odoo-ha-watch check [--config FILE]
 
 Validates the config and every rule file together. Prints every problem as file:line:column: message
-and exits 1, or prints a summary of rules per file and type and exits 0.`,
+and exits 1, or prints a summary of rules per file and type and exits 0. When Patroni, HAProxy and
+PostgreSQL answer, also checks that every HAProxy server, PostgreSQL node and Odoo worker matches its
+Patroni member (or http target) and prints a warning with the fix for each one that does not.`,
   rules: `Usage: odoo-ha-watch rules [--config FILE]
 
 Lists every rule with its type, interval, severity and current alerts (read from the state store).`,
@@ -85,7 +88,7 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
   const configPath = resolve(parsed.values.config ?? process.env['ODOO_HA_WATCH_CONFIG'] ?? DEFAULT_CONFIG);
   try {
     switch (command) {
-      case 'check': return check(configPath, io);
+      case 'check': return await check(configPath, io);
       case 'run': return await run(configPath);
       case 'rules': return await listRules(configPath, io);
       case 'test-rule': return await testRule(configPath, rest[0], parsed.values.since, io);
@@ -103,7 +106,7 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
   return 2;
 }
 
-function check(configPath: string, io: Out): number {
+async function check(configPath: string, io: Out): Promise<number> {
   const r = loadAll(configPath);
   if (!r.ok) {
     for (const i of r.issues) io.err(formatIssue(i));
@@ -120,6 +123,19 @@ function check(configPath: string, io: Out): number {
   }
   const notifiers = [loaded.config.notifiers.telegram ? `telegram (${loaded.config.notifiers.telegram.chats.length} chats)` : undefined, (loaded.config.notifiers.console?.enabled ?? !loaded.config.notifiers.telegram) ? 'console' : undefined].filter(Boolean);
   io.out(`${loaded.rules.length} rule(s) in ${loaded.ruleFiles.length} file(s); notifiers: ${notifiers.join(', ')}; sources: ${Object.keys(loaded.config.sources).join(', ') || 'none'}`);
+  const s = loaded.config.sources;
+  if (s.patroni && (s.haproxy || s.postgres)) {
+    // Warnings, not errors: the config is valid; these joins are just unknown until fixed.
+    const sources = createSources(loaded.config, silentLogger);
+    try {
+      const t = await checkTopology(loaded.config, loaded.rules, sources);
+      for (const x of t.skipped) io.out(`topology: not checked against ${x}`);
+      for (const m of t.matched) io.out(`topology: ${m}`);
+      for (const p of t.problems) io.out(`topology WARNING: ${p}`);
+    } finally {
+      await sources.close();
+    }
+  }
   return 0;
 }
 

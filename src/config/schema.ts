@@ -15,7 +15,7 @@ const patroniSource = z.strictObject({
 
 const haproxySource = z
   .strictObject({
-    stats_url: url().optional().meta({ description: 'Stats page URL (";csv" is appended), e.g. http://lb:8404/stats' }),
+    stats_url: url().optional().meta({ description: 'Stats page URL (";csv" is appended), e.g. http://lb:8404/stats. Servers are matched to Patroni members by address: the page shows addresses only with `stats show-legends`.' }),
     username: z.string().optional().meta({ description: 'Stats page basic-auth user.' }),
     password: z.string().optional().meta({ description: 'Stats page password (or password_file).' }),
     socket: z.string().optional().meta({ description: 'Runtime API socket path (`show stat`), an alternative to stats_url.' }),
@@ -28,7 +28,7 @@ const haproxySource = z
 
 const postgresSource = z.strictObject({
   nodes: z
-    .array(z.strictObject({ name: z.string().min(1).meta({ description: 'The Patroni member name of this node.' }), dsn: z.string().min(1).meta({ description: 'Direct connection (not through HAProxy) as a pg_monitor role.' }) }))
+    .array(z.strictObject({ name: z.string().min(1).meta({ description: 'Name shown in alerts. Matched to its Patroni member by the DSN host:port (the member\'s postgresql.connect_address), then by name.' }), dsn: z.string().min(1).meta({ description: 'Direct connection (not through HAProxy) as a pg_monitor role.' }) }))
     .min(1),
   connect_timeout: zDuration().prefault('3s'),
   statement_timeout: zDuration().prefault('3s'),

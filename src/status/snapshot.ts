@@ -4,6 +4,7 @@ import { isNoIndexError, noIndexYet } from '../sources/elasticsearch/msearch-bat
 import type { Observation } from '../sources/observation.js';
 import { formatBytes } from '../sources/patroni/parse.js';
 import { replicaLags } from '../rules/types/postgres.js';
+import { matchHaproxyServers, matchPostgresNodes, memberAddresses } from '../sources/topology.js';
 import type { StateStore } from '../store/store.js';
 
 /** What /status and `odoo-ha-watch status` show. Each part says how old its data is, or why there is none. */
@@ -73,8 +74,12 @@ export interface BackendStatus {
 
 export interface HaproxyStatus {
   ageMs: number;
-  /** The write backend; `upServer` is its single UP server when there is exactly one. */
-  write?: BackendStatus & { upServer?: string; matchesLeader?: boolean };
+  /**
+   * The write backend; `upServer` is its single UP server when there is exactly one, `upMember` the
+   * Patroni member it is (matched by address, src/sources/topology.ts); `matchesLeader` is absent
+   * when that is unknown.
+   */
+  write?: BackendStatus & { upServer?: string; upMember?: string; matchesLeader?: boolean };
   read?: BackendStatus;
   apps: BackendStatus[];
 }
@@ -190,13 +195,18 @@ async function clusterStatus(sources: Sources, now: number): Promise<{ results: 
   const line = <T,>(name: string, o: Observation<T> | undefined, detail: (v: T) => string): SourceLine | undefined =>
     !o ? undefined : o.ok ? { name, state: 'ok', detail: detail(o.value), ageMs: Math.max(0, now - o.at.getTime()) } : { name, state: 'unreachable', detail: `${o.error.kind}: ${o.error.message}`, ageMs: Math.max(0, now - o.at.getTime()) };
   const out: Awaited<ReturnType<typeof clusterStatus>> = { results: {} };
-  const pgLag = pg?.ok ? replicaLags(pg.value) : undefined;
+  // Config node names and HAProxy server names need not be Patroni member names: joined by address.
+  const addresses = pat?.ok ? memberAddresses(pat.value.members) : undefined;
+  const pgMatch = pg?.ok && addresses ? new Map([...matchPostgresNodes(pg.value.nodes, addresses).members].map(([node, m]) => [node, m.member])) : undefined;
+  const nodeOf = (member: string): string | undefined => (pgMatch ? [...pgMatch].find(([, m]) => m === member)?.[0] : member);
+  const pgLag = pg?.ok ? replicaLags(pg.value, pgMatch) : undefined;
 
   if (pat?.ok) {
     const c = pat.value;
     const members: StatusMember[] = c.members.map((m) => {
-      const sql = pgLag?.replicas.find((r) => r.node === m.name);
-      const node = pg?.ok ? pg.value.nodes.find((n) => n.name === m.name) : undefined;
+      const nodeName = nodeOf(m.name);
+      const sql = nodeName === undefined ? undefined : pgLag?.replicas.find((r) => r.node === nodeName);
+      const node = pg?.ok && nodeName !== undefined ? pg.value.nodes.find((n) => n.name === nodeName) : undefined;
       return {
         name: m.name, role: m.role, state: m.state,
         ...(m.timeline !== undefined ? { timeline: m.timeline } : {}),
@@ -245,9 +255,11 @@ async function clusterStatus(sources: Sources, now: number): Promise<{ results: 
     const leader = out.patroni?.leader;
     const appNames = h.appBackends ?? hap.value.backends.map((b) => b.name).filter((n) => n !== h.writeBackend && n !== h.readBackend && n !== 'stats');
     const upServer = write && write.up === 1 ? write.servers.find((s) => /^(UP|no check)/.test(s.status))?.name : undefined;
+    const writeServers = hap.value.backends.find((x) => x.name === h.writeBackend)?.servers ?? [];
+    const upMember = upServer && addresses ? matchHaproxyServers(writeServers, addresses).members.get(upServer)?.member : undefined;
     out.haproxy = {
       ageMs: Math.max(0, now - hap.at.getTime()),
-      ...(write ? { write: { ...write, ...(upServer ? { upServer } : {}), ...(upServer && leader ? { matchesLeader: upServer === leader } : {}) } } : {}),
+      ...(write ? { write: { ...write, ...(upServer ? { upServer } : {}), ...(upMember ? { upMember } : {}), ...(upMember && leader ? { matchesLeader: upMember === leader } : {}) } } : {}),
       ...(h.readBackend && summary(h.readBackend) ? { read: summary(h.readBackend)! } : {}),
       apps: appNames.map(summary).filter((b): b is BackendStatus => b !== undefined),
     };
@@ -337,7 +349,8 @@ export function formatClusterText(s: StatusSnapshot): string[] {
   if (h) {
     const b = (x: BackendStatus) => `${x.name} ${x.up}/${x.total} UP (${x.servers.map((sv) => `${sv.name} ${sv.status}`).join(', ')})`;
     lines.push('', `HAProxy (data ${Math.round(h.ageMs / 1000)} s old):`);
-    if (h.write) lines.push(`  writes: ${b(h.write)}${h.write.upServer ? ` → ${h.write.upServer}${h.write.matchesLeader === false ? ' — NOT the Patroni leader' : ''}` : h.write.up === 0 ? ' — WRITES IMPOSSIBLE' : ' — MORE THAN ONE PRIMARY'}`);
+    const to = (w: NonNullable<HaproxyStatus['write']>) => `${w.upServer}${w.upMember && w.upMember !== w.upServer ? ` (${w.upMember})` : ''}${w.matchesLeader === false ? ' — NOT the Patroni leader' : w.upMember === undefined && s.patroni ? ' — which Patroni member is unknown (see odoo-ha-watch check)' : ''}`;
+    if (h.write) lines.push(`  writes: ${b(h.write)}${h.write.upServer ? ` → ${to(h.write)}` : h.write.up === 0 ? ' — WRITES IMPOSSIBLE' : ' — MORE THAN ONE PRIMARY'}`);
     if (h.read) lines.push(`  reads:  ${b(h.read)}`);
     for (const a of h.apps) lines.push(`  app:    ${b(a)}`);
   }

@@ -40,7 +40,7 @@ export function labConfigYaml(info: LabInfo): string {
     'sources:',
     '  patroni:',
     '    members:',
-    ...info.patroniUrls.map((u, i) => `      - { name: pg${i + 1}, url: ${q(u)} }`),
+    ...info.patroniUrls.map((u, i) => `      - { name: pg-node-${i + 1}, url: ${q(u)} }`),
     '  haproxy:',
     `    stats_url: ${q(info.haproxyStatsUrl.replace(/;csv$/, ''))}`,
     `    username: ${q(info.haproxyStatsAuth.user)}`,
@@ -50,15 +50,17 @@ export function labConfigYaml(info: LabInfo): string {
     '    app_backends: [odoo_workers]',
     '  postgres:',
     '    nodes:',
-    ...info.pgNodeDsns.map((d, i) => `      - { name: pg${i + 1}, dsn: ${q(d)} }`),
+    ...info.pgNodeDsns.map((d, i) => `      - { name: pg-node-${i + 1}, dsn: ${q(d)} }`),
     '  etcd:',
-    `    endpoints: [${q(info.etcdUrl)}]`,
+    `    endpoints: ${q(info.etcdUrls)}`,
     `inhibit: ${q(shipped.loaded.config.inhibit)}`,
   ].join('\n');
 }
 
 export class ClusterHarness {
   readonly sent: Sent[] = [];
+  /** Completed passes over every rule (the watch's clock: negative checks wait for ticks, not sleeps). */
+  ticks = 0;
   readonly sources: Sources;
   readonly store = new SqliteStore(':memory:');
   readonly notifier = new CapturingNotifier();
@@ -89,6 +91,17 @@ export class ClusterHarness {
       const ev = await evaluateRule(rule, { registry: this.registry, sources: this.sources, logger: silentLogger, store: this.store }, new Date(now));
       const r = await this.engine.apply(rule, ev, now);
       for (const n of r.notifications) this.record(n);
+    }
+    this.ticks++;
+  }
+
+  /** Waits (bounded) until `n` more passes over every rule have completed. */
+  async waitTicks(n: number, timeoutMs: number): Promise<void> {
+    const target = this.ticks + n;
+    const deadline = Date.now() + timeoutMs;
+    while (this.ticks < target) {
+      if (Date.now() > deadline) throw new Error(`only ${this.ticks - (target - n)} of ${n} evaluation passes within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
 

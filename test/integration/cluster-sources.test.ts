@@ -18,8 +18,7 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
   before(async () => {
     lab = await startLab();
     await lab.waitReady(120);
-    // etcd-member-count: the lab runs a single etcd member on purpose (info alert, not under test here)
-    h = new ClusterHarness(lab.info, { exclude: ['etcd-member-count'] });
+    h = new ClusterHarness(lab.info);
     h.start();
     await sleep(5000);
   });
@@ -42,14 +41,17 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
     const leader = await lab.leader();
     assert.equal(snap.patroni?.leader, leader, text);
     for (const line of status.split('\n')) {
-      const m = /^\|\s*(pg\d)\s*\|\s*[\d.:]+\s*\|\s*(Leader|Replica|Sync Standby)\s*\|\s*(\w[\w ]*?)\s*\|\s*(\d+)\s*\|/.exec(line);
+      const m = /^\|\s*(pg-node-\d)\s*\|\s*[\d.:]+\s*\|\s*(Leader|Replica|Sync Standby)\s*\|\s*(\w[\w ]*?)\s*\|\s*(\d+)\s*\|/.exec(line);
       if (!m) continue;
       const member: StatusMember = snap.patroni!.members.find((x) => x.name === m[1])!;
       assert.equal(member.isLeader, m[2] === 'Leader', line);
       assert.equal(member.state, m[3], line);
       assert.equal(member.timeline, Number(m[4]), line);
     }
-    assert.equal(snap.haproxy?.write?.upServer, leader, text);
+    // HAProxy's server is pgN, the member pg-node-N: joined by address (the lab's stats show-legends).
+    assert.equal(snap.haproxy?.write?.upServer, `pg${nodeOf(leader)}`, text);
+    assert.equal(snap.haproxy?.write?.upMember, leader, text);
+    assert.equal(snap.haproxy?.write?.matchesLeader, true, text);
     assert.equal(snap.haproxy?.apps[0]?.name, 'odoo_workers');
     assert.equal(snap.etcd?.hasQuorum, true);
     assert.deepEqual(snap.patroni?.failoverCandidates.sort(), snap.patroni!.members.filter((x) => !x.isLeader).map((x) => x.name).sort());
@@ -72,7 +74,7 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
 
   test('a replica made to lag → lag alert with bytes and seconds; unlag → resolved', async () => {
     const leader = await lab.leader();
-    const replica = (['pg1', 'pg2', 'pg3'] as MemberName[]).find((m) => m !== leader)!;
+    const replica = (['pg-node-1', 'pg-node-2', 'pg-node-3'] as MemberName[]).find((m) => m !== leader)!;
     const t0 = Date.now();
     await lab.lag(nodeOf(replica));
     try {
@@ -91,7 +93,7 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
 
   test('a Patroni member whose REST API is unreachable → member-down alert; back → resolved', async () => {
     const leader = await lab.leader();
-    const replica = (['pg1', 'pg2', 'pg3'] as MemberName[]).find((m) => m !== leader)!;
+    const replica = (['pg-node-1', 'pg-node-2', 'pg-node-3'] as MemberName[]).find((m) => m !== leader)!;
     const t0 = Date.now();
     await lab.stopNode(nodeOf(replica));
     try {

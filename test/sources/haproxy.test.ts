@@ -44,6 +44,21 @@ describe('haproxy stats CSV', () => {
     assert.throws(() => parseStatsCsv('<html>401 Unauthorized</html>'), MalformedStats);
   });
 
+  it('a quoted field with commas (HAProxy quotes them) does not shift the columns', () => {
+    const header = '# pxname,svname,status,check_desc,addr,check_code,type,';
+    const text = `${header}\npg_primary,pg1,UP,"Layer7 check passed, info: ""a, b""",10.0.1.11:5432,200,2,\npg_primary,pg2,DOWN,Layer7 wrong status,10.0.1.12:5432,503,2,\n`;
+    const rows = parseStatsCsv(text);
+    assert.deepEqual(rows.map((r) => [r['svname'], r['status'], r['check_desc'], r['addr'], r['check_code']]), [
+      ['pg1', 'UP', 'Layer7 check passed, info: "a, b"', '10.0.1.11:5432', '200'],
+      ['pg2', 'DOWN', 'Layer7 wrong status', '10.0.1.12:5432', '503'],
+    ]);
+    // The recorded lab row with its check description quoted around a comma: status and addr stay in place.
+    const recorded = lab('haproxy-show-stat-steady.csv').replace(',Layer7 wrong status,', ',"Layer7 wrong status, code 503",');
+    const pg2 = findBackend(toStats(parseStatsCsv(recorded)), 'pg_primary')!.servers.find((s) => s.name === 'pg2')!;
+    assert.deepEqual([pg2.status.raw, pg2.checkDesc, pg2.addr], ['DOWN', 'Layer7 wrong status, code 503', '127.0.0.1:15433']);
+    assert.throws(() => parseStatsCsv(`${header}\npg_primary,pg1,"UP,unterminated\n`), MalformedStats);
+  });
+
   it('normalizes every server status string', () => {
     const cases: [string, string, boolean][] = [
       ['UP', 'UP', true], ['DOWN', 'DOWN', false], ['MAINT', 'MAINT', false], ['MAINT (via pg_primary/pg1)', 'MAINT', false], ['MAINT (resolution)', 'MAINT', false],

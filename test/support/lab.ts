@@ -1,5 +1,5 @@
 // Helper for integration tests against the local HA lab (scripts/lab): 3 PostgreSQL 15 nodes under
-// Patroni 3.0 + etcd 3.4 + HAProxy 2.6 + 2 stand-in Odoo workers, all on 127.0.0.1.
+// Patroni 3.0 + 3 etcd 3.4 members + HAProxy 2.6 + 2 stand-in Odoo workers, all on 127.0.0.1.
 //
 //   import { describe, before, after, it } from 'node:test';
 //   import { labSkipReason, startLab, type Lab } from '../support/lab.js';
@@ -21,8 +21,8 @@ export const LAB_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), '../.
 
 export type NodeNumber = 1 | 2 | 3;
 export type AppNumber = 1 | 2;
-/** Patroni member name: pg1..pg3 (node N = pgN). */
-export type MemberName = `pg${NodeNumber}`;
+/** Patroni member name as in the seed's patroni.yml: pg-node-1..3 (node N; its HAProxy server is pgN). */
+export type MemberName = `pg-node-${NodeNumber}`;
 
 export interface LabPorts {
   etcd: number;
@@ -48,6 +48,8 @@ export interface LabInfo {
   /** Basic auth Patroni wants for POST/PATCH/DELETE (GET is open) */
   patroniAuth: { user: string; password: string };
   etcdUrl: string;
+  /** Client URLs of the three etcd members (the seed runs three). */
+  etcdUrls: [string, string, string];
   /** HAProxy stats CSV over HTTP (…/stats;csv), needs haproxyStatsAuth */
   haproxyStatsUrl: string;
   haproxyStatsAuth: { user: string; password: string };
@@ -168,6 +170,7 @@ export function labInfoFromEnv(env: Record<string, string>): LabInfo {
     patroniUrls: tuple3(list(env, 'OHW_LAB_PATRONI_URLS', ','), 'OHW_LAB_PATRONI_URLS'),
     patroniAuth: { user: need(env, 'OHW_LAB_PATRONI_USER'), password: need(env, 'OHW_LAB_PATRONI_PASSWORD') },
     etcdUrl: need(env, 'OHW_LAB_ETCD_URL'),
+    etcdUrls: tuple3(list(env, 'OHW_LAB_ETCD_URLS', ','), 'OHW_LAB_ETCD_URLS'),
     haproxyStatsUrl: need(env, 'OHW_LAB_HAPROXY_STATS_URL'),
     haproxyStatsAuth: { user: need(env, 'OHW_LAB_HAPROXY_STATS_USER'), password: need(env, 'OHW_LAB_HAPROXY_STATS_PASSWORD') },
     haproxySocket: need(env, 'OHW_LAB_HAPROXY_SOCKET'),
@@ -184,13 +187,13 @@ export function labInfoFromEnv(env: Record<string, string>): LabInfo {
 
 function memberName(text: string): MemberName {
   const name = text.trim().split('\n').pop()?.trim() ?? '';
-  if (name !== 'pg1' && name !== 'pg2' && name !== 'pg3') throw new Error(`expected a member name pg1..pg3, got '${name}'`);
+  if (name !== 'pg-node-1' && name !== 'pg-node-2' && name !== 'pg-node-3') throw new Error(`expected a member name pg-node-1..3, got '${name}'`);
   return name;
 }
 
-/** Node number of a member name (pg2 -> 2). */
+/** Node number of a member name (pg-node-2 -> 2). */
 export function nodeOf(name: MemberName): NodeNumber {
-  return Number(name.slice(2)) as NodeNumber;
+  return Number(name.slice('pg-node-'.length)) as NodeNumber;
 }
 
 export class Lab {

@@ -43,7 +43,7 @@ function haproxy(writeServers: [string, string][], leaderName = 'pg1'): HaproxyS
   const upServer = w.up === 1 ? writeServers.find(([, s]) => s === 'UP')![0] : undefined;
   return {
     ageMs: 2000,
-    write: { ...w, ...(upServer ? { upServer, matchesLeader: upServer === leaderName } : {}) },
+    write: { ...w, ...(upServer ? { upServer, upMember: upServer, matchesLeader: upServer === leaderName } : {}) },
     read: backend('pg_read', [['pg1', 'UP'], ['pg2', 'UP'], ['pg3', 'DOWN']]),
     apps: [backend('odoo_workers', [['odoo1', 'UP'], ['odoo2', 'MAINT']])],
   };
@@ -126,6 +126,15 @@ describe('/status view', () => {
     assert.match(two, /🚨 Writes pg_write: 2 UP · 1 DOWN — more than one server takes writes/);
     const missing = snapshot({ haproxy: { ageMs: 0, apps: [] } });
     assert.match(shown(statusView(missing, T0)), /⚠️ Writes: write backend not found in the stats/);
+  });
+
+  test('write backend on the seed naming: server pg1 is member pg-node-1 (matched by address); unknown member is not ✅', () => {
+    const w = haproxy([['pg1', 'UP'], ['pg2', 'DOWN'], ['pg3', 'DOWN']]);
+    const seed = shown(statusView(snapshot({ haproxy: { ...w, write: { ...w.write!, upMember: 'pg-node-1', matchesLeader: true } } }), T0));
+    assert.match(seed, /✅ Writes pg_write: 1 UP · 2 DOWN → pg1 \(pg-node-1\)$/m);
+    const { upMember: _drop, matchesLeader: _m, ...unmatched } = w.write!;
+    const unknown = shown(statusView(snapshot({ haproxy: { ...w, write: unmatched } }), T0));
+    assert.match(unknown, /❔ Writes pg_write: 1 UP · 2 DOWN → pg1 — Patroni member unknown \(see odoo-ha-watch check\)$/m);
   });
 
   test('sources without data: "unreachable" / "not configured" / "no data", never a made-up value', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { describeServer, findBackend, type HaproxyServer } from '../../sources/haproxy/status.js';
+import { matchHaproxyServers, memberAddresses } from '../../sources/topology.js';
 import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
 import { notConfigured, observe, requireSource, sourceFailed } from './cluster-util.js';
 
@@ -9,7 +10,9 @@ const upOf = (servers: readonly HaproxyServer[]) => servers.filter((s) => s.stat
  * The write backend (Patroni `/primary` checks): replicas are DOWN by design (503), so the
  * invariant is "exactly one server UP, and it is the Patroni leader". 0 UP = writes impossible;
  * ≥ 2 UP = two nodes claim primary (HAProxy also counts servers UP for < 0.3 s after a restart:
- * give this a short `for:`).
+ * give this a short `for:`). Which member the UP server is comes from src/sources/topology.ts
+ * (address first: haproxy.cfg `server pg1 …` is Patroni `pg-node-1`); when it cannot be told,
+ * the comparison is unknown (a failed evaluation), never a page.
  */
 export const haproxyWriteBackendRule = defineRuleType({
   type: 'haproxy_write_backend',
@@ -18,7 +21,7 @@ export const haproxyWriteBackendRule = defineRuleType({
   shape: {
     backend: z.string().optional().meta({ description: 'Backend name (default: sources.haproxy.write_backend).' }),
     check_leader: z.boolean().prefault(true).meta({ description: 'Compare the UP server with the Patroni leader (needs sources.patroni).' }),
-    server_members: z.record(z.string(), z.string()).optional().meta({ description: 'HAProxy server name → Patroni member name, when they differ.' }),
+    server_members: z.record(z.string(), z.string()).optional().meta({ description: 'HAProxy server name → Patroni member name. Only needed when the server address (HAProxy `addr`) is not the member\'s PostgreSQL or REST address, and the names differ.' }),
   },
   placeholders: {
     backend: 'the backend',
@@ -27,6 +30,7 @@ export const haproxyWriteBackendRule = defineRuleType({
     up_servers: 'names of the servers UP',
     servers: 'every server with its status and check result',
     leader: 'the Patroni leader',
+    up_member: 'the Patroni member of the UP server (wrong_primary)',
     detail: 'what is wrong, one line',
   },
   defaultMessage: '{{detail}}',
@@ -38,12 +42,11 @@ export const haproxyWriteBackendRule = defineRuleType({
     const [obs, pat] = await Promise.all([src.poll(ctx.signal), rule.spec.check_leader && ctx.sources.patroni ? ctx.sources.patroni.poll(ctx.signal) : Promise.resolve(undefined)]);
     if (!obs.ok) return sourceFailed(obs);
     const b = findBackend(obs.value, name);
-    if (!b) return { ok: true, findings: [{ labels: { backend: name, problem: 'missing' }, values: { backend: name, problem: 'missing', up_count: 0, up_servers: '', servers: '', leader: '', detail: `backend ${name} is not in the HAProxy stats (renamed? wrong stats endpoint?)` } }] };
+    if (!b) return { ok: true, findings: [{ labels: { backend: name, problem: 'missing' }, values: { backend: name, problem: 'missing', up_count: 0, up_servers: '', servers: '', leader: '', up_member: '', detail: `backend ${name} is not in the HAProxy stats (renamed? wrong stats endpoint?)` } }] };
     const up = upOf(b.servers);
     const servers = b.servers.map((s) => `${s.name} ${describeServer(s)}`).join('; ');
     const leader = pat?.ok && pat.value.leader && pat.value.leaderHealthy ? pat.value.leader : undefined;
-    const memberOf = (s: string) => rule.spec.server_members?.[s] ?? s;
-    const values = { backend: name, up_count: up.length, up_servers: up.map((s) => s.name).join(', '), servers, leader: leader ?? (pat?.ok ? 'none' : 'unknown') };
+    const values = { backend: name, up_count: up.length, up_servers: up.map((s) => s.name).join(', '), servers, leader: leader ?? (pat?.ok ? 'none' : 'unknown'), up_member: '' };
     const findings: Finding[] = [];
     const unknown: Unknown[] = [];
     // A status we cannot read (missing column, new keyword) may be UP: fewer than two UP is then unknown.
@@ -53,7 +56,17 @@ export const haproxyWriteBackendRule = defineRuleType({
     if (rule.spec.check_leader && (!pat?.ok || pat.value.leaderUnknown)) unknown.push({ labels: { backend: name, problem: 'wrong_primary' }, reason: pat?.ok ? pat.value.leaderUnknown! : pat ? `patroni: ${pat.error.message}` : 'sources.patroni not configured' });
     if (up.length === 0) findings.push({ labels: { backend: name, problem: 'no_primary' }, values: { ...values, problem: 'no_primary', detail: `no server UP in ${name}: writes are impossible (${servers})` } });
     else if (up.length >= 2) findings.push({ labels: { backend: name, problem: 'multiple_primaries' }, values: { ...values, problem: 'multiple_primaries', detail: `${up.length} servers UP in ${name} (${values.up_servers}): more than one node claims to be primary` } });
-    else if (leader && memberOf(up[0]!.name) !== leader) findings.push({ labels: { backend: name, problem: 'wrong_primary' }, values: { ...values, problem: 'wrong_primary', detail: `${name} sends writes to ${up[0]!.name} but the Patroni leader is ${leader}` } });
+    else if (leader && pat?.ok) {
+      const server = up[0]!;
+      const match = matchHaproxyServers(b.servers, memberAddresses(pat.value.members), rule.spec.server_members);
+      const member = match.members.get(server.name)?.member;
+      // Which member takes the writes is unknown: the comparison cannot be made (neither fire nor resolve).
+      if (member === undefined) unknown.push({ labels: { backend: name, problem: 'wrong_primary' }, reason: match.problems.find((p) => p.items.includes(server.name))?.message ?? `HAProxy server ${server.name} matches no Patroni member` });
+      else if (member !== leader) {
+        const shown = member === server.name ? server.name : `${server.name} (${member})`;
+        findings.push({ labels: { backend: name, problem: 'wrong_primary' }, values: { ...values, up_member: member, problem: 'wrong_primary', detail: `${name} sends writes to ${shown} but the Patroni leader is ${leader}` } });
+      }
+    }
     return { ok: true, findings, ...(unknown.length ? { unknown } : {}) };
   },
 });

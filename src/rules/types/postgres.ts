@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { PgFact, PgNodeState, PostgresState } from '../../sources/postgres/client.js';
-import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
+import { matchPostgresNodes, memberAddresses } from '../../sources/topology.js';
+import { defineRuleType, type EvalContext, type Finding, type Unknown } from '../rule-type.js';
 import { formatBytes, observe, requireSource, secondsText } from './cluster-util.js';
 
 const REPL_CHECKS = ['lag', 'not_streaming', 'replay_paused'] as const;
@@ -30,9 +31,11 @@ const unknownWhy = (n: PgNodeState, fact: PgFact): string | undefined => {
 /**
  * Pure: per-replica lag from one poll of every node (the primary's pg_stat_replication + each
  * replica's own view). A fact that could not be read leaves what depends on it unknown — never
- * "not streaming" or "no lag". Nodes whose role or replica view is unknown are listed in `unknownNodes`.
+ * "not streaming" or "no lag". A replica's pg_stat_replication row is the one whose application_name
+ * is its Patroni member name (`memberOf`: config node name → member, from src/sources/topology.ts),
+ * else its config name. Nodes whose role or replica view is unknown are listed in `unknownNodes`.
  */
-export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primaries: PgNodeState[]; replicas: ReplicaLag[]; unknownNodes: { node: string; reason: string }[] } {
+export function replicaLags(pg: PostgresState, memberOf?: ReadonlyMap<string, string>): { primary?: PgNodeState; primaries: PgNodeState[]; replicas: ReplicaLag[]; unknownNodes: { node: string; reason: string }[] } {
   const primaries = pg.nodes.filter((n) => n.reachable && n.inRecovery === false);
   const primary = primaries.length === 1 ? primaries[0] : undefined;
   const replicas: ReplicaLag[] = [];
@@ -43,7 +46,10 @@ export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primari
     else if (n.inRecovery === true && !n.replica && (n.unknown.replica || n.unknown.wal_receiver)) unknownNodes.push({ node: n.name, reason: unknownWhy(n, 'replica') ?? unknownWhy(n, 'wal_receiver')! });
     if (!n.reachable || n.inRecovery !== true || !n.replica) continue;
     const replicationUnknown = primary ? unknownWhy(primary, 'replication') : undefined;
-    const row = primary?.primary?.replication.find((r) => r.applicationName === n.name);
+    const member = memberOf?.get(n.name);
+    const row = primary?.primary?.replication.find((r) => r.applicationName === member) ?? primary?.primary?.replication.find((r) => r.applicationName === n.name);
+    // Without the member name, a missing row may only mean the names differ: unknown, not "not streaming".
+    const rowKnowable = member !== undefined || (primary?.primary?.replication.some((r) => pg.nodes.some((x) => x.name === r.applicationName)) ?? false);
     let bytes: number | null = row?.replayLagBytes ?? null;
     if (bytes === null && primary?.primary?.lsnPos != null && n.replica.replayPos !== null) bytes = Math.max(0, primary.primary.lsnPos - n.replica.replayPos);
     // A standby that stopped replying while WAL waits for it is at least that stale (replay_lag freezes then).
@@ -57,6 +63,7 @@ export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primari
     else if (wr.status !== 'streaming') notStreamingReason = `WAL receiver ${wr.status}`;
     // The primary's view of this replica was not read: absent from it is not "not streaming".
     else if (replicationUnknown) unknown.not_streaming = replicationUnknown;
+    else if (primary && !row && !rowKnowable) unknown.not_streaming = `${n.name}: no pg_stat_replication row on ${primary.name} carries its name and Patroni did not say its member name`;
     else if (primary && !row) notStreamingReason = `not in pg_stat_replication on ${primary.name}`;
     else if (row && row.state !== 'streaming') notStreamingReason = `replication state ${row.state ?? 'unknown'} on ${primary!.name}`;
     // Byte lag needs the primary (its replication row or its LSN); without one it is unknown, not zero.
@@ -74,6 +81,14 @@ export function replicaLags(pg: PostgresState): { primary?: PgNodeState; primari
   }
   return { ...(primary ? { primary } : {}), primaries, replicas, unknownNodes };
 }
+
+/** Config node name → Patroni member name, when Patroni is configured and answers (else names are used as they are). */
+async function nodeMembers(ctx: EvalContext, pg: PostgresState): Promise<ReadonlyMap<string, string> | undefined> {
+  const pat = await ctx.sources.patroni?.poll(ctx.signal);
+  if (!pat?.ok) return undefined;
+  return new Map([...matchPostgresNodes(pg.nodes, memberAddresses(pat.value.members)).members].map(([node, m]) => [node, m.member]));
+}
+
 
 export const postgresReplicationRule = defineRuleType({
   type: 'postgres_replication',
@@ -101,7 +116,7 @@ export const postgresReplicationRule = defineRuleType({
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'postgres');
     if (!obs.ok) return obs.evaluation;
-    const { primary, replicas, unknownNodes } = replicaLags(obs.value);
+    const { primary, replicas, unknownNodes } = replicaLags(obs.value, await nodeMembers(ctx, obs.value));
     const checks = new Set(rule.spec.checks);
     const findings: Finding[] = [];
     const unknown: Unknown[] = unknownNodes.map((u) => ({ labels: { node: u.node }, reason: u.reason }));

@@ -1,11 +1,13 @@
 import { z } from 'zod';
+import { matchPostgresNodes, memberAddresses } from '../../sources/topology.js';
 import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
 import { notConfigured, requireSource, sourceFailed } from './cluster-util.js';
 
 /**
  * Cross-check of PostgreSQL (pg_is_in_recovery on each node, direct SQL) with Patroni: two nodes
  * not in recovery, or a node Patroni calls replica that is not in recovery, is split-brain (e.g. a
- * Patroni-only crash leaves the old PostgreSQL running as a primary, reachable directly).
+ * Patroni-only crash leaves the old PostgreSQL running as a primary, reachable directly). Nodes are
+ * joined to members by address (src/sources/topology.ts): config names need not be member names.
  */
 export const splitBrainRule = defineRuleType({
   type: 'split_brain',
@@ -45,10 +47,18 @@ export const splitBrainRule = defineRuleType({
       findings.push({ labels: { node: 'cluster', problem: 'multiple_primaries' }, values: { ...base, node: 'cluster', problem: 'multiple_primaries', detail: `SPLIT-BRAIN: ${primaries.length} nodes accept writes (${primaries.join(', ')}); Patroni leader is ${base.leader}` } });
     }
     if (pat?.ok) {
+      const match = matchPostgresNodes(obs.value.nodes, memberAddresses(pat.value.members));
       for (const name of primaries) {
-        const m = pat.value.members.find((x) => x.name === name);
+        const member = match.members.get(name)?.member;
+        if (member === undefined) {
+          // Which member accepts writes is unknown; two primaries above are reported regardless.
+          if (findings.length === 0) return { ok: false, source: 'topology', error: match.problems.find((p) => p.items.includes(name))?.message ?? `postgres node ${name} matches no Patroni member` };
+          continue;
+        }
+        const m = pat.value.members.find((x) => x.name === member);
         if (m && !m.isLeader && m.role !== 'unknown' && m.role !== 'leader' && m.role !== 'standby_leader') {
-          findings.push({ labels: { node: name, problem: 'replica_not_in_recovery' }, values: { ...base, node: name, problem: 'replica_not_in_recovery', detail: `${name} is not in recovery (accepts writes) but Patroni lists it as ${m.role}; leader is ${base.leader}` } });
+          const shown = member === name ? name : `${name} (${member})`;
+          findings.push({ labels: { node: name, problem: 'replica_not_in_recovery' }, values: { ...base, node: name, problem: 'replica_not_in_recovery', detail: `${shown} is not in recovery (accepts writes) but Patroni lists it as ${m.role}; leader is ${base.leader}` } });
         }
       }
     }

@@ -54,6 +54,8 @@ export interface PatroniMember {
   pendingRestartReason?: Record<string, { old_value?: string; new_value?: string }>;
   host?: string;
   port?: number;
+  /** REST API URL: the DCS `api_url`, else the configured URL (topology matching by address). */
+  apiUrl?: string;
   isLeader: boolean;
   /** Could Patroni promote it now: a healthy replica within maximum_lag_on_failover, on the leader's timeline, no nofailover tag. */
   failoverCandidate: boolean;
@@ -177,6 +179,8 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
     if (reason) m.pendingRestartReason = reason;
     if (d?.host !== undefined) m.host = d.host;
     if (d?.port !== undefined) m.port = d.port;
+    const apiUrl = d?.apiUrl ?? poll?.url;
+    if (apiUrl !== undefined) m.apiUrl = apiUrl;
     if (!isLeader) {
       const why = notCandidate(m, timeline, maxLag, chosenLeader);
       if (why) m.notCandidateReason = why;
