@@ -91,11 +91,28 @@ export class TelegramNotifier implements Notifier {
   private readonly progress = new Map<number, Progress>();
   private botProblem: string | undefined;
 
-  constructor(private readonly o: TelegramNotifierOptions) {
+  private o: TelegramNotifierOptions;
+
+  constructor(o: TelegramNotifierOptions) {
+    this.o = o;
     this.telegram = o.telegram ?? new Telegram(o.token, { apiRoot: o.apiRoot, webhookReply: false });
     this.pacer = new Pacer({ ...DEFAULT_PACING, ...o.pacing });
     this.now = o.now ?? Date.now;
-    for (const r of o.chats) this.routes.set(receiverOf(r), r);
+    this.setChats(o.chats);
+  }
+
+  /**
+   * A reload's chats and formatting limits, for every notification routed from now on. Items
+   * already in the outbox for a chat that was removed are still sent there (they were promised).
+   */
+  reconfigure(o: Pick<TelegramNotifierOptions, 'chats' | 'maxSampleLines' | 'maxSampleChars' | 'coalesceAfter'>): void {
+    this.o = { ...this.o, ...o };
+    this.setChats(o.chats);
+  }
+
+  private setChats(chats: readonly TelegramRoute[]): void {
+    this.routes.clear();
+    for (const r of chats) this.routes.set(receiverOf(r), r);
   }
 
   receivers(n: Notification): string[] {
