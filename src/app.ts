@@ -13,6 +13,8 @@ import { buildStatus } from './status/snapshot.js';
 import { formatStatusLine } from './status/line.js';
 import { checkTopology } from './status/topology-check.js';
 import { buildNotifiers } from './notify/build.js';
+import { telegramReloadProblems } from './notify/telegram/build.js';
+import { TelegramNotifier } from './notify/telegram/notifier.js';
 import { createTelegramBot } from './bot/build.js';
 import type { TelegramBot } from './bot/bot.js';
 import type { Notifier } from './notify/notifier.js';
@@ -231,9 +233,24 @@ export async function createApp(o: AppOptions): Promise<App> {
         logger.error('rule reload rejected: it would leave zero rules; still running the previous rule set');
         return { ok: false, problems: ['the new rule set has no rules'] };
       }
+      // Never "reload ok" while the running bot and notifier keep the old chats or permissions.
+      const tgProblems = telegramReloadProblems(loaded.config.notifiers.telegram, r.loaded.config.notifiers.telegram);
+      if (tgProblems.length > 0) {
+        lastReloadError = `${tgProblems.length} problem(s), first: ${tgProblems[0]}`;
+        metrics.reloads.inc({ outcome: 'rejected' });
+        logger.error({ problems: tgProblems }, 'reload rejected; still running the previous config and rule set');
+        return { ok: false, problems: tgProblems };
+      }
       const before = scheduler.activeRules;
       loaded = r.loaded;
       lastReloadError = undefined;
+      // The bot reads chats, allowed_users and stale_update_age through loaded.config at every update.
+      const tg = loaded.config.notifiers.telegram;
+      if (tg) {
+        for (const n of notifiers) {
+          if (n instanceof TelegramNotifier) n.reconfigure({ chats: tg.chats.map((c) => ({ ...c })), maxSampleLines: tg.max_sample_lines, maxSampleChars: tg.max_sample_chars, coalesceAfter: tg.pacing.coalesce_after });
+        }
+      }
       engine.setInhibitRules(loaded.config.inhibit);
       scheduler.replace(loaded.rules);
       const retired = before.flatMap((rule) => {

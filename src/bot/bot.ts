@@ -7,7 +7,11 @@ import { redact } from '../notify/telegram/errors.js';
 import { ALERT_ID_RE } from './args.js';
 import { chatAllowed, mayMutate, RefusalLog, type AuthPolicy } from './auth.js';
 import { COMMANDS, type BotDeps, type Command } from './commands/index.js';
-import { ackAlert, silenceForAlert } from './commands/mutate.js';
+import { ackAlert, addSilence, ambiguousHtml, notRoutedHtml, resolveAlert, silenceForAlert } from './commands/mutate.js';
+import { inScope, scopeOf } from './scope.js';
+
+export const STALE_REPLY = 'ignored: sent while the service was down';
+const DEFAULT_STALE_MS = 120_000;
 
 export interface TelegramBotOptions {
   token: string;
@@ -15,7 +19,10 @@ export interface TelegramBotOptions {
   mode?: 'polling' | 'webhook';
   /** Webhook mode: the public HTTPS URL Telegram posts to, where to listen, and the secret_token it must send. */
   webhook?: { url: string; listen: string; port: number; secret_token: string };
-  auth: AuthPolicy;
+  /** Read at every update, so a reload's chats and allowed_users apply at once. */
+  auth: () => AuthPolicy;
+  /** Commands older than this were sent while the service was down: answered "ignored", not run (default 2 min). */
+  staleAfterMs?: () => number;
   deps: BotDeps;
   logger: Logger;
   /** Told about polling problems (409 Conflict, rejected token) so /readyz can show them; undefined = fine again. */
@@ -46,6 +53,8 @@ export class TelegramBot {
   private running: Promise<void> | undefined;
   private readonly refusals = new RefusalLog();
   private readonly log: Logger;
+  /** Button presses that were waiting when the service started: their age is unknown (no date), so they are not run. */
+  private readonly backlog = new Set<number>();
 
   constructor(private readonly o: TelegramBotOptions) {
     this.log = o.logger.child({ component: 'telegram-bot' });
@@ -94,8 +103,30 @@ export class TelegramBot {
     await within(this.bot.telegram.setMyCommands(COMMANDS.map((c) => ({ command: c.name, description: c.description }))).catch((e: unknown) => {
       this.log.warn({ error: this.safe(e) }, 'telegram setMyCommands failed; commands still work, the menu may be stale');
     }));
+    if (this.o.mode !== 'webhook') await within(this.noteBacklog());
     // Bounded: an unreachable Bot API must not hold up the service start (launch keeps trying in the background).
     await within(this.launch());
+  }
+
+  /**
+   * Looks at what waited while the service was down (without confirming it: polling handles it
+   * next). Callback queries carry no date, so a press found waiting cannot be proven fresh.
+   */
+  private async noteBacklog(): Promise<void> {
+    try {
+      for (let offset = 0; ;) {
+        const updates = await this.bot.telegram.getUpdates(0, 100, offset, ['message', 'callback_query']);
+        for (const u of updates) if ('callback_query' in u) this.backlog.add(u.update_id);
+        if (updates.length < 100) return;
+        offset = updates.at(-1)!.update_id + 1;
+      }
+    } catch (e) {
+      if (e instanceof TelegramError && e.code === 409) {
+        this.log.error(`telegram: ${CONFLICT_PROBLEM}. Run one bot per token (or use webhook mode).`);
+        return this.setProblem(CONFLICT_PROBLEM);
+      }
+      this.log.warn({ error: this.safe(e) }, 'telegram: could not read the updates waiting at start');
+    }
   }
 
   private launch(): Promise<void> {
@@ -145,7 +176,10 @@ export class TelegramBot {
   /** Only configured chats get through; others get one short refusal at most, and are logged. */
   private async gate(ctx: Context, next: () => Promise<void>): Promise<void> {
     const chatId = ctx.chat?.id;
-    if (chatAllowed(this.o.auth, chatId)) return next();
+    if (chatAllowed(this.o.auth(), chatId)) {
+      if (await this.refuseStale(ctx)) return;
+      return next();
+    }
     this.log.warn({ chat: chatId, user: ctx.from?.id, username: ctx.from?.username, kind: ctx.updateType }, 'telegram: update from a chat that is not allowed; ignored');
     if (ctx.callbackQuery) {
       await ctx.answerCbQuery('Not authorized.').catch(() => undefined);
@@ -157,15 +191,35 @@ export class TelegramBot {
     }
   }
 
+  /** True when the update was sent while the service was down: answered, logged, not run. */
+  private async refuseStale(ctx: Context): Promise<boolean> {
+    const now = this.o.deps.now();
+    const maxAge = this.o.staleAfterMs?.() ?? DEFAULT_STALE_MS;
+    if (ctx.callbackQuery) {
+      if (!this.backlog.delete(ctx.update.update_id)) return false;
+      this.log.warn({ chat: ctx.chat?.id, user: ctx.from?.id, data: 'data' in ctx.callbackQuery ? ctx.callbackQuery.data : undefined }, 'telegram: button pressed while the service was down; ignored');
+      await ctx.answerCbQuery(`${STALE_REPLY}; press it again if still needed`).catch(() => undefined);
+      return true;
+    }
+    const msg = ctx.message;
+    if (!msg || now - msg.date * 1000 <= maxAge) return false;
+    const text = 'text' in msg ? msg.text : '';
+    this.log.warn({ chat: ctx.chat?.id, user: ctx.from?.id, ageMs: now - msg.date * 1000, text: truncateText(text, 100) }, 'telegram: command sent while the service was down; ignored');
+    if (text.startsWith('/')) {
+      await ctx.reply(`${STALE_REPLY} (${utc(msg.date * 1000)}); send it again if still needed.`, { reply_parameters: { message_id: msg.message_id, allow_sending_without_reply: true } }).catch(() => undefined);
+    }
+    return true;
+  }
+
   private async runCommand(c: Command, ctx: Context, message: Message.TextMessage): Promise<void> {
     const user = { id: ctx.from?.id ?? 0, label: userLabel(ctx.from) };
     let html: string;
-    if (c.mutating && !mayMutate(this.o.auth, ctx.from?.id)) {
+    if (c.mutating && !mayMutate(this.o.auth(), ctx.from?.id)) {
       this.log.warn({ chat: ctx.chat?.id, user: ctx.from?.id, command: c.name }, 'telegram: user not allowed to change alerts');
       html = 'Not authorized to change alerts.';
     } else {
       try {
-        html = await c.run({ args: message.text.replace(/^\/\S*\s*/, ''), deps: this.o.deps, user });
+        html = await c.run({ args: message.text.replace(/^\/\S*\s*/, ''), deps: this.o.deps, user, chatId: ctx.chat!.id });
       } catch (e) {
         this.log.error({ command: c.name, chat: ctx.chat?.id, error: this.safe(e) }, 'telegram command failed');
         html = `⚠️ /${c.name} failed: ${escapeHtml(truncateText(this.safe(e), 300))}`;
@@ -174,40 +228,54 @@ export class TelegramBot {
     await ctx.reply(html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true } });
   }
 
-  /** Ack / Silence buttons: answered every time (Telegram shows a spinner until then), never thrown. */
+  /**
+   * Ack / Silence buttons: answered every time (Telegram shows a spinner until then), and answered
+   * before the change is made, so a slow store never leaves the spinner turning into a timeout.
+   * The outcome shows in the edited message, or in a reply when it could not be done.
+   */
   private async onCallback(ctx: Context): Promise<void> {
     const cq = ctx.callbackQuery!;
     const data = 'data' in cq ? cq.data : '';
     const m = /^(ack|sil):([0-9a-f]{6,16})(?::(1h|24h))?$/.exec(data);
-    const answer = (text: string) => ctx.answerCbQuery(text.slice(0, 200)).catch((e) => this.log.debug({ error: this.safe(e) }, 'answerCallbackQuery failed'));
+    const answer = (text: string) => ctx.answerCbQuery(truncateText(text, 200)).catch((e) => this.log.debug({ error: this.safe(e) }, 'answerCallbackQuery failed'));
     if (!m || !ALERT_ID_RE.test(m[2]!) || (m[1] === 'sil' && !m[3])) return void (await answer('Unknown button.'));
     const user = { id: ctx.from?.id ?? 0, label: userLabel(ctx.from) };
-    if (!mayMutate(this.o.auth, ctx.from?.id)) {
+    if (!mayMutate(this.o.auth(), ctx.from?.id)) {
       this.log.warn({ chat: ctx.chat?.id, user: ctx.from?.id, data }, 'telegram: button press by a user not allowed to change alerts');
       return void (await answer('Not authorized to change alerts.'));
     }
-    const alert = await this.o.deps.store.findAlert(m[2]!);
-    if (!alert) return void (await answer('This alert is no longer known (it expired or was purged).'));
-    const now = this.o.deps.now();
-    let done: string;
-    let line: string;
-    if (m[1] === 'ack') {
-      done = htmlToPlain(await ackAlert(this.o.deps, alert, user));
-      line = `✔ Acked by ${user.label} at ${utc(now)}`;
-      if (alert.state === 'resolved') return void (await answer(done));
-    } else {
-      const ms = m[3] === '1h' ? 3_600_000 : 86_400_000;
-      const s = silenceForAlert(alert, ms, user.label, 'button', now);
-      await this.o.deps.store.addSilence(s);
-      this.log.info({ silence: s.id, alert: alert.fingerprint, by: user.id }, 'silence added from a Telegram button');
-      done = `Silenced for ${m[3]} (silence ${s.id}).`;
-      line = `🔕 Silenced ${m[3]} by ${user.label} at ${utc(now)} (until ${utc(s.endsAt)}, /unsilence ${s.id})`;
+    const found = await resolveAlert(this.o.deps, m[2]!);
+    if (!found) return void (await answer('This alert is no longer known (it expired or was purged).'));
+    if ('ambiguous' in found) {
+      await answer('Ambiguous alert id: nothing was changed.');
+      return void (await this.replyTo(ctx, ambiguousHtml(m[2]!, found.ambiguous, m[1] === 'ack' ? '/ack <id>' : `/silence <id> ${m[3]}`)));
     }
-    await answer(done);
+    const alert = found.alert;
+    if (!inScope(scopeOf(this.o.deps.chats(), ctx.chat?.id), alert)) return void (await answer(htmlToPlain(notRoutedHtml(alert))));
+    if (m[1] === 'ack' && alert.state === 'resolved') return void (await answer(htmlToPlain(await ackAlert(this.o.deps, alert, user))));
+    await answer(m[1] === 'ack' ? `Acknowledging ${alert.shortId}…` : `Silencing ${alert.shortId} for ${m[3]}…`);
+    const now = this.o.deps.now();
+    let line: string;
+    try {
+      if (m[1] === 'ack') {
+        const done = htmlToPlain(await ackAlert(this.o.deps, alert, user));
+        if (!done.includes('acknowledged')) return void (await this.replyTo(ctx, escapeHtml(done)));
+        line = `✔ Acked by ${user.label} at ${utc(now)}`;
+      } else {
+        const ms = m[3] === '1h' ? 3_600_000 : 86_400_000;
+        const s = silenceForAlert(alert, ms, user.label, 'button', now);
+        await addSilence(this.o.deps, s, { chatId: ctx.chat!.id, user: user.label }, alert.severity);
+        this.log.info({ silence: s.id, alert: alert.fingerprint, by: user.id }, 'silence added from a Telegram button');
+        line = `🔕 Silenced ${m[3]} by ${user.label} at ${utc(now)} (until ${utc(s.endsAt)}, /unsilence ${s.id})`;
+      }
+    } catch (e) {
+      this.log.error({ data, error: this.safe(e) }, 'telegram button action failed');
+      return void (await this.replyTo(ctx, `⚠️ ${m[1] === 'ack' ? 'Ack' : 'Silence'} of ${escapeHtml(alert.shortId)} failed: ${escapeHtml(truncateText(this.safe(e), 300))}`));
+    }
     const msg = cq.message;
     if (msg && 'text' in msg && msg.text !== undefined) {
       const text = `${msg.text}\n\n${line}`;
-      if (text.length > TELEGRAM_MAX_CHARS) return;
+      if (text.length > TELEGRAM_MAX_CHARS) return void (await this.replyTo(ctx, escapeHtml(line)));
       await ctx.telegram
         .callApi('editMessageText', {
           chat_id: msg.chat.id,
@@ -218,6 +286,19 @@ export class TelegramBot {
         })
         .catch((e: unknown) => this.log.debug({ error: this.safe(e) }, 'could not edit the alert message after a button press'));
     }
+  }
+
+  /** A message in the chat of a button press, replying to the message the button is under. */
+  private async replyTo(ctx: Context, html: string): Promise<void> {
+    const msg = ctx.callbackQuery?.message;
+    await ctx.reply(html, { parse_mode: 'HTML', ...(msg ? { reply_parameters: { message_id: msg.message_id, allow_sending_without_reply: true } } : {}) })
+      .catch((e: unknown) => this.log.warn({ error: this.safe(e) }, 'telegram: could not reply after a button press'));
+  }
+
+  /** Posts to a configured chat (a silence announcement). Best effort: logged, never thrown. */
+  async announce(route: { id: number | string; thread_id?: number }, html: string): Promise<void> {
+    await this.bot.telegram.sendMessage(route.id, html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, ...(route.thread_id !== undefined ? { message_thread_id: route.thread_id } : {}) })
+      .catch((e: unknown) => this.log.warn({ chat: route.id, error: this.safe(e) }, 'telegram: could not announce a silence'));
   }
 }
 

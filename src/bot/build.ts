@@ -26,12 +26,17 @@ export function createTelegramBot(o: {
   const tg = o.config().notifiers.telegram;
   if (!tg || !tg.commands) return undefined;
   const notifier = o.notifiers.find((n): n is TelegramNotifier => n instanceof TelegramNotifier);
-  return new TelegramBot({
+  const bot: TelegramBot = new TelegramBot({
     token: tg.token,
     apiRoot: normalizeApiRoot(tg.api_root),
     mode: tg.mode,
     ...(tg.webhook ? { webhook: tg.webhook } : {}),
-    auth: authPolicy(tg.chats.map((c) => c.id), tg.allowed_users),
+    // Read from the config at every update: a reload's chats and allowed_users apply at once.
+    auth: () => {
+      const now = o.config().notifiers.telegram ?? tg;
+      return authPolicy(now.chats.map((c) => c.id), now.allowed_users);
+    },
+    staleAfterMs: () => (o.config().notifiers.telegram ?? tg).stale_update_age,
     logger: o.logger,
     ...(notifier ? { onProblem: (p: string | undefined) => notifier.setBotProblem(p) } : {}),
     deps: {
@@ -41,6 +46,9 @@ export function createTelegramBot(o: {
       status: () => buildStatus(o.config(), o.sources, o.store, o.now()),
       now: o.now,
       logger: o.logger,
+      chats: () => (o.config().notifiers.telegram ?? tg).chats,
+      announce: (route, html) => bot.announce(route, html),
     },
   });
+  return bot;
 }

@@ -72,6 +72,7 @@ const telegramChat = z.strictObject({
   severities: z.array(zSeverity).min(1).prefault(['critical', 'warning', 'info']).meta({ description: 'Only alerts of these severities go to this chat.' }),
   matchers: zLabels.optional().meta({ description: 'Only alerts whose labels equal all of these go to this chat.' }),
   thread_id: z.number().int().optional().meta({ description: 'Forum topic (message_thread_id).' }),
+  admin: z.boolean().prefault(false).meta({ description: 'Silence and ack from this chat may act on every alert; other chats act only on alerts routed to them.' }),
 });
 
 const telegramNotifier = z.strictObject({
@@ -82,6 +83,7 @@ const telegramNotifier = z.strictObject({
   max_sample_lines: z.number().int().min(0).max(50).prefault(5),
   max_sample_chars: z.number().int().min(20).max(2000).prefault(300).meta({ description: 'Each sample log line is trimmed to this many characters.' }),
   commands: z.boolean().prefault(true).meta({ description: 'Run the bot (commands and buttons); false = send alerts only.' }),
+  stale_update_age: zDuration().prefault('2m').meta({ description: 'Commands older than this (sent while the service was down) are answered "ignored" and not executed; so are button presses found waiting at start.' }),
   mode: z.enum(['polling', 'webhook']).prefault('polling').meta({ description: 'How the bot receives updates: long polling (default) or a webhook.' }),
   webhook: z
     .strictObject({

@@ -239,7 +239,7 @@ describe('telegram bot over real HTTP (telegraf ↔ fake Bot API)', () => {
   test('buttons: Ack and Silence from an authorized user edit the message to show who and when', async () => {
     const { alert, messageId } = await sendFiring({ member: 'pg2' });
     const { answer, mark } = await press(ALICE, `ack:${alert.shortId}`, messageId);
-    assert.match(String(answer.params['text']), /acknowledged/);
+    assert.match(String(answer.params['text']), /Acknowledging/);
     const edit = await c.fake.waitForCall('editMessageText', () => true, 3000, { after: mark });
     assert.equal(edit.status, 200);
     const msg = c.fake.messages(CHAT).find((m) => m.messageId === messageId)!;
@@ -248,7 +248,7 @@ describe('telegram bot over real HTTP (telegraf ↔ fake Bot API)', () => {
     assert.equal((await c.store.findAlert(alert.shortId))!.ackedBy, 'User1001 (id 1001)');
 
     const s = await press(ALICE, `sil:${alert.shortId}:24h`, messageId);
-    assert.match(String(s.answer.params['text']), /Silenced for 24h/);
+    assert.match(String(s.answer.params['text']), /Silencing .* for 24h/);
     await c.fake.waitForCall('editMessageText', () => true, 3000, { after: s.mark });
     const silences = await c.store.listSilences();
     const mine = silences.find((x) => x.matchers['member'] === 'pg2')!;
@@ -278,7 +278,8 @@ describe('409 Conflict: a second bot polls the same token', () => {
     const config = configSchema.parse({ notifiers: { telegram: { token: TOKEN, api_root: fake.apiRoot, chats: [{ id: CHAT }] } } });
     const notifier = new TelegramNotifier({ token: TOKEN, apiRoot: fake.apiRoot, chats: [{ id: CHAT, severities: ['critical', 'warning', 'info'] }], store, logger });
     const worker = new OutboxWorker({ store, notifiers: [notifier], logger, pollMs: 1_000_000_000 });
-    fake.fail('getUpdates', { status: 409 }, 1);
+    // Two: the look at the waiting updates at start, then the first poll, both meet the other instance.
+    fake.fail('getUpdates', { status: 409 }, 2);
     const bot = createTelegramBot({ config: () => config, store, sources: createSources(config, logger), rules: () => [], notifiers: [notifier], logger, now: Date.now })!;
     (bot as unknown as { o: { retryMs: number } }).o.retryMs = 400;
     try {

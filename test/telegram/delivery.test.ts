@@ -54,7 +54,7 @@ describe('telegram delivery over real HTTP (telegraf ↔ fake Bot API)', () => {
     const [firing] = h.fake.messages(ONCALL);
     assert.ok(firing);
     assert.match(firing.text, /FATAL: <pg1> & friends down/);
-    assert.deepEqual((firing.replyMarkup as { inline_keyboard: { callback_data: string }[][] }).inline_keyboard[0]!.map((b) => b.callback_data), [`ack:${a.shortId}`, `sil:${a.shortId}:1h`, `sil:${a.shortId}:24h`]);
+    assert.deepEqual((firing.replyMarkup as { inline_keyboard: { callback_data: string }[][] }).inline_keyboard[0]!.map((b) => b.callback_data), [`ack:${a.fingerprint}`, `sil:${a.fingerprint}:1h`, `sil:${a.fingerprint}:24h`]);
     h.clock.advance(12 * 60_000);
     const resolved = { ...a, state: 'resolved' as const, resolvedAt: h.clock.t };
     await h.enqueue(notificationOf('resolved', [resolved], h.clock.t), [resolved]);

@@ -119,9 +119,9 @@ describe('telegram HTML formatter', () => {
     assert.match(text, /and \d+ more alert line\(s\) not shown/);
   });
 
-  test('keyboard callback_data ≤ 64 bytes', () => {
+  test('keyboard: buttons carry the full fingerprint, callback_data ≤ 64 bytes', () => {
     const kb = alertKeyboard(notification())!;
-    assert.deepEqual(kb[0]!.map((b) => b.callback_data), ['ack:abcdef', 'sil:abcdef:1h', 'sil:abcdef:24h']);
+    assert.deepEqual(kb[0]!.map((b) => b.callback_data), ['ack:abcdef0123456789', 'sil:abcdef0123456789:1h', 'sil:abcdef0123456789:24h']);
     for (const row of alertKeyboard(notification({ alerts: Array.from({ length: 9 }, () => alert()) }))!) for (const b of row) assert.ok(Buffer.byteLength(b.callback_data) <= 64);
     assert.equal(alertKeyboard(notification({ kind: 'resolved' })), undefined);
   });

@@ -238,3 +238,20 @@ describe('/lag view', () => {
     assert.match(shown(lagView(none, T0)), /no data — patroni: not configured$/);
   });
 });
+
+test('/alerts and /history with 5 000 alerts: one message, the rest counted, fast', async () => {
+  const { alertsView, historyView } = await import('../../src/bot/views.js');
+  const { firingAlert } = await import('./harness.js');
+  const { parseTelegramHtml } = await import('../support/telegram-html.js');
+  const alerts = Array.from({ length: 5000 }, (_, i) => firingAlert('r', { member: `pg${i}` }));
+  const t0 = performance.now();
+  const html = alertsView(alerts, Date.now(), 'c');
+  const tr = alerts.map((a, i) => ({ fingerprint: a.fingerprint, ruleId: 'r', labels: a.labels, from: 'pending' as const, to: 'firing' as const, at: i, message: a.message }));
+  const hist = historyView(tr, 50);
+  const ms = performance.now() - t0;
+  const r = parseTelegramHtml(html);
+  assert.ok(r.ok && r.length <= 4096);
+  assert.match(r.text, /…and \d+ more \(use the short ids/);
+  assert.ok(parseTelegramHtml(hist).ok);
+  assert.ok(ms < 2000, `rendered in ${Math.round(ms)} ms`);
+});

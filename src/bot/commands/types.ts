@@ -1,4 +1,5 @@
 import type { Config } from '../../config/schema.js';
+import type { ChatRoute } from '../scope.js';
 import type { Logger } from '../../log.js';
 import type { RuleRow } from '../views.js';
 import type { StatusSnapshot } from '../../status/snapshot.js';
@@ -13,6 +14,10 @@ export interface BotDeps {
   status: () => Promise<StatusSnapshot>;
   now: () => number;
   logger: Logger;
+  /** The configured chats (routes), as of the last successful reload. */
+  chats: () => readonly ChatRoute[];
+  /** Posts a message to a chat (a new silence, where the alerts it mutes are sent). Best effort. */
+  announce: (route: ChatRoute, html: string) => Promise<void>;
 }
 
 export interface CommandCall {
@@ -20,6 +25,8 @@ export interface CommandCall {
   deps: BotDeps;
   /** Who asked: shown as the author of silences and acks. */
   user: { id: number; label: string };
+  /** Where it was asked: silence and ack act only on alerts routed there (unless it is an admin chat). */
+  chatId: number | string;
 }
 
 export interface Command {

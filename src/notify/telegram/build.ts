@@ -26,3 +26,17 @@ export function createTelegramNotifier(tg: TelegramConfig, deps: { store: StateS
     maxSampleChars: tg.max_sample_chars,
   });
 }
+
+/** Settings a running notifier and bot cannot take over: changing them needs a restart. */
+const RESTART_KEYS = ['token', 'api_root', 'mode', 'webhook', 'commands', 'pacing'] as const;
+
+/**
+ * Why a reload cannot apply the new Telegram settings to the running notifier and bot (empty: it
+ * can; chats, allowed_users, stale_update_age and sample limits are applied live). Pure.
+ */
+export function telegramReloadProblems(before: TelegramConfig | undefined, after: TelegramConfig | undefined): string[] {
+  if (!before && !after) return [];
+  if (!before || !after) return [`notifiers.telegram was ${before ? 'removed' : 'added'}: restart the service to apply it`];
+  return RESTART_KEYS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
+    .map((k) => `notifiers.telegram.${k} changed: restart the service to apply it (a reload cannot)`);
+}

@@ -11,6 +11,8 @@ export interface ApiFailure {
   message: string;
   /** 400 because our HTML was refused: worth one plain-text resend. */
   parseError: boolean;
+  /** 400 "message is too long": Telegram counted more than we did; worth re-splitting, not giving up. */
+  tooLong?: boolean;
 }
 
 /** Removes the bot token from any text (URLs in network errors carry it). */
@@ -33,7 +35,11 @@ export function classifyError(err: unknown, token: string): ApiFailure {
     if (code >= 500) return { retryable: true, code, message: `${code} ${description}`, parseError: false };
     const migrated = err.parameters?.migrate_to_chat_id;
     const hint = migrated !== undefined ? ` (the group became a supergroup: set the chat id to ${migrated})` : '';
-    return { retryable: false, code, message: `${code} ${description}${hint}`, parseError: code === 400 && /can't parse entities/i.test(description) };
+    return {
+      retryable: false, code, message: `${code} ${description}${hint}`,
+      parseError: code === 400 && /can't parse entities/i.test(description),
+      ...(code === 400 && /message is too long/i.test(description) ? { tooLong: true } : {}),
+    };
   }
   const e = err as { name?: string; message?: string; code?: string };
   // Network (FetchError, ECONNRESET, ECONNREFUSED), aborts (send timeout), anything unexpected: retry with backoff.

@@ -99,17 +99,52 @@ function resolvedHtml(n: Notification, o: Required<TelegramFormatOptions>, compa
   return lines.join('\n');
 }
 
+/** "(2/3)" under each part of a split message. */
+export const partSuffix = (index: number, total: number): string => `\n<i>(${index + 1}/${total})</i>`;
+/** Visible room kept free in every part for its suffix (up to "(999/999)"). */
+const SUFFIX_RESERVE = visibleLength(partSuffix(998, 999));
+
+/** The text sent for part `index` of `total`: the part itself, plus "(i/n)" when there are several. */
+export const partText = (parts: readonly string[], index: number): string =>
+  parts.length > 1 ? `${parts[index]!}${partSuffix(index, parts.length)}` : parts[index]!;
+
 /**
- * The message(s) for one notification: HTML, every value escaped, each part ≤ 4096 visible
- * characters and valid on its own. A message that would need more than `maxParts` parts is
- * rendered compact (one line per alert) first, so a storm is never 20 messages.
+ * Splits HTML into parts that stay ≤ `max` once their "(i/n)" suffix is added. A message that fits
+ * whole gets no suffix and is not split.
  */
-export function renderNotification(n: Notification, opts: TelegramFormatOptions): string[] {
+export function splitForTelegram(html: string, max = TELEGRAM_MAX_CHARS): string[] {
+  if (visibleLength(html) <= max) return [html];
+  return splitHtml(html, max - SUFFIX_RESERVE);
+}
+
+/**
+ * After Telegram answered "message is too long" for part `index` (it counted more than we did):
+ * that part is split again into parts of at most `shrink` of its length; the others are kept.
+ */
+export function resplitPart(parts: readonly string[], index: number, shrink = 0.6): string[] {
+  const part = parts[index]!;
+  const budget = Math.max(1, Math.floor(visibleLength(part) * shrink) - SUFFIX_RESERVE);
+  return [...parts.slice(0, index), ...splitHtml(part, budget), ...parts.slice(index + 1)];
+}
+
+/**
+ * The parts of one notification, before their "(i/n)" suffix (see {@link partText}): HTML, every
+ * value escaped, each part valid on its own and ≤ 4096 visible characters with its suffix. A
+ * message that would need more than `maxParts` parts is rendered compact (one line per alert)
+ * first, so a storm is never 20 messages.
+ */
+export function renderNotificationParts(n: Notification, opts: TelegramFormatOptions): string[] {
   const o = defaults(opts);
   const render = n.kind === 'firing' ? firingHtml : resolvedHtml;
-  let parts = splitHtml(render(n, o, false), TELEGRAM_MAX_CHARS);
-  if (parts.length > o.maxParts) parts = splitHtml(render(n, o, true), TELEGRAM_MAX_CHARS);
+  let parts = splitForTelegram(render(n, o, false));
+  if (parts.length > o.maxParts) parts = splitForTelegram(render(n, o, true));
   return parts;
+}
+
+/** The message(s) for one notification exactly as sent, "(i/n)" suffixes included. */
+export function renderNotification(n: Notification, opts: TelegramFormatOptions): string[] {
+  const parts = renderNotificationParts(n, opts);
+  return parts.map((_, i) => partText(parts, i));
 }
 
 /** The firing message, edited once every alert in it resolved: it stops looking like a live page. */
@@ -130,7 +165,7 @@ export function renderResolvedEdit(n: Notification, alerts: readonly Pick<Alert,
  * One message standing for many notifications held back by rate limits: counts first, then one
  * line per alert until the message is full. Nothing is dropped silently: what does not fit is counted.
  */
-export function renderDigest(items: readonly Notification[], opts: { now: number; cluster?: string }): string {
+export function renderDigest(items: readonly Notification[], opts: { now: number; cluster?: string; max?: number }): string {
   const firing = items.filter((n) => n.kind === 'firing');
   const resolved = items.filter((n) => n.kind === 'resolved');
   const alertsOf = (ns: Notification[]) => ns.reduce((s, n) => s + n.alerts.length, 0);
@@ -157,7 +192,7 @@ export function renderDigest(items: readonly Notification[], opts: { now: number
   let html = '';
   for (let shown = total; shown >= 0; shown = shown > 40 ? Math.floor(shown * 0.8) : shown - 1) {
     html = [...head, ...lines.slice(0, shown), '', foot(total - shown)].join('\n');
-    if (visibleLength(html) <= TELEGRAM_MAX_CHARS) break;
+    if (visibleLength(html) <= (opts.max ?? TELEGRAM_MAX_CHARS)) break;
   }
   return html;
 }
@@ -166,13 +201,17 @@ const sevRank = (n: Notification) => (n.kind === 'resolved' ? 3 : { critical: 0,
 
 export interface InlineButton { text: string; callback_data: string }
 
-/** Ack / Silence 1h / Silence 24h per alert (up to 4 alerts); callback_data stays ≤ 64 bytes. */
+/**
+ * Ack / Silence 1h / Silence 24h per alert (up to 4 alerts). The buttons carry the full fingerprint
+ * (16 hex digits: "sil:<fp>:24h" is 24 bytes, under Telegram's 64-byte callback_data limit), so a
+ * press always means exactly the alert it was shown under, even when two alerts share a short id.
+ */
 export function alertKeyboard(n: Notification): InlineButton[][] | undefined {
   if (n.kind !== 'firing' || n.alerts.length === 0) return undefined;
   const single = n.alerts.length === 1;
   return n.alerts.slice(0, 4).map((a) => [
-    { text: single ? '✔ Ack' : `✔ Ack ${a.shortId}`, callback_data: `ack:${a.shortId}` },
-    { text: single ? '🔕 Silence 1h' : '🔕 1h', callback_data: `sil:${a.shortId}:1h` },
-    { text: single ? '🔕 Silence 24h' : '🔕 24h', callback_data: `sil:${a.shortId}:24h` },
+    { text: single ? '✔ Ack' : `✔ Ack ${a.shortId}`, callback_data: `ack:${a.fingerprint}` },
+    { text: single ? '🔕 Silence 1h' : '🔕 1h', callback_data: `sil:${a.fingerprint}:1h` },
+    { text: single ? '🔕 Silence 24h' : '🔕 24h', callback_data: `sil:${a.fingerprint}:24h` },
   ]);
 }

@@ -9,7 +9,7 @@ export const TELEGRAM_MAX_CHARS = 4096;
 
 /** Escapes text for Telegram HTML: `&`, `<`, `>` always, `"` so values are safe in attributes too. */
 export function escapeHtml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+  return wellFormed(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 type Token =
@@ -139,11 +139,22 @@ export function splitHtml(html: string, max = TELEGRAM_MAX_CHARS): string[] {
   return parts;
 }
 
-/** Cuts plain text to at most `max` UTF-16 units without splitting a surrogate pair. */
-export function truncateText(text: string, max: number): string {
+/**
+ * Lone surrogates (a watched system cut a string mid-character) become U+FFFD: JSON would carry
+ * them as `\udXXX` escapes, which are not UTF-8, and Telegram refuses the whole message.
+ */
+export function wellFormed(text: string): string {
+  return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
+/**
+ * Cuts plain text to at most `max` UTF-16 units (the ellipsis included) without splitting a
+ * surrogate pair. src/util/text.ts will own this once it lands on main; until then it lives here.
+ */
+export function truncateText(text: string, max: number, ellipsis = '…'): string {
   if (text.length <= max) return text;
-  let cut = Math.max(0, max - 1);
+  let cut = Math.max(0, max - ellipsis.length);
   const code = text.charCodeAt(cut - 1);
   if (code >= 0xd800 && code <= 0xdbff) cut--;
-  return `${text.slice(0, cut)}…`;
+  return `${text.slice(0, cut)}${ellipsis}`;
 }

@@ -6,8 +6,8 @@ import type { Logger } from '../../log.js';
 import type { OutboxItem, StateStore } from '../../store/store.js';
 import type { DeliveryResult, Notifier } from '../notifier.js';
 import { classifyError, redact, type ApiFailure } from './errors.js';
-import { alertKeyboard, renderDigest, renderNotification, renderResolvedEdit, type InlineButton } from './format.js';
-import { htmlToPlain, truncateText } from './html.js';
+import { alertKeyboard, partText, renderDigest, renderNotificationParts, renderResolvedEdit, resplitPart, type InlineButton } from './format.js';
+import { htmlToPlain, TELEGRAM_MAX_CHARS, truncateText } from './html.js';
 import { DEFAULT_PACING, Pacer, type PacingLimits } from './pacer.js';
 
 /** One configured chat: who gets what. */
@@ -69,7 +69,11 @@ export function forRoute(route: TelegramRoute, n: Notification): Notification | 
 const apiSignal = (signal: AbortSignal) => ({ signal: signal as unknown as NonNullable<Parameters<Telegram['callApi']>[2]>['signal'] });
 
 interface Rejection { code: number; message: string; at: number; count: number }
+/** A multi-part message being sent: parts without their "(i/n)" suffix, message ids of those sent. */
 interface Progress { parts: string[]; sent: number[]; keyboard?: InlineButton[][] }
+
+/** How many times one send is re-split after "message is too long" before it counts as rejected. */
+const MAX_RESPLITS = 3;
 
 /**
  * Telegram delivery: routing to chats, paced sends (one message per deliver call per chat),
@@ -87,11 +91,28 @@ export class TelegramNotifier implements Notifier {
   private readonly progress = new Map<number, Progress>();
   private botProblem: string | undefined;
 
-  constructor(private readonly o: TelegramNotifierOptions) {
+  private o: TelegramNotifierOptions;
+
+  constructor(o: TelegramNotifierOptions) {
+    this.o = o;
     this.telegram = o.telegram ?? new Telegram(o.token, { apiRoot: o.apiRoot, webhookReply: false });
     this.pacer = new Pacer({ ...DEFAULT_PACING, ...o.pacing });
     this.now = o.now ?? Date.now;
-    for (const r of o.chats) this.routes.set(receiverOf(r), r);
+    this.setChats(o.chats);
+  }
+
+  /**
+   * A reload's chats and formatting limits, for every notification routed from now on. Items
+   * already in the outbox for a chat that was removed are still sent there (they were promised).
+   */
+  reconfigure(o: Pick<TelegramNotifierOptions, 'chats' | 'maxSampleLines' | 'maxSampleChars' | 'coalesceAfter'>): void {
+    this.o = { ...this.o, ...o };
+    this.setChats(o.chats);
+  }
+
+  private setChats(chats: readonly TelegramRoute[]): void {
+    this.routes.clear();
+    for (const r of chats) this.routes.set(receiverOf(r), r);
   }
 
   receivers(n: Notification): string[] {
@@ -125,8 +146,14 @@ export class TelegramNotifier implements Notifier {
     const coalesceAfter = this.o.coalesceAfter ?? 3;
     if (!continuing && items.length > coalesceAfter) {
       const shown = items.map((i) => forRoute(route, i.notification) ?? i.notification);
-      const html = renderDigest(shown, { now });
-      const r = await this.send(chatId, threadId, { text: html, silent: shown.every((n) => n.rule.severity === 'info') }, signal);
+      const silent = shown.every((n) => n.rule.severity === 'info');
+      let r = await this.send(chatId, threadId, { text: renderDigest(shown, { now }), silent }, signal);
+      // Telegram counted more than we did: the digest drops more lines (and counts them) until it fits.
+      for (let max = TELEGRAM_MAX_CHARS, k = 0; !r.ok && r.failure.tooLong && k < MAX_RESPLITS; k++) {
+        max = Math.floor(max * 0.6);
+        this.o.logger.warn({ receiver, max }, 'telegram: digest refused as too long; sending a shorter one');
+        r = await this.send(chatId, threadId, { text: renderDigest(shown, { now, max }), silent }, signal);
+      }
       if (r.ok) {
         const meta: TelegramDelivery = { chatId, ...(threadId !== undefined ? { threadId } : {}), messageId: r.messageId, messageIds: [r.messageId], alerts: [], digest: true };
         for (const i of items) results.set(i.id, { ok: true, meta });
@@ -139,21 +166,27 @@ export class TelegramNotifier implements Notifier {
     const n = forRoute(route, item.notification) ?? item.notification;
     let p = this.progress.get(item.id);
     if (!p) {
-      const parts = renderNotification(n, { now, ...(this.o.maxSampleLines !== undefined ? { maxSampleLines: this.o.maxSampleLines } : {}), ...(this.o.maxSampleChars !== undefined ? { maxSampleChars: this.o.maxSampleChars } : {}) });
+      const parts = renderNotificationParts(n, { now, ...(this.o.maxSampleLines !== undefined ? { maxSampleLines: this.o.maxSampleLines } : {}), ...(this.o.maxSampleChars !== undefined ? { maxSampleChars: this.o.maxSampleChars } : {}) });
       const keyboard = alertKeyboard(n);
       p = { parts, sent: [], ...(keyboard ? { keyboard } : {}) };
     }
     const index = p.sent.length;
-    const last = index === p.parts.length - 1;
     const replyTo = n.kind === 'resolved' && index === 0 ? await this.firingMessageOf(receiver, n) : undefined;
-    const total = p.parts.length;
-    const text = total > 1 ? `${p.parts[index]!}\n<i>(${index + 1}/${total})</i>` : p.parts[index]!;
-    const r = await this.send(chatId, threadId, {
-      text,
-      silent: n.rule.severity === 'info',
-      ...(replyTo ? { replyTo: replyTo.messageId } : index > 0 ? { replyTo: p.sent[0]! } : {}),
-      ...(last && p.keyboard ? { keyboard: p.keyboard } : {}),
-    }, signal);
+    let r: Awaited<ReturnType<TelegramNotifier['send']>>;
+    for (let resplits = 0; ; resplits++) {
+      const last = index === p.parts.length - 1;
+      r = await this.send(chatId, threadId, {
+        text: partText(p.parts, index),
+        silent: n.rule.severity === 'info',
+        ...(replyTo ? { replyTo: replyTo.messageId } : index > 0 ? { replyTo: p.sent[0]! } : {}),
+        ...(last && p.keyboard ? { keyboard: p.keyboard } : {}),
+      }, signal);
+      // Nothing was sent, so this is not a second message in the pacing slot: re-split and try again now.
+      if (r.ok || !r.failure.tooLong || resplits >= MAX_RESPLITS) break;
+      p.parts = resplitPart(p.parts, index);
+      this.o.logger.warn({ receiver, outboxId: item.id, part: index + 1, parts: p.parts.length }, 'telegram: part refused as too long; re-split');
+    }
+    const last = index === p.parts.length - 1;
     if (!r.ok) {
       this.progress.delete(item.id);
       if (p.sent.length > 0 && !r.failure.retryable) {
