@@ -1,6 +1,9 @@
 import { readFileSync, statSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { Composer, Document, isMap, isPair, isScalar, isSeq, LineCounter, Parser, type Node } from 'yaml';
+import { findControlChars } from './control-chars.js';
 import type { ConfigIssue } from './issues.js';
+import { decodeUtf8 } from './utf8.js';
+import { findUnclosed, MISSING_CLOSER_MESSAGE, OPENER_TEXT } from './yaml-unclosed.js';
 
 /** Rule and config files are hand-written; anything larger is a mistake or an attack. */
 export const MAX_YAML_BYTES = 1024 * 1024;
@@ -21,35 +24,75 @@ export interface YamlFile {
 
 export type YamlResult = { ok: true; yaml: YamlFile } | { ok: false; issues: ConfigIssue[] };
 
-export function readYamlFile(file: string, displayName = file, readText: (f: string) => string = (f) => readFileSync(f, 'utf8')): YamlResult {
-  let size: number;
+export function readYamlFile(file: string, displayName = file, readBytes: (f: string) => Uint8Array = (f) => readFileSync(f)): YamlResult {
+  const fail = (line: number, col: number, message: string): YamlResult => ({ ok: false, issues: [{ file: displayName, line, col, message }] });
+  let bytes: Uint8Array;
   try {
-    size = statSync(file).size;
+    const size = statSync(file).size;
+    if (size > MAX_YAML_BYTES) return fail(1, 1, `file too large (expected at most ${MAX_YAML_BYTES} bytes, got ${size})`);
+    bytes = readBytes(file);
   } catch (e) {
-    return { ok: false, issues: [{ file: displayName, line: 1, col: 1, message: `cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})` }] };
+    return fail(1, 1, `cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  if (size > MAX_YAML_BYTES) {
-    return { ok: false, issues: [{ file: displayName, line: 1, col: 1, message: `file too large (expected at most ${MAX_YAML_BYTES} bytes, got ${size})` }] };
+  const text = decodeUtf8(bytes);
+  if (!text.ok) {
+    return fail(text.line, text.col, `not valid UTF-8: ${text.reason} (byte offset ${text.offset}; expected UTF-8 text: was the file saved as Latin-1 or Windows-1252? Re-save it as UTF-8)`);
   }
-  return parseYaml(readText(file), displayName);
+  return parseYaml(text.text, displayName);
 }
 
+/** Beyond this many, the rest of a pasted coloured terminal log is summed up in one line. */
+export const MAX_CONTROL_CHAR_ISSUES = 10;
+
+/**
+ * Parses one hand-written YAML file. Every problem is reported where the user has to edit: control
+ * characters where they are, unclosed quotes and brackets where they were opened, and a second YAML
+ * document at its `---` (a config or rule file is exactly one mapping; two documents are refused,
+ * with the syntax problems of every document listed too).
+ */
 export function parseYaml(source: string, file: string): YamlResult {
   if (Buffer.byteLength(source) > MAX_YAML_BYTES) {
     return { ok: false, issues: [{ file, line: 1, col: 1, message: `file too large (expected at most ${MAX_YAML_BYTES} bytes, got ${Buffer.byteLength(source)})` }] };
   }
   const lc = new LineCounter();
-  const doc = parseDocument(source, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, strict: true });
+  const tokens = Array.from(new Parser(lc.addNewLine).parse(source));
+  const docs = Array.from(new Composer({ uniqueKeys: true, strict: true }).compose(tokens));
   const at = (offset: number) => {
     const p = lc.linePos(offset);
     return { line: p.line, col: p.col };
   };
-  if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      issues: doc.errors.map((e) => ({ file, ...at(e.pos[0]), message: `YAML syntax error: ${firstLine(e.message)}` })),
-    };
+  const issues: ConfigIssue[] = [];
+  const issue = (offset: number, message: string) => issues.push({ file, ...at(offset), message });
+
+  const controls = findControlChars(source);
+  for (const c of controls.slice(0, MAX_CONTROL_CHAR_ISSUES)) issue(c.offset, `${c.description} (${c.hint ? `${c.hint} ` : ''}expected printable text: delete it)`);
+  const more = controls[MAX_CONTROL_CHAR_ISSUES];
+  if (more) issue(more.offset, `${controls.length - MAX_CONTROL_CHAR_ISSUES} more control character(s) from here on (only the first ${MAX_CONTROL_CHAR_ISSUES} are listed)`);
+
+  const errors = docs.flatMap((d) => d.errors);
+  const explained = new Set<unknown>();
+  const unclosed = findUnclosed(tokens);
+  for (const u of unclosed) {
+    const gaveUp = errors.find((e) => !explained.has(e) && e.pos[0] >= u.offset && MISSING_CLOSER_MESSAGE[u.kind].test(e.message));
+    if (gaveUp) explained.add(gaveUp);
+    if (u.swallowed) continue;
+    const { open, close, what } = OPENER_TEXT[u.kind];
+    const end = gaveUp ? at(gaveUp.pos[0]) : undefined;
+    issue(u.offset, `YAML syntax error: unclosed ${what}: ${open} opened here has no matching ${close}${end ? ` (the parser gave up looking for it at ${end.line}:${end.col})` : ''}`);
   }
+  // After an unclosed quote or bracket the parser is lost: what it reports further on is mostly a consequence
+  // (e.g. "Implicit keys need to be on a single line" on good lines), so only what comes before is listed.
+  const lostFrom = unclosed.find((u) => !u.swallowed)?.offset ?? Infinity;
+  for (const e of errors) if (!explained.has(e) && e.pos[0] < lostFrom) issue(e.pos[0], `YAML syntax error: ${firstLine(e.message)}`);
+
+  tokens.filter((t) => t.type === 'document').slice(1).forEach((t, i) => {
+    const marker = t.type === 'document' ? t.start.find((s) => s.type === 'doc-start') : undefined;
+    const where = marker ? 'at this "---"' : 'here, after a "..." end marker';
+    issue(marker?.offset ?? t.offset, `refused: YAML document ${i + 2} starts ${where} (expected exactly one document per file: delete the separator, merge the documents, or move the second one into its own file)`);
+  });
+
+  if (issues.length > 0) return { ok: false, issues: issues.sort((a, b) => a.line - b.line || a.col - b.col) };
+  const doc = docs[0] ?? new Document(null);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
