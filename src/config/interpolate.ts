@@ -6,7 +6,7 @@ import type { YamlFile } from './yaml-file.js';
 /** Keys that hold credentials: each may instead be given as `<key>_file`, read from disk (Docker/K8s secrets). */
 export const SECRET_KEYS = ['token', 'password', 'api_key', 'dsn', 'secret_token'] as const;
 
-const VAR_RE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const VAR_RE = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-?])([^}]*))?\}/g;
 
 export interface InterpolateOptions {
   env: NodeJS.ProcessEnv;
@@ -14,7 +14,7 @@ export interface InterpolateOptions {
 }
 
 /**
- * Expands `${VAR}` / `${VAR:-default}` in every string and resolves `<secret>_file` keys.
+ * Expands `${VAR}` / `${VAR:-default}` / `${VAR:?message}` (required: the message names what to set) in every string and resolves `<secret>_file` keys.
  * Runs on the parsed tree, not the text, so line/column positions stay true to the file.
  */
 export function interpolate(yaml: YamlFile, opts: InterpolateOptions): { value: unknown; issues: ConfigIssue[] } {
@@ -26,11 +26,15 @@ export function interpolate(yaml: YamlFile, opts: InterpolateOptions): { value: 
   };
   const visit = (v: unknown, path: PropertyKey[]): unknown => {
     if (typeof v === 'string') {
-      return v.replace(VAR_RE, (whole, name: string | undefined, dflt: string | undefined) => {
+      return v.replace(VAR_RE, (whole, name: string | undefined, op: string | undefined, arg: string | undefined) => {
         if (whole === '$$') return '$';
         const val = opts.env[name!];
         if (val !== undefined && val !== '') return val;
-        if (dflt !== undefined) return dflt;
+        if (op === '-') return arg!;
+        if (op === '?') {
+          issue(path, `environment variable ${name} is not set: ${arg || 'required'}`, whole);
+          return whole;
+        }
         issue(path, `environment variable ${name} is not set (expected it in the environment, or a default: \${${name}:-value})`, whole);
         return whole; // left as written: the load fails on the issue above, not on a confusing empty value
       });

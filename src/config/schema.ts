@@ -55,10 +55,10 @@ const elasticsearchSource = z.strictObject({
     .prefault({}),
   ingest_delay: zDuration().prefault('30s').meta({ description: 'Lines that arrived (event.ingested) less than this ago wait for the next tick: covers the refresh interval and clock skew between this host and Elasticsearch.' }),
   server_major: z
-    .union([z.literal(8), z.literal(9), z.literal('8'), z.literal('9')])
-    .transform((v) => Number(v) as 8 | 9)
-    .prefault(9)
-    .meta({ description: 'Elasticsearch major: the client announces compatible-with=<major> (ES 8 accepts 7|8, ES 9 accepts 8|9; 8 also works against 9 during an upgrade). See docs/logs.md.' }),
+    .union([z.literal('auto'), z.literal(8), z.literal(9), z.literal('8'), z.literal('9')])
+    .transform((v) => (v === 'auto' ? 'auto' : (Number(v) as 8 | 9)))
+    .prefault('auto')
+    .meta({ description: 'Elasticsearch major the client announces as compatible-with=<major> (ES 8 accepts 7|8, ES 9 accepts 8|9). auto: ask the server its version (GET /) once, and again after a 400 media_type_header_exception; 8 or 9 pins it. See docs/logs.md.' }),
   max_catch_up: zDuration({ min: 1000 }).prefault('1h').meta({ description: 'After downtime, log rules look back at most this far from the last evaluated point (older events are skipped, logged).' }),
   batch_window: zDuration().prefault('10ms').meta({ description: 'Searches issued within this window (rules due in one tick) are sent as one _msearch.' }),
   max_batch: z.number().int().min(1).max(1000).prefault(100).meta({ description: 'At most this many searches per _msearch request.' }),

@@ -31,7 +31,7 @@ describe('msearch batching and the compatible-with header', () => {
     ];
     const before = h.es.requests.length;
     const evs = await Promise.all(rules.map((r) => evaluateRule(r, { registry: createRegistry(), sources: h.sources, logger: silentLogger, store: h.store }, new Date(T0))));
-    const sent = h.es.requests.slice(before);
+    const sent = h.es.requests.slice(before).filter((r) => r.path !== '/'); // the one-time version probe (server_major auto)
     assert.deepEqual(sent.map((r) => r.path), ['/_msearch']);
     const lines = sent[0]!.body as Record<string, unknown>[];
     assert.equal(lines.length, 6);
@@ -54,7 +54,7 @@ describe('msearch batching and the compatible-with header', () => {
     assert.equal((batches[0]!.body as unknown[]).length, 4, 'both rules in the first _msearch');
   });
 
-  it('default (server_major 9) announces compatible-with=9 on accept and the NDJSON content type', () => {
+  it('default (server_major auto) against a 9.x server announces compatible-with=9 on accept and the NDJSON content type', () => {
     const r = h.es.requestsTo('/_msearch').at(-1)!;
     assert.match(String(r.headers['accept']), /compatible-with=9/);
     assert.equal(r.headers['content-type'], 'application/vnd.elasticsearch+x-ndjson; compatible-with=9');
@@ -81,6 +81,84 @@ describe('msearch batching and the compatible-with header', () => {
     });
   }
 
+  for (const [serverVersion, expected] of [['8.15.3', 8], ['9.1.0', 9]] as const) {
+    it(`server_major auto against ES ${serverVersion} (security on): asks GET / once with plain JSON, then announces compatible-with=${expected}`, async () => {
+      const fake = await startFakeElasticsearch({ version: serverVersion, now: () => T0, users: { elastic: 'pw' } });
+      fake.createIndex(ODOO);
+      const cfg = configSchema.parse({ sources: { elasticsearch: { nodes: [fake.url], username: 'elastic', password: 'pw' } } }).sources.elasticsearch!;
+      assert.equal(cfg.server_major, 'auto');
+      const src = createElasticsearchSource(cfg, silentLogger);
+      try {
+        const body = { size: 0, track_total_hits: true, query: { match_all: {} } };
+        const rs = await Promise.all([src.search({ index: ODOO, body }), src.search({ index: ODOO, body })]);
+        rs.push(await src.search({ index: ODOO, body }));
+        for (const r of rs) assert.equal(r.ok, true, JSON.stringify(r));
+        const probes = fake.requestsTo('/').filter((r) => r.method === 'GET');
+        assert.equal(probes.length, 1, 'the version is asked once');
+        assert.equal(probes[0]!.headers['accept'], 'application/json');
+        for (const req of fake.requestsTo('/_msearch')) assert.match(String(req.headers['content-type']), new RegExp(`compatible-with=${expected}$`));
+      } finally {
+        await src.close();
+        await fake.close();
+      }
+    });
+  }
+
+  it('server_major auto: after a 400 media_type_header_exception (cluster rolled back 9 → 8) it asks again and the search succeeds', async () => {
+    const fake = await startFakeElasticsearch({ version: '9.1.0', now: () => T0 });
+    fake.createIndex(ODOO);
+    const cfg = configSchema.parse({ sources: { elasticsearch: { nodes: [fake.url] } } }).sources.elasticsearch!;
+    const src = createElasticsearchSource(cfg, silentLogger);
+    try {
+      const body = { size: 0, track_total_hits: true };
+      assert.equal((await src.search({ index: ODOO, body })).ok, true);
+      fake.setVersion('8.17.0');
+      const r = await src.search({ index: ODOO, body });
+      assert.equal(r.ok, true, JSON.stringify(r));
+      assert.equal(fake.requestsTo('/').filter((x) => x.method === 'GET').length, 2);
+      assert.match(String(fake.requestsTo('/_msearch').at(-1)!.headers['content-type']), /compatible-with=8$/);
+    } finally {
+      await src.close();
+      await fake.close();
+    }
+  });
+
+  it('server_major auto: a failed version probe is a failed search saying so, and the next search asks again', async () => {
+    const fake = await startFakeElasticsearch({ version: '8.15.3', now: () => T0, users: { elastic: 'pw' } });
+    fake.createIndex(ODOO);
+    const cfg = configSchema.parse({ sources: { elasticsearch: { nodes: [fake.url], username: 'elastic', password: 'wrong' } } }).sources.elasticsearch!;
+    const src = createElasticsearchSource(cfg, silentLogger);
+    try {
+      const r = await src.search({ index: ODOO, body: { size: 0 } });
+      assert.equal(r.ok, false);
+      if (!r.ok) {
+        assert.equal(r.error.kind, 'auth');
+        assert.match(r.error.message, /^asking Elasticsearch its version \(GET \/\): HTTP 401 security_exception/);
+      }
+      await src.search({ index: ODOO, body: { size: 0 } });
+      assert.equal(fake.requestsTo('/').length, 2);
+      assert.equal(fake.requestsTo('/_msearch').length, 0);
+    } finally {
+      await src.close();
+      await fake.close();
+    }
+  });
+
+  it('an explicit server_major wins: no version probe', async () => {
+    const fake = await startFakeElasticsearch({ version: '9.1.0', now: () => T0 });
+    fake.createIndex(ODOO);
+    const cfg = configSchema.parse({ sources: { elasticsearch: { nodes: [fake.url], server_major: 8 } } }).sources.elasticsearch!;
+    const src = createElasticsearchSource(cfg, silentLogger);
+    try {
+      assert.equal((await src.search({ index: ODOO, body: { size: 0 } })).ok, true);
+      assert.equal(fake.requestsTo('/').length, 0);
+      assert.match(String(fake.requestsTo('/_msearch')[0]!.headers['content-type']), /compatible-with=8$/);
+    } finally {
+      await src.close();
+      await fake.close();
+    }
+  });
+
   it('basic auth and API key reach the server as Authorization headers', async () => {
     const fake = await startFakeElasticsearch({ now: () => T0 });
     fake.createIndex(ODOO);
@@ -99,7 +177,7 @@ describe('msearch batching and the compatible-with header', () => {
 
   it('ca_file is read and handed to TLS', () => {
     const cfg = configSchema.parse({ sources: { elasticsearch: { nodes: ['https://es.example:9200'], ca_file: '/etc/ohw/ca.pem' } } }).sources.elasticsearch!;
-    const o = clientOptions(cfg, (p) => `PEM from ${p}`);
+    const o = clientOptions(cfg, 9, (p) => `PEM from ${p}`);
     assert.deepEqual(o.tls, { ca: 'PEM from /etc/ohw/ca.pem', rejectUnauthorized: true });
     assert.doesNotThrow(() => new Client(o).close());
   });

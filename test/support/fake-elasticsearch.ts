@@ -81,6 +81,11 @@ export interface FakeElasticsearchOptions {
    * _ingest.timestamp): indexDocs stamps `event.ingested` with the fake's `now()` when absent.
    */
   ingestTimestamp?: boolean;
+  /**
+   * Security on (xpack.security.enabled): every request needs HTTP basic auth for one of these users
+   * (name → password), else 401 security_exception with `WWW-Authenticate`, as ES answers.
+   */
+  users?: Record<string, string>;
 }
 
 export interface FailSpec {
@@ -123,6 +128,8 @@ export interface FakeElasticsearch {
   timedOut(times?: number): void;
   /** Remove every pending fault. */
   clearFaults(): void;
+  /** Changes the version `GET /` reports and the compatible-with values accepted (an upgrade or rollback). */
+  setVersion(version: string): void;
   close(): Promise<void>;
 }
 
@@ -168,8 +175,8 @@ const wildcardToRegex = (p: string): RegExp =>
   new RegExp(`^${p.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 
 export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}): Promise<FakeElasticsearch> {
-  const version = opts.version ?? '9.1.0';
-  const major = Number(version.split('.')[0]);
+  let version = opts.version ?? '9.1.0';
+  let major = Number(version.split('.')[0]);
   const now = opts.now ?? Date.now;
   const ctx: EngineContext = { now, textFields: new Set(opts.textFields ?? ['message']) };
   const store = new Map<string, StoredDoc[]>();
@@ -350,6 +357,20 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
     return undefined;
   }
 
+  /** With `users` set, as ES with security on: missing or wrong basic auth is a 401. */
+  function authError(req: http.IncomingMessage, path: string): EsError | undefined {
+    if (!opts.users) return undefined;
+    const m = /^Basic ([A-Za-z0-9+/=]+)$/.exec(String(req.headers['authorization'] ?? ''));
+    if (!m) return esError(401, 'security_exception', `missing authentication credentials for REST request [${path}]`);
+    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    const user = decoded.slice(0, i);
+    if (i < 0 || !Object.hasOwn(opts.users, user) || opts.users[user] !== decoded.slice(i + 1)) {
+      return esError(401, 'security_exception', `unable to authenticate user [${i < 0 ? decoded : user}] for REST request [${path}]`);
+    }
+    return undefined;
+  }
+
   async function route(req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): Promise<void> {
     const { method, path } = rec;
     const segs = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -482,8 +503,11 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
         const extraHeaders: Record<string, string> = f.spec.status === 401 ? { 'www-authenticate': 'Basic realm="security" charset="UTF-8"' } : {};
         return send(req, res, f.spec.status, esError(f.spec.status, type, reason), extraHeaders);
       }
+      // ES validates the media-type headers while building the request, before authentication.
       const ce = compatError(req);
       if (ce) return send(req, res, 400, ce);
+      const ae = authError(req, rec.path);
+      if (ae) return send(req, res, 401, ae, { 'www-authenticate': 'Basic realm="security", charset="UTF-8"' });
       await route(req, res, rec);
     } catch (e) {
       if (e instanceof DslError) return send(req, res, e.status, dslToEsError(e));
@@ -540,6 +564,7 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
     },
     timedOut(times = 1) { faults.push({ kind: 'timedOut', left: times }); },
     clearFaults() { faults = []; },
+    setVersion(v) { version = v; major = Number(v.split('.')[0]); },
     async close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();

@@ -33,8 +33,8 @@ function transportFor(major: ServerMajor): typeof SniffingTransport | undefined 
   };
 }
 
-export function clientOptions(cfg: ElasticsearchConfig, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): ClientOptions {
-  const Transport = transportFor(cfg.server_major);
+export function clientOptions(cfg: ElasticsearchConfig, major: ServerMajor, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): ClientOptions {
+  const Transport = transportFor(major);
   return {
     nodes: cfg.nodes,
     requestTimeout: cfg.timeout,
@@ -45,6 +45,28 @@ export function clientOptions(cfg: ElasticsearchConfig, readFile: (p: string) =>
     ...(Transport ? { Transport } : {}),
     name: 'odoo-ha-watch',
   };
+}
+
+/** The compatible-with major to announce to a server of this version (ES accepts its own major and the previous one). */
+export function majorForVersion(version: string): ServerMajor | undefined {
+  const n = Number(/^(\d+)\./.exec(version)?.[1]);
+  if (!Number.isInteger(n) || n < 8) return undefined;
+  // The installed client speaks at most 9; a 10.x server still accepts compatible-with=9.
+  return n >= 9 ? 9 : 8;
+}
+
+/** A server that rejected the announced compatible-with (e.g. upgraded or downgraded since the last probe). */
+export function isMediaTypeError(e: unknown): boolean {
+  if (!(e instanceof errors.ResponseError) || e.meta?.statusCode !== 400) return false;
+  const err = (e.meta.body as { error?: { type?: string } } | undefined)?.error;
+  return typeof err === 'object' && err?.type === 'media_type_header_exception';
+}
+
+/** The version probe failed: the search cannot be sent, so it is a failed evaluation saying why. */
+class VersionProbeError extends Error {
+  constructor(readonly reason: SourceError) {
+    super(reason.message);
+  }
 }
 
 /** Turns anything the client throws into a stable SourceError (never with credentials). */
@@ -79,13 +101,57 @@ export interface ElasticsearchSource {
 }
 
 export function createElasticsearchSource(cfg: ElasticsearchConfig, logger: Logger, o: { client?: Client } = {}): ElasticsearchSource {
-  const client = o.client ?? new Client(clientOptions(cfg));
+  const clients = new Map<ServerMajor, Client>();
+  const clientFor = (major: ServerMajor): Client => {
+    if (o.client) return o.client;
+    let c = clients.get(major);
+    if (!c) clients.set(major, (c = new Client(clientOptions(cfg, major))));
+    return c;
+  };
+  /** Asks the server its version; plain JSON is accepted by every version, whatever compatible-with the client would announce. */
+  const probe = async (): Promise<ServerMajor> => {
+    let version: string;
+    try {
+      const info = await clientFor(9).info(undefined, { headers: { accept: 'application/json', 'content-type': 'application/json' }, requestTimeout: cfg.timeout, maxRetries: 1 });
+      version = String(info.version?.number ?? '');
+    } catch (e) {
+      const c = classifyError(e);
+      throw new VersionProbeError({ kind: c.kind, message: `asking Elasticsearch its version (GET /): ${c.message}` });
+    }
+    const major = majorForVersion(version);
+    if (!major) throw new VersionProbeError({ kind: 'malformed', message: `Elasticsearch ${version || '(no version in GET /)'} is not supported (expected 8.x or later)` });
+    logger.info({ version, compatibleWith: major }, 'Elasticsearch version detected');
+    return major;
+  };
+  let detected: Promise<ServerMajor> | undefined;
+  /** The configured major, or (auto) the server's, asked once and shared by concurrent searches. */
+  const serverMajor = (): Promise<ServerMajor> => {
+    if (cfg.server_major !== 'auto') return Promise.resolve(cfg.server_major);
+    if (!detected) {
+      const p = probe();
+      detected = p;
+      // A failed probe is not cached: the next search asks again.
+      p.catch(() => { if (detected === p) detected = undefined; });
+    }
+    return detected;
+  };
+  const msearch = async (searches: Record<string, unknown>[]) => clientFor(await serverMajor()).msearch({ searches }, { requestTimeout: cfg.timeout, maxRetries: 1 });
   const batcher = new MsearchBatcher({
     windowMs: cfg.batch_window,
     maxBatch: cfg.max_batch,
     logger,
-    send: async (searches) => client.msearch({ searches }, { requestTimeout: cfg.timeout, maxRetries: 1 }),
-    classify: classifyError,
+    send: async (searches) => {
+      try {
+        return await msearch(searches);
+      } catch (e) {
+        if (cfg.server_major !== 'auto' || !isMediaTypeError(e)) throw e;
+        // The cluster changed major under us (upgrade or rollback): ask again and resend once.
+        logger.warn({ err: classifyError(e).message }, 'Elasticsearch rejected the compatible-with header; asking its version again');
+        detected = undefined;
+        return msearch(searches);
+      }
+    },
+    classify: (e) => (e instanceof VersionProbeError ? e.reason : classifyError(e)),
   });
   const named = cfg.indices as Record<string, string>;
   return {
@@ -95,7 +161,8 @@ export function createElasticsearchSource(cfg: ElasticsearchConfig, logger: Logg
     search: (item, signal) => batcher.search(item, signal),
     async close() {
       await batcher.drain();
-      await client.close();
+      await Promise.all([...clients.values()].map((c) => c.close()));
+      if (o.client) await o.client.close();
     },
   };
 }
