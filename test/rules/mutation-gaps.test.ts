@@ -38,7 +38,7 @@ const member = (n: number, over: Partial<EtcdMemberState> = {}): EtcdMemberState
 function etcd(endpoints: EtcdMemberState[], over: Partial<EtcdState> = {}): Pick<Sources, 'etcd'> {
   const healthyCount = endpoints.filter((e) => e.healthy).length;
   const memberCount = over.memberCount ?? endpoints.length;
-  const state: EtcdState = { at: 0, endpoints, memberCount, memberNames: [], healthyCount, quorum: Math.floor(memberCount / 2) + 1, hasQuorum: healthyCount > 0, leaders: healthyCount > 0 ? ['1'] : [], ...over };
+  const state: EtcdState = { at: 0, endpoints, memberCount, membersKnown: true, memberNames: [], healthyCount, quorum: Math.floor(memberCount / 2) + 1, hasQuorum: healthyCount > 0, leaders: healthyCount > 0 ? ['1'] : [], ...over };
   return { etcd: { poll: async () => observed('etcd', state) } };
 }
 
@@ -145,7 +145,7 @@ describe('http', () => {
 // ---- postgres: split_brain, postgres_replication, postgres_health ----
 
 function pgNode(name: string, over: Partial<PgNodeState> = {}): PgNodeState {
-  return { name, target: `${name}:5432`, reachable: true, idleInTransaction: [], checksumFailures: [], ...over };
+  return { name, target: `${name}:5432`, reachable: true, idleInTransaction: [], checksumFailures: [], unknown: {}, ...over } as PgNodeState;
 }
 const pg = (nodes: PgNodeState[]): Pick<Sources, 'postgres'> => ({ postgres: { poll: async () => observed<PostgresState>('postgres', { at: 0, nodes }) } as NonNullable<Sources['postgres']> });
 function patroni(leader: string | undefined, roles: Record<string, string>, polls: unknown[] = []): Pick<Sources, 'patroni'> {
