@@ -16,6 +16,7 @@ import { failed, observed } from '../../src/sources/observation.js';
 import type { PatroniClusterState } from '../../src/sources/patroni/merge.js';
 import type { PgNodeState, PostgresState } from '../../src/sources/postgres/client.js';
 import type { Sources } from '../../src/sources/sources.js';
+import { truncate } from '../../src/util/text.js';
 import { makeRule } from '../support/builders.js';
 
 const down = { kind: 'unreachable' as const, message: 'connection refused' };
@@ -47,12 +48,9 @@ describe('etcd_health', () => {
     assert.deepEqual(await evaluate(etcdHealthRule, {}, {}), { ok: false, source: 'etcd', error: 'sources.etcd is not configured' });
   });
 
-  test('no endpoint answers: the DCS is gone, a quorum finding (only when quorum is checked)', async () => {
+  test('no endpoint answers: unknown from here (the watcher may be the one cut off), a failed evaluation, never a page', async () => {
     const src = { etcd: { poll: async () => failed<EtcdState>('etcd', down) } };
-    const [f] = findings(await evaluate(etcdHealthRule, {}, src));
-    assert.deepEqual(f?.labels, { problem: 'quorum' });
-    assert.match(String(f?.values['detail']), /^etcd unreachable: connection refused\. Patroni cannot renew the leader lock/);
-    assert.deepEqual(findings(await evaluate(etcdHealthRule, { checks: ['unhealthy_member'] }, src)), []);
+    assert.deepEqual(await evaluate(etcdHealthRule, {}, src), { ok: false, source: 'etcd', error: 'unreachable: connection refused' });
   });
 
   test('three healthy members with a leader: nothing to report', async () => {
@@ -121,7 +119,7 @@ describe('http', () => {
     const [f] = findings(await evaluate(httpRule, { targets, expect_status: [200, 204], method: 'HEAD' }, probe({ [targets[0]!.url]: { status: 503, durationMs: 12.6, body: 'x'.repeat(400) } }, seen)));
     assert.deepEqual(f?.labels, { target: 'odoo1' });
     assert.deepEqual(f?.values, { target: 'odoo1', url: targets[0]!.url, status: 503, error: 'HTTP 503 (expected 200 or 204)', duration_ms: 13 });
-    assert.deepEqual(f?.samples, ['x'.repeat(300)]);
+    assert.deepEqual(f?.samples, [truncate('x'.repeat(400), 300)]);
     assert.equal((seen[1] as { method: string }).method, 'HEAD');
     assert.deepEqual(findings(await evaluate(httpRule, { targets, expect_status: [200, 204] }, probe({ [targets[0]!.url]: { status: 204, durationMs: 1 } }))), []);
   });
@@ -149,7 +147,7 @@ function pgNode(name: string, over: Partial<PgNodeState> = {}): PgNodeState {
 }
 const pg = (nodes: PgNodeState[]): Pick<Sources, 'postgres'> => ({ postgres: { poll: async () => observed<PostgresState>('postgres', { at: 0, nodes }) } as NonNullable<Sources['postgres']> });
 function patroni(leader: string | undefined, roles: Record<string, string>, polls: unknown[] = []): Pick<Sources, 'patroni'> {
-  const state = { leader, members: Object.entries(roles).map(([name, role]) => ({ name, role, isLeader: name === leader })) } as unknown as PatroniClusterState;
+  const state = { leader, views: [{ from: 'pg1', leader: leader ?? null }], members: Object.entries(roles).map(([name, role]) => ({ name, role, isLeader: name === leader })) } as unknown as PatroniClusterState;
   return { patroni: { members: [], poll: async () => (polls.push(1), observed('patroni', state)) } };
 }
 

@@ -65,10 +65,11 @@ describe('haproxy_write_backend on the seed topology (servers pgN, members pg-no
 
   test('no address in the stats (HTTP stats page without show-legends) and no common name: unknown with the fix, not a page', async () => {
     const ev = await writeBackend(seedCluster(1), seedStats(1, (n) => ({ name: `pg${n}`, addr: '' })));
-    assert.equal(ev.ok, false);
-    assert.ok(!ev.ok);
-    assert.equal(ev.source, 'topology');
-    assert.match(ev.error, /HAProxy server pg1 \(no address\) matches no Patroni member .*stats show-legends.*server_members/);
+    // The other checks (no_primary, multiple_primaries) still apply: only wrong_primary is unknown.
+    assert.ok(ev.ok);
+    assert.deepEqual(ev.findings, []);
+    assert.deepEqual(ev.unknown?.map((u) => u.labels), [{ backend: 'pg_primary', problem: 'wrong_primary' }]);
+    assert.match(ev.unknown![0]!.reason, /HAProxy server pg1 \(no address\) matches no Patroni member .*stats show-legends.*server_members/);
   });
 
   test('an explicit server_members map still works without addresses', async () => {
@@ -81,8 +82,9 @@ describe('haproxy_write_backend on the seed topology (servers pgN, members pg-no
   test('two servers on one member address: which one is it is unknown, never a page', async () => {
     const dup = (n: N) => ({ name: `pg${n}`, addr: `${seedHost(n === 2 ? 1 : n)}:5432` });
     const ev = await writeBackend(seedCluster(2), seedStats(1, dup));
-    assert.ok(!ev.ok);
-    assert.match(ev.error, /HAProxy servers pg1, pg2 all match Patroni member pg-node-1/);
+    assert.ok(ev.ok);
+    assert.deepEqual(ev.findings, []);
+    assert.match(ev.unknown?.[0]?.reason ?? '', /HAProxy servers pg1, pg2 all match Patroni member pg-node-1/);
   });
 
   test('0 UP and 2 UP are still reported whatever the names', async () => {

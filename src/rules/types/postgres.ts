@@ -48,8 +48,9 @@ export function replicaLags(pg: PostgresState, memberOf?: ReadonlyMap<string, st
     const replicationUnknown = primary ? unknownWhy(primary, 'replication') : undefined;
     const member = memberOf?.get(n.name);
     const row = primary?.primary?.replication.find((r) => r.applicationName === member) ?? primary?.primary?.replication.find((r) => r.applicationName === n.name);
-    // Without the member name, a missing row may only mean the names differ: unknown, not "not streaming".
-    const rowKnowable = member !== undefined || (primary?.primary?.replication.some((r) => pg.nodes.some((x) => x.name === r.applicationName)) ?? false);
+    // Without the member name, a missing row may only mean the names differ: unknown, not "not streaming"
+    // (unless the primary streams to nobody at all).
+    const rowKnowable = member !== undefined || primary?.primary?.replication.length === 0 || (primary?.primary?.replication.some((r) => pg.nodes.some((x) => x.name === r.applicationName)) ?? false);
     let bytes: number | null = row?.replayLagBytes ?? null;
     if (bytes === null && primary?.primary?.lsnPos != null && n.replica.replayPos !== null) bytes = Math.max(0, primary.primary.lsnPos - n.replica.replayPos);
     // A standby that stopped replying while WAL waits for it is at least that stale (replay_lag freezes then).
