@@ -20,7 +20,9 @@ import type { TelegramBot } from './bot/bot.js';
 import type { Notifier } from './notify/notifier.js';
 import { OutboxWorker } from './notify/outbox-worker.js';
 import { createRegistry, type RuleTypeRegistry } from './rules/registry.js';
+import { ClusterTrigger } from './cluster-trigger.js';
 import { Scheduler } from './scheduler.js';
+import { startClusterEvents, type ClusterEvents } from './sources/events/cluster-events.js';
 import { createSources, type Sources } from './sources/sources.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { StateStore, StoreHealth } from './store/store.js';
@@ -112,6 +114,14 @@ export async function createApp(o: AppOptions): Promise<App> {
   let statusTimer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   let bot: TelegramBot | undefined;
+  let clusterEvents: ClusterEvents | undefined;
+  const trigger = new ClusterTrigger({
+    evaluateNow: (filter) => scheduler.evaluateNow(filter),
+    sourceOf: (rule) => registry.get(rule.type)?.source,
+    refresh: () => sources.refresh?.(),
+    logger,
+    onEvent: (e) => metrics.clusterEvents.inc({ source: e.source }),
+  });
   let lastReloadError: string | undefined;
 
   const readiness = async (): Promise<ReadinessCheck[]> => {
@@ -127,6 +137,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     }
     const failing = (await store.ruleHealth().catch(() => [])).filter((h) => h.consecutiveFailures > 0 && scheduler.activeRules.some((r) => r.id === h.ruleId));
     checks.push({ name: 'sources', ok: failing.length === 0, detail: failing.length ? failing.map((h) => `${h.ruleId}: ${h.lastError}`).join('; ') : 'all rules evaluating' });
+    if (clusterEvents) checks.push({ name: 'cluster-events', ok: true, detail: clusterEvents.describe() });
     for (const n of notifiers) {
       const h = n.health?.();
       if (h) checks.push({ name: `notifier:${n.name}`, ok: h.ok, ...(h.detail ? { detail: h.detail } : {}) });
@@ -174,6 +185,10 @@ export async function createApp(o: AppOptions): Promise<App> {
     async start() {
       await retireOrphans();
       scheduler.start(loaded.rules);
+      // Crashes and leader changes are learnt from events where the stack offers them, then confirmed
+      // by the rules' own fresh polls; the ticks stay the safety net. Injected sources (tests) do not
+      // read the config's cluster, so there is nothing of theirs to watch.
+      if (loaded.config.evaluation.on_cluster_events && !o.sources) clusterEvents = startClusterEvents(loaded.config, { onEvent: (e) => trigger.handle(e), logger, now });
       outbox.start();
       await announceMovedAside();
       bot = createTelegramBot({ config: () => loaded.config, store, sources, rules: () => loaded.rules, notifiers, logger, now });
@@ -268,6 +283,8 @@ export async function createApp(o: AppOptions): Promise<App> {
       clearInterval(statusTimer);
       watcher?.close();
       await bot?.stop();
+      trigger.cancel();
+      await clusterEvents?.stop();
       await scheduler.stop();
       await outbox.stop();
       await outbox.flush();

@@ -56,6 +56,8 @@ export class Scheduler {
   private timers = new Map<string, NodeJS.Timeout>();
   private tasks = new Map<string, ScheduledTask>();
   private inFlight = new Map<string, Promise<void>>();
+  /** Rules whose evaluation in flight was started by `evaluateNow` (a cluster event), not by their tick. */
+  private triggered = new Set<string>();
   private rules: Rule[] = [];
   private stopped = true;
   private readonly now: () => number;
@@ -101,9 +103,24 @@ export class Scheduler {
     this.timers.set(rule.id, t);
   }
 
+  /**
+   * Evaluate the active rules the filter accepts now, outside their ticks (a cluster event). A rule
+   * already evaluating is skipped: the event's follow-up evaluations read the cluster again shortly.
+   */
+  evaluateNow(filter: (rule: Rule) => boolean): void {
+    if (this.stopped) return;
+    for (const rule of this.rules) {
+      if (rule.schedule || !filter(rule) || this.inFlight.has(rule.id)) continue;
+      this.triggered.add(rule.id);
+      void this.tick(rule).finally(() => this.triggered.delete(rule.id));
+    }
+  }
+
   /** Evaluate one rule now unless it is already running. */
   async tick(rule: Rule): Promise<void> {
     if (this.inFlight.has(rule.id)) {
+      // A regular tick meeting an event-driven evaluation is not a slow rule: nothing to report.
+      if (this.triggered.has(rule.id)) return;
       this.o.metrics?.evaluationsSkipped.inc({ rule: rule.id });
       this.o.logger.warn({ rule: rule.id }, 'previous evaluation still running; tick skipped');
       return;

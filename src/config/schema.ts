@@ -37,6 +37,7 @@ const postgresSource = z.strictObject({
 const etcdSource = z.strictObject({
   endpoints: z.array(url()).min(1).meta({ description: 'Client URLs of every etcd member, e.g. http://10.0.1.11:2379' }),
   timeout: zDuration().prefault('2s'),
+  patroni_namespace: z.string().prefault('/service/').meta({ description: 'Patroni\'s `namespace` (patroni.yml): its leader key <namespace><cluster.name>/leader is watched so a leader change is evaluated at once (evaluation.on_cluster_events).' }),
 });
 
 const elasticsearchSource = z.strictObject({
@@ -138,6 +139,7 @@ export const configSchema = z.strictObject({
       labels: zLabels.optional().meta({ description: 'Labels added to every alert.' }),
       failing_source_after: zDuration().prefault('2m').meta({ description: 'A rule failing to evaluate this long raises a "rule evaluation failing" alert.' }),
       resolved_retention: zDuration().prefault('7d').meta({ description: 'How long resolved alerts stay in the store (history).' }),
+      on_cluster_events: z.boolean().prefault(true).meta({ description: 'Evaluate the cluster rules at once (then 1 s and 3 s later) when a PostgreSQL node closes the service\'s idle sentinel connection or Patroni\'s leader key changes in etcd, instead of waiting for their next tick. Only what the fresh polls then show fires or resolves.' }),
     })
     .prefault({}),
   state: z

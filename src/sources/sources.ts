@@ -21,7 +21,14 @@ export interface Sources {
   haproxy?: HaproxySource;
   postgres?: PostgresSource;
   etcd?: EtcdSource;
+  /** Cluster polls that settled before this call are not shared any more: the next read polls afresh (a cluster event just happened). */
+  refresh?(): void;
   close(): Promise<void>;
+}
+
+/** Bumped by `refresh()`: a settled poll from an older epoch is not reused. */
+export interface PollEpoch {
+  value: number;
 }
 
 /**
@@ -32,24 +39,29 @@ export interface Sources {
 export const CLUSTER_POLL_TTL_MS = 500;
 
 /** The cluster sources (Patroni, HAProxy, PostgreSQL, etcd) configured, each poll wrapped in `cachedPoll`. */
-export function createClusterSources(config: Config, logger: Logger): Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd'> {
+export function createClusterSources(config: Config, logger: Logger): Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd' | 'refresh'> {
   const s = config.sources;
-  const out: Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd'> = {};
+  const epoch: PollEpoch = { value: 0 };
+  const out: Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd' | 'refresh'> = {
+    refresh: () => {
+      epoch.value += 1;
+    },
+  };
   if (s.patroni) {
     const p = createPatroniSource({ members: s.patroni.members, timeoutMs: s.patroni.timeout, ...(s.patroni.username ? { username: s.patroni.username } : {}), ...(s.patroni.password ? { password: s.patroni.password } : {}) }, logger.child({ source: 'patroni' }));
-    out.patroni = { ...p, poll: cachedPoll(CLUSTER_POLL_TTL_MS, p.poll) };
+    out.patroni = { ...p, poll: cachedPoll(CLUSTER_POLL_TTL_MS, p.poll, Date.now, epoch) };
   }
   if (s.haproxy) {
     const h = createHaproxySource({ timeoutMs: s.haproxy.timeout, writeBackend: s.haproxy.write_backend, ...(s.haproxy.read_backend ? { readBackend: s.haproxy.read_backend } : {}), ...(s.haproxy.app_backends ? { appBackends: s.haproxy.app_backends } : {}), ...(s.haproxy.stats_url ? { statsUrl: s.haproxy.stats_url } : {}), ...(s.haproxy.username ? { username: s.haproxy.username } : {}), ...(s.haproxy.password ? { password: s.haproxy.password } : {}), ...(s.haproxy.socket ? { socket: s.haproxy.socket } : {}) });
-    out.haproxy = { ...h, poll: cachedPoll(CLUSTER_POLL_TTL_MS, h.poll) };
+    out.haproxy = { ...h, poll: cachedPoll(CLUSTER_POLL_TTL_MS, h.poll, Date.now, epoch) };
   }
   if (s.postgres) {
     const pgs = createPostgresSource({ nodes: s.postgres.nodes, connectTimeoutMs: s.postgres.connect_timeout, statementTimeoutMs: s.postgres.statement_timeout }, logger.child({ source: 'postgres' }));
-    out.postgres = { ...pgs, poll: cachedPoll(CLUSTER_POLL_TTL_MS, pgs.poll) };
+    out.postgres = { ...pgs, poll: cachedPoll(CLUSTER_POLL_TTL_MS, pgs.poll, Date.now, epoch) };
   }
   if (s.etcd) {
     const e = createEtcdSource({ endpoints: s.etcd.endpoints, timeoutMs: s.etcd.timeout });
-    out.etcd = { poll: cachedPoll(CLUSTER_POLL_TTL_MS, e.poll) };
+    out.etcd = { poll: cachedPoll(CLUSTER_POLL_TTL_MS, e.poll, Date.now, epoch) };
   }
   return out;
 }
@@ -59,15 +71,16 @@ export function createClusterSources(config: Config, logger: Logger): Pick<Sourc
  * moment read the same observation). A poll still in flight is shared whatever its age: a slow
  * source gets one request at a time, never a stack of them (each poll has its own deadline). The
  * shared poll is not tied to any one caller's abort signal; each caller still stops waiting when
- * its own signal aborts. A failed poll is not reused once it settled: the next caller tries again.
+ * its own signal aborts. A failed poll is not reused once it settled: the next caller tries again;
+ * nor is one that settled before the last `refresh()` (a cluster event).
  */
-export function cachedPoll<T>(ttlMs: number, poll: (signal?: AbortSignal) => Promise<Observation<T>>, now: () => number = Date.now): (signal?: AbortSignal) => Promise<Observation<T>> {
-  let last: { startedAt: number; p: Promise<Observation<T>>; settled: boolean } | undefined;
+export function cachedPoll<T>(ttlMs: number, poll: (signal?: AbortSignal) => Promise<Observation<T>>, now: () => number = Date.now, epoch: PollEpoch = { value: 0 }): (signal?: AbortSignal) => Promise<Observation<T>> {
+  let last: { startedAt: number; epoch: number; p: Promise<Observation<T>>; settled: boolean } | undefined;
   return (signal?: AbortSignal) => {
     const t = now();
-    if (!last || (last.settled && t - last.startedAt >= ttlMs)) {
+    if (!last || (last.settled && (t - last.startedAt >= ttlMs || last.epoch !== epoch.value))) {
       const p = poll();
-      const entry = { startedAt: t, p, settled: false };
+      const entry = { startedAt: t, epoch: epoch.value, p, settled: false };
       last = entry;
       void p.then(
         (o) => {

@@ -38,3 +38,26 @@ describe('cachedPoll', () => {
     assert.ok(o.ok && o.value === 7);
   });
 });
+
+describe('cachedPoll after a cluster event (refresh)', () => {
+  it('does not reuse a settled poll from before the refresh, even within the ttl; a poll in flight is still shared', async () => {
+    const epoch = { value: 0 };
+    let calls = 0;
+    let release: (() => void) | undefined;
+    const poll = cachedPoll(60_000, () => { calls++; return new Promise<Observation<number>>((r) => { release = () => r(observed('x', calls)); }); }, () => 0, epoch);
+    const first = poll();
+    epoch.value += 1; // an event while the poll is in flight: it is still shared, never stacked
+    const second = poll();
+    assert.equal(calls, 1);
+    release?.();
+    await Promise.all([first, second]);
+    epoch.value += 1; // an event after it settled: the next reader polls afresh
+    const third = poll();
+    assert.equal(calls, 2);
+    release?.();
+    const o = await third;
+    assert.equal(o.ok && o.value, 2);
+    await poll(); // same epoch, within the ttl: shared again
+    assert.equal(calls, 2);
+  });
+});

@@ -58,7 +58,8 @@ function errorMessage(code: string, message: string): Buffer {
 }
 
 /** Starts the server; `answer(sql)` decides each simple query's outcome. */
-export async function startFakePostgres(answer: (sql: string) => Answer): Promise<FakePostgres> {
+/** `port`: listen on this one (a server coming back where it was); default any free port. */
+export async function startFakePostgres(answer: (sql: string) => Answer, opts: { port?: number } = {}): Promise<FakePostgres> {
   const queries: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((sock) => {
@@ -105,7 +106,7 @@ export async function startFakePostgres(answer: (sql: string) => Answer): Promis
       }
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  await new Promise<void>((r) => server.listen(opts.port ?? 0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
     dsn: `postgresql://monitor:secret@127.0.0.1:${port}/postgres`,
