@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -244,6 +244,15 @@ async function status(configPath: string, io: Out): Promise<number> {
   }
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+/** argv[1] as node resolved it: started through a symlink (/opt/odoo-ha-watch/current/...), it is not import.meta.url. */
+function scriptUrl(): string {
+  try {
+    return pathToFileURL(realpathSync(process.argv[1] ?? '')).href;
+  } catch {
+    return '';
+  }
+}
+
+if (import.meta.url === scriptUrl()) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

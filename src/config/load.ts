@@ -3,8 +3,9 @@ import { z } from 'zod';
 import { createRegistry, ruleUnionSchema, type RuleTypeRegistry } from '../rules/registry.js';
 import { COMMON_PLACEHOLDERS, ruleDefaultsSchema, type Rule, type RuleDefaults } from '../rules/rule-type.js';
 import { placeholdersOf } from '../rules/template.js';
+import { coerceAtPaths } from './env-coerce.js';
 import { expandPathPattern } from './glob.js';
-import { interpolate } from './interpolate.js';
+import { interpolate, type Interpolated } from './interpolate.js';
 import { describeZodIssue, didYouMean, sortIssues, type ConfigIssue } from './issues.js';
 import { objectKeysAt } from './schema-walk.js';
 import { configSchema, type Config } from './schema.js';
@@ -37,15 +38,24 @@ const fileSchema = z.strictObject({
 });
 
 /** Validates `value` against `schema`, turning every zod issue into file:line:col issues. */
-function validate<S extends z.ZodType>(schema: S, value: unknown, yaml: YamlFile, prefix: PropertyKey[] = []): { data?: z.infer<S>; issues: ConfigIssue[] } {
+function validate<S extends z.ZodType>(schema: S, value: unknown, yaml: YamlFile, prefix: PropertyKey[] = [], env: Pick<Interpolated, 'typed' | 'unresolved'> = { typed: [], unresolved: [] }): { data?: z.infer<S>; issues: ConfigIssue[] } {
   const r = schema.safeParse(value);
   if (r.success) return { data: r.data, issues: [] };
   const issues: ConfigIssue[] = [];
-  const valueAt = (p: PropertyKey[]) => yaml.valueAt([...prefix, ...p]);
+  const under = (p: readonly PropertyKey[], u: PropertyKey[]) => u.length <= p.length && u.every((k, i) => String(k) === String(p[i]));
+  const typedAt = (full: readonly PropertyKey[]) => env.typed.find((t) => under(full, t));
+  // Under a `${VAR}` the wrong value is the variable's, not the text in the file.
+  const valueAt = (p: PropertyKey[]) => {
+    if (!typedAt([...prefix, ...p])) return yaml.valueAt([...prefix, ...p]);
+    return p.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k as string] : undefined), value);
+  };
   for (const zi of r.error.issues) {
+    // A missing variable is reported alone: "expected a number, got ${PORT}" would only restate it.
+    if (env.unresolved.some((u) => under([...prefix, ...zi.path], u))) continue;
     for (const d of describeZodIssue(zi, valueAt, (p, v) => objectKeysAt(schema, p, v, value))) {
       const full = [...prefix, ...d.path];
-      issues.push({ file: yaml.file, ...yaml.positionOf(full, { key: d.keyOf !== undefined }), message: d.message });
+      const t = typedAt(full);
+      issues.push({ file: yaml.file, ...yaml.positionOf(full, { key: d.keyOf !== undefined }), message: t ? `${d.message} (from ${String(yaml.valueAt(t))})` : d.message });
     }
   }
   return { issues };
@@ -68,13 +78,16 @@ export function loadAll(configPath: string, opts: LoadOptions = {}): LoadResult 
   let config: Config | undefined;
   let rawRulePaths: unknown;
   let configYaml: YamlFile | undefined;
+  let configUnresolved = false;
   if (!cy.ok) issues.push(...cy.issues);
   else {
     configYaml = cy.yaml;
     const interp = interpolate(cy.yaml, { env });
     issues.push(...interp.issues);
+    coerceAtPaths(configSchema, interp.value, interp.typed);
+    configUnresolved = interp.unresolved.length > 0;
     rawRulePaths = (interp.value as { rules?: { paths?: unknown } } | null)?.rules?.paths;
-    const v = validate(configSchema, interp.value ?? {}, cy.yaml);
+    const v = validate(configSchema, interp.value ?? {}, cy.yaml, [], interp);
     issues.push(...v.issues);
     config = v.data;
   }
@@ -107,14 +120,19 @@ export function loadAll(configPath: string, opts: LoadOptions = {}): LoadResult 
     const yaml = ry.yaml;
     const interp = interpolate(yaml, { env });
     issues.push(...interp.issues);
-    const fv = validate(fileSchema, interp.value ?? {}, yaml);
+    coerceAtPaths(fileSchema, interp.value, interp.typed.filter((p) => p[0] !== 'rules'));
+    const rulesValue = (interp.value as { rules?: unknown } | null)?.rules;
+    for (const p of interp.typed) {
+      if (p[0] === 'rules' && typeof p[1] === 'number' && Array.isArray(rulesValue)) coerceAtPaths(union, rulesValue[p[1]], [p.slice(2)]);
+    }
+    const fv = validate(fileSchema, interp.value ?? {}, yaml, [], interp);
     issues.push(...fv.issues);
     if (!fv.data) continue;
     const defaults: RuleDefaults = { ...globalDefaults, ...stripUndefined(fv.data.defaults ?? {}), labels: { ...globalDefaults.labels, ...fv.data.defaults?.labels } };
     const rules: Rule[] = [];
     fv.data.rules.forEach((raw, i) => {
       const at = ['rules', i];
-      const rv = validate(union, raw, yaml, at);
+      const rv = validate(union, raw, yaml, at, interp);
       issues.push(...rv.issues);
       // Cross-field checks run on the raw mapping too, so a rule with a type error still gets
       // its duplicate id or template typo reported in the same run.
@@ -147,7 +165,8 @@ export function loadAll(configPath: string, opts: LoadOptions = {}): LoadResult 
         }
       }
       if (!rv.data || !t || id === undefined) return;
-      for (const c of t.check?.(spec, config) ?? []) here(c.field ?? 'type', c.message);
+      // Without the config (a variable missing) "sources.x is not configured" would bury the one real problem.
+      if (config || !configUnresolved) for (const c of t.check?.(spec, config) ?? []) here(c.field ?? 'type', c.message);
 
       const pick = <K extends keyof RuleDefaults>(k: K) => (spec[k] as RuleDefaults[K]) ?? defaults[k];
       const common = new Set(['id', 'type', 'name', 'description', 'severity', 'every', 'schedule', 'for', 'keep_firing_for', 'repeat', 'timeout', 'labels', 'message', 'runbook', 'enabled']);

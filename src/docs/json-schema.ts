@@ -11,7 +11,9 @@ import { ruleDefaultsSchema } from '../rules/rule-type.js';
  */
 type Node = Record<string, unknown>;
 
-const INTERPOLATED = { type: 'string', pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}', description: '${VAR} or ${VAR:-default}, expanded at load time' };
+const INTERPOLATED = { type: 'string', pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*(:[-?][^}]*)?\\}', description: '${VAR}, ${VAR:-default} or ${VAR:?message}, expanded at load time' };
+/** A whole-value ${VAR} where a number, boolean or list goes: read as that type (src/config/env-coerce.ts). */
+const TYPED_VAR = { type: 'string', pattern: '^\\$\\{[A-Za-z_][A-Za-z0-9_]*(:[-?][^}]*)?\\}$', description: '${VAR} read as this field\'s type (numbers, true/false, lists as a,b,c)' };
 const DURATION = { type: 'string', pattern: '^\\s*(0|(\\d+(ms|s|m|h|d|w))+)\\s*$' };
 
 function postProcess(node: unknown): unknown {
@@ -26,6 +28,10 @@ function postProcess(node: unknown): unknown {
   if (n['type'] === 'string' && (n['pattern'] !== undefined || n['enum'] !== undefined)) {
     const { description, default: dflt, ...rest } = n;
     return { ...(description !== undefined ? { description } : {}), ...(dflt !== undefined ? { default: dflt } : {}), anyOf: [rest, INTERPOLATED] };
+  }
+  if (['number', 'integer', 'boolean', 'array'].includes(n['type'] as string)) {
+    const { description, default: dflt, ...rest } = n;
+    return { ...(description !== undefined ? { description } : {}), ...(dflt !== undefined ? { default: dflt } : {}), anyOf: [rest, TYPED_VAR] };
   }
   // A choice of literals (e.g. server_major: 8 | 9 | "8" | "9") may also come from the environment.
   const alts = n['anyOf'] as Node[] | undefined;

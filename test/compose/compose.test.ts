@@ -35,7 +35,7 @@ test('no obsolete top-level version key', () => {
 });
 
 test('every bind-mounted repo path exists (config file, rules, filebeat, kibana)', () => {
-  const expected = ['./filebeat', './rules', './config/odoo-ha-watch.yaml', './kibana'];
+  const expected = ['./filebeat', './rules', './config/deploy.yaml', './kibana'];
   const mounted = new Set(Object.keys(compose.services).flatMap((s) => mountsOf(s).map((m) => m.source)));
   for (const p of expected) {
     assert.ok(mounted.has(p), `${p} is not bind-mounted by any service`);
@@ -148,9 +148,9 @@ test('the alerter config works inside the container layout compose gives it', ()
     state?: { path?: string };
     http?: { listen?: string; port?: number | string };
   };
-  // Only the ${VAR} / ${VAR:-default} forms the config loader supports.
+  // The ${VAR} / ${VAR:-default} / ${VAR:?message} forms the config loader supports.
   const expand = (v: unknown): string =>
-    String(v).replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_w, n: string, d: string | undefined) => env[n] ?? d ?? '');
+    String(v).replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-?])([^}]*))?\}/g, (_w, n: string, op: string | undefined, d: string | undefined) => env[n] ?? (op === '-' ? d : undefined) ?? '');
 
   for (const p of config.rules?.paths ?? ['../rules/*.yaml']) {
     const resolved = posix.resolve(posix.dirname(configPath), expand(p));
@@ -269,4 +269,21 @@ test('validator: YAML syntax errors (duplicate keys) carry positions', () => {
   const problems = validateCompose('services:\n  a:\n    image: x\n    image: y\n', 'dup.yml');
   assert.equal(problems.length, 1);
   assert.match(problems[0]!, /^dup\.yml:4:5 DUPLICATE_KEY/);
+});
+
+// The contract test (contract.test.ts) runs it; this names the gap at once when a variable is added to one file only.
+test('every variable config/deploy.yaml requires reaches the alerter and is documented in .env.example', () => {
+  const deploy = readFileSync(`${ROOT}config/deploy.yaml`, 'utf8').split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+  const required = [...new Set([...deploy.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((m) => m[1]!))];
+  const env = compose.services['odoo-ha-watch']!['environment'] as Record<string, string>;
+  const documented = readFileSync(`${ROOT}.env.example`, 'utf8');
+  const fixed = new Set(['ELASTICSEARCH_URL', 'ELASTICSEARCH_USERNAME', 'ELASTICSEARCH_PASSWORD', 'OHW_HTTP_LISTEN', 'OHW_HTTP_PORT', 'OHW_STATE_PATH']);
+  assert.ok(required.length >= 20);
+  for (const v of required) {
+    assert.ok(v in env, `${v} is not in services.odoo-ha-watch.environment`);
+    if (!fixed.has(v)) {
+      assert.ok(env[v]!.startsWith(`\${${v}:-`), `${v} should pass .env through: ${env[v]}`);
+      assert.match(documented, new RegExp(`^${v}=`, 'm'), `${v} is not in .env.example`);
+    }
+  }
 });

@@ -10,6 +10,7 @@ const root = join(import.meta.dirname, '../..');
 const fixtures = join(root, 'test/fixtures/config');
 const shipped = [
   { file: 'config/odoo-ha-watch.yaml', schema: 'config' },
+  { file: 'config/deploy.yaml', schema: 'config' },
   ...readdirSync(join(root, 'rules')).filter((f) => f.endsWith('.yaml')).sort().map((f) => ({ file: `rules/${f}`, schema: 'rules' })),
 ];
 
