@@ -94,15 +94,17 @@ export function reviewPatroni(members: readonly PatroniMemberProbe[], clusterNam
     if (scope !== clusterName) out.push(f('error', `Patroni answers with scope ${scope} but cluster.name is ${clusterName}: either these are another cluster's members or alerts would name the wrong cluster`, `set cluster.name: ${scope} if these are the members to watch, else point sources.patroni.members at cluster ${clusterName}`));
   }
   const configured = new Set(members.map((m) => m.name));
+  const configuredUrls = new Set(members.map((m) => restBase(m.url)));
+  const listed = answered.flatMap((m) => (m.cluster.ok ? m.cluster.value.members : []));
   for (const m of answered) {
-    const own = m.status.ok ? m.status.value.name : undefined;
+    // Patroni 3.0 has no name in /patroni: the member listed in /cluster with this REST URL is the one.
+    const own = (m.status.ok ? m.status.value.name : undefined) ?? listed.find((x) => x.apiUrl && restBase(x.apiUrl) === restBase(m.url))?.name;
     if (own !== undefined && own !== m.name) out.push(f('warning', `sources.patroni.members entry ${m.name} (${m.url}) is the Patroni member named ${own}`, `name it ${own} (patroni.yml name) so alerts, /status and HAProxy/PostgreSQL matching use Patroni's name`));
   }
   const seen = new Map<string, string | undefined>();
-  for (const m of answered) if (m.cluster.ok) for (const x of m.cluster.value.members) if (!seen.has(x.name) || x.apiUrl) seen.set(x.name, x.apiUrl);
-  const ownNames = new Set(answered.flatMap((m) => (m.status.ok && m.status.value.name !== undefined ? [m.status.value.name] : [])));
+  for (const x of listed) if (!seen.has(x.name) || x.apiUrl) seen.set(x.name, x.apiUrl);
   for (const [name, apiUrl] of seen) {
-    if (configured.has(name) || ownNames.has(name)) continue;
+    if (configured.has(name) || (apiUrl && configuredUrls.has(restBase(apiUrl)))) continue;
     out.push(f('warning', `Patroni member ${name} is in the cluster but not in sources.patroni.members: its own view is never read`, `add { name: ${name}, url: ${apiUrl ? restBase(apiUrl) : '<its REST API URL>'} } to sources.patroni.members`));
   }
   return out;
