@@ -29,7 +29,7 @@ Usage: odoo-ha-watch <command> [--config FILE] [options]
 
 Commands:
   run                     run the service (rules, alerts, notifiers, bot, /healthz /readyz /metrics)
-  check                   validate config and rules; exit 0 when valid, 1 with every problem listed
+  check                   validate config and rules, probe the sources; exit 1 with every problem listed
   rules                   list rules with their alert state
   test-rule <id>          evaluate one rule once against live sources; print what would be sent
   status                  print the cluster status view (the bot's /status)
