@@ -23,6 +23,8 @@ import { createRegistry, type RuleTypeRegistry } from './rules/registry.js';
 import { ClusterTrigger } from './cluster-trigger.js';
 import { Scheduler } from './scheduler.js';
 import { startClusterEvents, type ClusterEvents } from './sources/events/cluster-events.js';
+import { formatFinding, type Finding } from './preflight/finding.js';
+import { logPatterns, runPreflight } from './preflight/preflight.js';
 import { createSources, type Sources } from './sources/sources.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { StateStore, StoreHealth } from './store/store.js';
@@ -44,6 +46,11 @@ export interface AppOptions extends LoadOptions {
   httpPort?: number;
   /** Human console: where the one-line cluster status goes (every `log.status_every`). */
   statusLine?: (line: string) => void;
+  /**
+   * Probe every configured source once at start-up and after each accepted reload (src/preflight).
+   * Default: on, unless `sources` are injected (a test of the app, whose config addresses are not real).
+   */
+  preflight?: boolean;
 }
 
 export interface App {
@@ -123,6 +130,33 @@ export async function createApp(o: AppOptions): Promise<App> {
     onEvent: (e) => metrics.clusterEvents.inc({ source: e.source }),
   });
   let lastReloadError: string | undefined;
+  /** The last preflight's findings (undefined while it runs or when it is off). */
+  let preflight: { findings: Finding[]; checked: string[] } | 'running' | undefined;
+  let preflightRun = 0;
+  let stopped = false;
+  /** Probes the sources of the current config once; each finding is logged once, with its fix. */
+  let preflightKey = '';
+  const runStartupPreflight = () => {
+    if (!(o.preflight ?? !o.sources)) return;
+    // After a reload only when what it probes changed: the same findings are not logged twice.
+    const key = JSON.stringify([loaded.config.sources, loaded.config.cluster, logPatterns(loaded.config, loaded.rules)]);
+    if (key === preflightKey) return;
+    preflightKey = key;
+    const run = ++preflightRun;
+    preflight = 'running';
+    void runPreflight(loaded.config, loaded.rules).then(
+      (r) => {
+        if (stopped || run !== preflightRun) return;
+        preflight = r;
+        for (const f of r.findings) logger[f.severity === 'error' ? 'error' : 'warn']({ preflight: { source: f.source, severity: f.severity, fix: f.fix } }, `preflight: ${formatFinding(f)}`);
+        if (!r.findings.length && r.checked.length) logger.info({ checked: r.checked }, 'preflight: every source answers as configured');
+      },
+      (e: unknown) => {
+        if (run === preflightRun) preflight = undefined;
+        logger.warn({ err: e }, 'preflight failed');
+      },
+    );
+  };
 
   const readiness = async (): Promise<ReadinessCheck[]> => {
     const checks: ReadinessCheck[] = [{ name: 'config', ok: lastReloadError === undefined, ...(lastReloadError ? { detail: `last reload failed, running the previous rule set: ${lastReloadError}` } : { detail: `${scheduler.activeRules.length} rules` }) }];
@@ -141,6 +175,12 @@ export async function createApp(o: AppOptions): Promise<App> {
     for (const n of notifiers) {
       const h = n.health?.();
       if (h) checks.push({ name: `notifier:${n.name}`, ok: h.ok, ...(h.detail ? { detail: h.detail } : {}) });
+    }
+    // Warnings never fail readiness (a source may be down for a while); an error means it cannot work as configured.
+    if (preflight === 'running') checks.push({ name: 'preflight', ok: true, detail: 'probing the sources' });
+    else if (preflight) {
+      const errors = preflight.findings.filter((f) => f.severity === 'error');
+      checks.push({ name: 'preflight', ok: errors.length === 0, detail: preflight.findings.length ? preflight.findings.map(formatFinding).join(' | ') : `nothing to fix (${preflight.checked.join(', ') || 'no sources'})` });
     }
     return checks;
   };
@@ -220,6 +260,7 @@ export async function createApp(o: AppOptions): Promise<App> {
         }
       }
       logger.info({ rules: scheduler.activeRules.length, files: loaded.ruleFiles.length, notifiers: notifiers.map((n) => n.name), http: app.httpPort }, 'odoo-ha-watch started');
+      runStartupPreflight();
       // Once: a server or node that matches no Patroni member is a configuration warning with its fix
       // (the rules treat the comparison as unknown), never a page.
       const cs = loaded.config.sources;
@@ -275,9 +316,11 @@ export async function createApp(o: AppOptions): Promise<App> {
       if (retired.length) await engine.retire(retired, now()).catch((e) => logger.error({ err: e }, 'resolving the alerts of retired rules failed'));
       metrics.reloads.inc({ outcome: 'ok' });
       logger.info({ rules: scheduler.activeRules.length }, 'rules reloaded');
+      runStartupPreflight();
       return { ok: true, problems: [] };
     },
     async stop() {
+      stopped = true;
       clearInterval(purgeTimer);
       clearInterval(gaugeTimer);
       clearInterval(statusTimer);

@@ -13,6 +13,8 @@ import { createRegistry } from '../rules/registry.js';
 import { evaluateRule } from '../scheduler.js';
 import { createSources } from '../sources/sources.js';
 import { buildStatus, formatStatusText } from '../status/snapshot.js';
+import { formatFinding } from '../preflight/finding.js';
+import { runPreflight } from '../preflight/preflight.js';
 import { checkTopology } from '../status/topology-check.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { StateStore } from '../store/store.js';
@@ -27,7 +29,7 @@ Usage: odoo-ha-watch <command> [--config FILE] [options]
 
 Commands:
   run                     run the service (rules, alerts, notifiers, bot, /healthz /readyz /metrics)
-  check                   validate config and rules; exit 0 when valid, 1 with every problem listed
+  check                   validate config and rules, probe the sources; exit 1 with every problem listed
   rules                   list rules with their alert state
   test-rule <id>          evaluate one rule once against live sources; print what would be sent
   status                  print the cluster status view (the bot's /status)
@@ -44,7 +46,10 @@ SIGHUP reloads config and rules; a broken reload keeps the running rule set and 
 Validates the config and every rule file together. Prints every problem as file:line:column: message
 and exits 1, or prints a summary of rules per file and type and exits 0. When Patroni, HAProxy and
 PostgreSQL answer, also checks that every HAProxy server, PostgreSQL node and Odoo worker matches its
-Patroni member (or http target) and prints a warning with the fix for each one that does not.`,
+Patroni member (or http target) and prints a warning with the fix for each one that does not.
+Then probes every configured source once (preflight: version, credentials, Patroni scope and member
+names, HAProxy backend names, pg_monitor, reachability) and prints each finding with its fix; exits 1
+when a finding is an error (the source cannot work as configured).`,
   rules: `Usage: odoo-ha-watch rules [--config FILE]
 
 Lists every rule with its type, interval, severity and current alerts (read from the state store).`,
@@ -136,7 +141,11 @@ async function check(configPath: string, io: Out): Promise<number> {
       await sources.close();
     }
   }
-  return 0;
+  const pre = await runPreflight(loaded.config, loaded.rules);
+  if (pre.checked.length) io.out(`preflight: ${pre.checked.join(', ')} checked, ${pre.findings.length ? `${pre.findings.length} finding(s)` : 'nothing to fix'}`);
+  for (const f of pre.findings) io.out(`preflight ${formatFinding(f)}`);
+  // An error means the source cannot work as configured: the config is valid but not usable yet.
+  return pre.findings.some((f) => f.severity === 'error') ? 1 : 0;
 }
 
 async function run(configPath: string): Promise<number> {

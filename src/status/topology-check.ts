@@ -36,10 +36,8 @@ export function reviewTopology(obs: { patroni?: PatroniClusterState; haproxy?: H
     const explicit = Object.assign({}, ...rules.filter((r) => r.type === 'haproxy_write_backend').map((r) => (r.spec as { server_members?: Record<string, string> }).server_members ?? {})) as Record<string, string>;
     for (const name of [hc.write_backend, hc.read_backend].filter((x): x is string => x !== undefined)) {
       const b = obs.haproxy.backends.find((x) => x.name === name);
-      if (!b) {
-        problems.push(`HAProxy backend ${name} (sources.haproxy) is not in the stats; fix: the backend name in haproxy.cfg`);
-        continue;
-      }
+      // A backend missing from the stats is a preflight finding (src/preflight), said once there.
+      if (!b) continue;
       const m = matchHaproxyServers(b.servers, members, explicit);
       if (m.members.size) matched.push(`${name}: ${show(m)}`);
       problems.push(...m.problems.map((p) => `${name}: ${p.message}${p.kind === 'unmatched' ? note : ''}`));

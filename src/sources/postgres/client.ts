@@ -84,7 +84,7 @@ export function targetOf(dsn: string): string {
   }
 }
 
-function classify(e: unknown, connectTimeoutMs: number): SourceError {
+export function classify(e: unknown, connectTimeoutMs: number): SourceError {
   const err = e as { code?: string; message?: string };
   const msg = (err.message ?? String(e)).split('\n')[0]!;
   if (err.code === 'ECONNREFUSED') return { kind: 'unreachable', message: 'connection refused' };
