@@ -99,9 +99,10 @@ export function formatReport(r: DrillReport): string {
     out.push('');
     for (const l of r.lines) out.push(`${mark(l.pass).padEnd(4)}  ${l.name.padEnd(width)}  ${(l.measured ?? dur(l.valueMs)).padEnd(10)}  target ${l.target}`);
   }
-  if (r.probe) out.push('', `probes: ${r.probe.writesAcked} writes acked, ${r.probe.writesFailed} failed; ${r.probe.readsOk} reads ok, ${r.probe.readsFailed} failed; ${r.probe.missing} acked write(s) missing`);
+  if (r.probe && r.kind === 'app-node') out.push('', `probe: ${r.probe.writesAcked} good answers through the Odoo frontend, ${r.probe.writesFailed} failed`);
+  else if (r.probe) out.push('', `probes: ${r.probe.writesAcked} writes acked, ${r.probe.writesFailed} failed; ${r.probe.readsOk} reads ok, ${r.probe.readsFailed} failed; ${r.probe.missing} acked write(s) missing`);
   if (r.strip) {
-    out.push('', `writes ${stripChart(r.strip.writes)}`);
+    out.push('', `${r.kind === 'app-node' ? 'http  ' : 'writes'} ${stripChart(r.strip.writes)}`);
     if (r.strip.reads) out.push(`reads  ${stripChart(r.strip.reads)}`);
     out.push(`       one column = ${dur(r.strip.bucketMs)}; █ normal, ▄ slowed, · nothing acknowledged`);
   }

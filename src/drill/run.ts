@@ -4,7 +4,7 @@
  * again, then the report (stored in the `drills` table). Anything the drill did not cause (a member
  * whose Patroni stops answering, an unexpected leader) stops it as INTERRUPTED: never a false pass.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import type { Silence } from '../alerts/silences.js';
 import type { Config } from '../config/schema.js';
@@ -40,8 +40,19 @@ export const drillRunning = (): string | undefined => running;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function defaultRunCommand(argv: readonly string[]): Promise<void> {
+  // Resolved on 'exit', not 'close': a start command that leaves a daemon behind keeps the pipes open.
   return new Promise((resolve, reject) => {
-    execFile(argv[0]!, argv.slice(1), { timeout: 120_000 }, (err, _out, stderr) => (err ? reject(new Error(`${argv.join(' ')} failed: ${(stderr || err.message).trim().split('\n').slice(-3).join(' | ')}`)) : resolve()));
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => { if (stderr.length < 4000) stderr += b.toString(); });
+    const timer = setTimeout(() => child.kill('SIGTERM'), 120_000);
+    child.on('error', (e) => { clearTimeout(timer); reject(new Error(`${argv.join(' ')}: ${e.message}`)); });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      child.stderr.destroy();
+      if (code === 0) resolve();
+      else reject(new Error(`${argv.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+    });
   });
 }
 
