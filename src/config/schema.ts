@@ -147,9 +147,9 @@ const drillSchema = z.strictObject({
     start: z.array(z.string().min(1)).min(1).meta({ description: 'Command that starts it again.' }),
   })).prefault([]),
   targets: z.strictObject({
-    switchover_rto: zDuration().prefault('10s').meta({ description: 'Planned switchover: longest write gap. The seed asks RTO 0 for planned maintenance, which a primary move cannot give (demote, then promote); 10 s is a third of the crash target (30 s).' }),
+    switchover_rto: zDuration().prefault('15s').meta({ description: 'Planned switchover: longest gap without an acknowledged write. The seed asks RTO 0 for planned maintenance, which holds for work that does not move the primary (a replica, an Odoo node behind HAProxy); moving the primary always costs a demote, a promote and HAProxy\'s checks (inter 3s, rise 2 in the seed: up to ~6 s). 15 s is half the crash target (30 s).' }),
     failover_rto: zDuration().prefault('30s').meta({ description: 'Seed target for a primary failure (shown when a drill is interrupted by a crash).' }),
-    routing: zDuration().prefault('10s').meta({ description: 'From the switchover request until HAProxy routes writes only to the new leader.' }),
+    routing: zDuration().prefault('15s').meta({ description: 'From the switchover request until HAProxy routes writes only to the new leader (same bound as switchover_rto: writes cannot resume before).' }),
     sync: zDuration().prefault('60s').meta({ description: 'From the switchover request until every replica streams from the new leader within maximum_lag_on_failover.' }),
     app_node_rto: zDuration().prefault('15s').meta({ description: 'Seed target for an Odoo node failure: longest gap without a good answer through the Odoo frontend.' }),
     app_node_detect: zDuration().prefault('15s').meta({ description: 'From the node stop until HAProxy takes the server out.' }),

@@ -110,6 +110,7 @@ describe('failover drills on the real lab', { skip, concurrency: false, timeout:
     assert.equal(r.outcome, 'INTERRUPTED', text);
     assert.ok(r.reasons.some((x) => x.startsWith(`crash: ${victim}`)), text);
     assert.ok(!r.lines.some((l) => l.pass === true && l.name.startsWith('RPO')), text);
+    console.log(text);
     await lab.restartNode(victim);
   });
 });
