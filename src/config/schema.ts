@@ -134,6 +134,7 @@ const drillSchema = z.strictObject({
   confirm_within: zDuration({ min: 5000 }).prefault('60s').meta({ description: 'The /drill confirmation button expires after this long.' }),
   baseline: zDuration().prefault('2s').meta({ description: 'Probes run this long before the switchover / node stop, to show the normal rate.' }),
   timeout: zDuration({ min: 5000 }).prefault('3m').meta({ description: 'A drill not finished after this long stops and reports FAIL (timeout).' }),
+  crash_after: zDuration({ min: 1000 }).prefault('10s').meta({ description: 'A member whose Patroni REST API stays unreachable (or whose PostgreSQL is "crashed") this long during a drill is a crash: the drill stops as INTERRUPTED. Shorter risks calling a slow demote a crash.' }),
   mute_grace: zDuration().prefault('2m').meta({ description: 'The drill\'s silences last until this long after it ends (log rules see events late, `for:` delays resolution).' }),
   mute: z.strictObject({
     switchover: z.array(z.string().min(1)).prefault(DEFAULT_SWITCHOVER_MUTES).meta({ description: 'Rule ids muted during a switchover drill. Anything else (split-brain, etcd quorum, patroni-failover…) still pages.' }),

@@ -167,24 +167,29 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
 
     // --- watch: crash detection shared by both kinds ---
     const startMembers = new Set(status.patroni!.members.filter((m) => m.restReachable).map((m) => m.name));
-    const silentPolls = new Map<string, number>();
+    // Since when each member (or '*': every member) has been silent; reset by one good answer.
+    const silentSince = new Map<string, number>();
+    const silentFor = (key: string, silent: boolean, at: number): number => {
+      if (!silent) { silentSince.delete(key); return 0; }
+      if (!silentSince.has(key)) silentSince.set(key, at);
+      return at - silentSince.get(key)!;
+    };
     const watch = async (): Promise<Watch> => {
       const s = await clusterStatus(deps.sources, now());
-      if (!s.patroni) {
-        silentPolls.set('*', (silentPolls.get('*') ?? 0) + 1);
-        if ((silentPolls.get('*') ?? 0) >= 3) { interrupted = true; reasons.push('crash: no Patroni member answers any more'); }
-        return {};
+      const at = now();
+      if (silentFor('*', !s.patroni, at) >= d.crash_after && !interrupted) {
+        interrupted = true;
+        reasons.push('crash: no Patroni member answers any more');
+        event('CRASH detected: no Patroni member answers');
       }
-      silentPolls.delete('*');
+      if (!s.patroni) return {};
       for (const m of s.patroni.members) {
         if (!startMembers.has(m.name)) continue;
-        const n = m.restReachable && m.state !== 'crashed' ? 0 : (silentPolls.get(m.name) ?? 0) + 1;
-        silentPolls.set(m.name, n);
-        // Three polls in a row: one slow answer during a demote is not a crash.
-        if (n >= 3 && !interrupted) {
+        // A demoting member's REST API can be slow for seconds under load: only silence that lasts is a crash.
+        if (silentFor(m.name, !m.restReachable || m.state === 'crashed', at) >= d.crash_after && !interrupted) {
           interrupted = true;
-          reasons.push(`crash: ${m.name} ${m.restReachable ? `PostgreSQL ${m.state}` : 'stopped answering (Patroni REST API unreachable)'} — not part of the drill`);
-          event(`CRASH detected: ${m.name} ${m.restReachable ? m.state : 'not answering'}`);
+          reasons.push(`crash: ${m.name} ${m.restReachable ? `PostgreSQL ${m.state}` : 'stopped answering (Patroni REST API unreachable)'} for ${Math.round(d.crash_after / 1000)} s — not part of the drill`);
+          event(`CRASH detected: ${m.name} ${m.restReachable ? m.state : 'not answering'} since +${((silentSince.get(m.name)! - t0) / 1000).toFixed(1)}s`);
         }
       }
       const leader = s.patroni.leader;
@@ -251,7 +256,7 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
         }
         const wroteAfter = [...write!.acked.values()].some((t) => tRouting !== undefined && t > tRouting);
         if (tLeader !== undefined && tRouting !== undefined && tSync !== undefined && wroteAfter) break;
-        if (requestError && requestDone && tLeader === undefined && ++errorPolls >= 4) { failed = true; reasons.push(requestError); break; }
+        if (requestError && requestDone && tLeader === undefined && silentSince.size === 0 && ++errorPolls >= 4) { failed = true; reasons.push(requestError); break; }
         if (at >= deadline) { failed = true; reasons.push(`timed out after ${Math.round(d.timeout / 1000)} s: ${tLeader === undefined ? 'no new leader' : tRouting === undefined ? 'HAProxy never routed to the new leader' : tSync === undefined ? 'replicas not back in sync' : 'no write acknowledged after the switch'}`); break; }
         await sleep(pollMs);
       }
