@@ -152,6 +152,8 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
   let failed = false;
   let missingCount = 0;
   let tProbes = t0;
+  /** An app node the drill stopped and has not started again: started in `finally`, whatever happened. */
+  let appLeftStopped: readonly string[] | undefined;
   try {
     if (req.kind === 'switchover') {
       await ensureProbeTable(d.write_dsn!, d.probe_table);
@@ -290,6 +292,7 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
       };
       const tStop = now();
       event(`stopping ${server}: ${appNode!.stop.join(' ')}`);
+      appLeftStopped = appNode!.start;
       await run(appNode!.stop);
       event(`stop command done`);
       let tOut: number | undefined;
@@ -307,6 +310,7 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
         if (tOut !== undefined && tStart === undefined && at - tOut >= 1000) {
           tStart = now();
           event(`starting ${server}: ${appNode!.start.join(' ')}`);
+          appLeftStopped = undefined;
           await run(appNode!.start);
         }
         if (tStart !== undefined && tBack === undefined && up === true) {
@@ -317,7 +321,10 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
         if (at >= deadline) {
           failed = true;
           reasons.push(`timed out after ${Math.round(d.timeout / 1000)} s: ${tOut === undefined ? `HAProxy never took ${server} out` : `${server} not back in service`}`);
-          if (tStart === undefined) await run(appNode!.start).catch((e: unknown) => reasons.push((e as Error).message));
+          if (tStart === undefined) {
+            appLeftStopped = undefined;
+            await run(appNode!.start).catch((e: unknown) => reasons.push((e as Error).message));
+          }
           break;
         }
         await sleep(pollMs);
@@ -362,6 +369,13 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
     };
     return report;
   } finally {
+    if (appLeftStopped) {
+      const argv = appLeftStopped;
+      await (deps.runCommand ?? defaultRunCommand)(argv).then(
+        () => log.warn({ argv }, 'drill: started the app node again after an interrupted drill'),
+        (e: unknown) => log.error({ argv, err: e }, 'drill: could not start the app node again; start it by hand'),
+      );
+    }
     await write?.stop();
     await read?.stop();
     await http?.stop();
