@@ -120,7 +120,7 @@ export function formatHistory(drills: readonly DrillReport[]): string {
   return drills
     .map((r) => {
       const judged = r.lines.filter((l) => l.pass !== null);
-      const key = r.lines.find((l) => /RTO/.test(l.name));
+      const key = r.lines.find((l) => /^(write|Odoo) RTO/.test(l.name));
       return `${new Date(r.startedAt).toISOString().slice(0, 19).replace('T', ' ')}Z  ${r.outcome.padEnd(11)} ${r.kind.padEnd(10)} ${r.subject}${key ? `  RTO ${dur(key.valueMs)}` : ''}${judged.length ? `  ${judged.filter((l) => l.pass).length}/${judged.length} lines pass` : ''}${r.reasons[0] ? `  (${r.reasons[0]})` : ''}  [${r.id}]`;
     })
     .join('\n');
