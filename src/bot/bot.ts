@@ -9,6 +9,7 @@ import { chatAllowed, mayMutate, RefusalLog, type AuthPolicy } from './auth.js';
 import { COMMANDS, type BotDeps, type Command } from './commands/index.js';
 import { ackAlert, addSilence, ambiguousHtml, notRoutedHtml, resolveAlert, silenceForAlert } from './commands/mutate.js';
 import { inScope, scopeOf } from './scope.js';
+import { pressDrill, reportHtml } from './drill.js';
 
 export const STALE_REPLY = 'ignored: sent while the service was down';
 const DEFAULT_STALE_MS = 120_000;
@@ -214,18 +215,43 @@ export class TelegramBot {
   private async runCommand(c: Command, ctx: Context, message: Message.TextMessage): Promise<void> {
     const user = { id: ctx.from?.id ?? 0, label: userLabel(ctx.from) };
     let html: string;
+    let buttons: { text: string; data: string }[][] | undefined;
     if (c.mutating && !mayMutate(this.o.auth(), ctx.from?.id)) {
       this.log.warn({ chat: ctx.chat?.id, user: ctx.from?.id, command: c.name }, 'telegram: user not allowed to change alerts');
       html = 'Not authorized to change alerts.';
     } else {
       try {
-        html = await c.run({ args: message.text.replace(/^\/\S*\s*/, ''), deps: this.o.deps, user, chatId: ctx.chat!.id });
+        const r = await c.run({ args: message.text.replace(/^\/\S*\s*/, ''), deps: this.o.deps, user, chatId: ctx.chat!.id });
+        if (typeof r === 'string') html = r;
+        else ({ html, buttons } = r);
       } catch (e) {
         this.log.error({ command: c.name, chat: ctx.chat?.id, error: this.safe(e) }, 'telegram command failed');
         html = `⚠️ /${c.name} failed: ${escapeHtml(truncateText(this.safe(e), 300))}`;
       }
     }
-    await ctx.reply(html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true } });
+    await ctx.reply(html, {
+      parse_mode: 'HTML', link_preview_options: { is_disabled: true }, reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true },
+      ...(buttons ? { reply_markup: { inline_keyboard: buttons.map((row) => row.map((b) => ({ text: b.text, callback_data: b.data }))) } } : {}),
+    });
+  }
+
+  /** A drill confirmation button: answered at once; the drill runs in the background and its report is posted to the chat. */
+  private async onDrillCallback(ctx: Context, data: string): Promise<void> {
+    const user = { id: ctx.from?.id ?? 0, label: userLabel(ctx.from) };
+    const p = pressDrill(this.o.deps, data, user, ctx.chat?.id);
+    await ctx.answerCbQuery(truncateText(p.answer, 200)).catch(() => undefined);
+    const msg = ctx.callbackQuery?.message;
+    if (p.edit && msg) {
+      await ctx.telegram.editMessageText(msg.chat.id, msg.message_id, undefined, p.edit, { parse_mode: 'HTML' })
+        .catch((e: unknown) => this.log.debug({ error: this.safe(e) }, 'could not edit the drill confirmation'));
+    }
+    if (!p.start) return;
+    this.log.info({ chat: ctx.chat?.id, user: user.id }, 'drill confirmed from Telegram');
+    const chatId = ctx.chat!.id;
+    void p.start().then(
+      (r) => this.announce({ id: chatId }, reportHtml(r)),
+      (e: unknown) => this.announce({ id: chatId }, `⚠️ The drill failed to run: ${escapeHtml(truncateText(this.safe(e), 300))}`),
+    );
   }
 
   /**
@@ -236,6 +262,7 @@ export class TelegramBot {
   private async onCallback(ctx: Context): Promise<void> {
     const cq = ctx.callbackQuery!;
     const data = 'data' in cq ? cq.data : '';
+    if (data.startsWith('drill:')) return this.onDrillCallback(ctx, data);
     const m = /^(ack|sil):([0-9a-f]{6,16})(?::(1h|24h))?$/.exec(data);
     const answer = (text: string) => ctx.answerCbQuery(truncateText(text, 200)).catch((e) => this.log.debug({ error: this.safe(e) }, 'answerCallbackQuery failed'));
     if (!m || !ALERT_ID_RE.test(m[2]!) || (m[1] === 'sil' && !m[3])) return void (await answer('Unknown button.'));

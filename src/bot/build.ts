@@ -7,6 +7,7 @@ import type { Rule } from '../rules/rule-type.js';
 import type { Sources } from '../sources/sources.js';
 import { buildStatus } from '../status/snapshot.js';
 import type { StateStore } from '../store/store.js';
+import { runAndStore } from '../drill/run.js';
 import { authPolicy } from './auth.js';
 import { TelegramBot } from './bot.js';
 
@@ -48,6 +49,7 @@ export function createTelegramBot(o: {
       logger: o.logger,
       chats: () => (o.config().notifiers.telegram ?? tg).chats,
       announce: (route, html) => bot.announce(route, html),
+      runDrill: (req) => runAndStore({ config: o.config(), sources: o.sources, store: o.store, logger: o.logger }, req),
     },
   });
   return bot;

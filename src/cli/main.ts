@@ -8,6 +8,7 @@ import { AlertEngine } from '../alerts/engine.js';
 import { ConfigError, formatIssue } from '../config/issues.js';
 import { loadAll, resolveFromConfig } from '../config/load.js';
 import { createLogger, resolveLogFormat, silentLogger } from '../log.js';
+import { DRILL_USAGE, drillCommand } from '../drill/cli.js';
 import { formatText } from '../notify/format-text.js';
 import { createRegistry } from '../rules/registry.js';
 import { evaluateRule } from '../scheduler.js';
@@ -33,6 +34,7 @@ Commands:
   rules                   list rules with their alert state
   test-rule <id>          evaluate one rule once against live sources; print what would be sent
   status                  print the cluster status view (the bot's /status)
+  drill …                 failover drills: drill switchover [--to MEMBER] | drill app-node N | drill history
 
 Options:
   -c, --config FILE       config file (default: $ODOO_HA_WATCH_CONFIG or ${DEFAULT_CONFIG})
@@ -61,6 +63,7 @@ notification that would be sent. Sends nothing and changes no state.
   status: `Usage: odoo-ha-watch status [--config FILE]
 
 Prints the cluster status view shown by the bot's /status.`,
+  drill: DRILL_USAGE,
 };
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
@@ -71,7 +74,7 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, since: { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, since: { type: 'string' }, to: { type: 'string' } },
     });
   } catch (e) {
     io.err(`${(e as Error).message}\n\n${USAGE['main']}`);
@@ -98,6 +101,7 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
       case 'rules': return await listRules(configPath, io);
       case 'test-rule': return await testRule(configPath, rest[0], parsed.values.since, io);
       case 'status': return await status(configPath, io);
+      case 'drill': return await drillCommand(configPath, rest, parsed.values.to ? { to: parsed.values.to } : {}, io, createLogger({ level: 'warn' }));
     }
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -117,6 +117,48 @@ const inhibitRuleSchema = z.strictObject({
 });
 export type InhibitRule = z.infer<typeof inhibitRuleSchema>;
 
+/** Default rules muted during a switchover drill: the symptoms a planned switchover causes on purpose. */
+export const DEFAULT_SWITCHOVER_MUTES = [
+  'patroni-switchover', 'patroni-member-down', 'patroni-timeline-behind', 'patroni-lag', 'patroni-views-disagree',
+  'patroni-demoted', 'patroni-promoted', 'haproxy-write-backend', 'haproxy-read-backend', 'postgres-not-streaming',
+  'postgres-replication-lag', 'postgres-node-unreachable', 'postgres-node-health', 'odoo-readonly-transaction', 'odoo-db-connection-failed',
+];
+export const DEFAULT_APP_NODE_MUTES = ['haproxy-odoo-server-down', 'odoo-worker-health'];
+
+const drillSchema = z.strictObject({
+  write_dsn: z.string().min(1).optional().meta({ description: 'PostgreSQL DSN through the HAProxy write frontend (e.g. :5000), as a role that may CREATE TABLE and INSERT into probe_table. Required for switchover drills.' }),
+  read_dsn: z.string().min(1).optional().meta({ description: 'DSN through the HAProxy read frontend (e.g. :5001); the read probe runs SELECT 1 through it.' }),
+  probe_table: z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/, 'expected a lower-case table name, optionally schema-qualified').prefault('ohw_drill_probe').meta({ description: 'Dedicated table the write probe inserts into (created if missing; a drill deletes its own rows afterwards).' }),
+  probe_interval: zDuration({ min: 20 }).prefault('100ms').meta({ description: 'One probe write (and one read) per interval.' }),
+  patroni: z.strictObject({ username: z.string().optional(), password: z.string().optional() }).optional().meta({ description: 'Credentials for POST /switchover (default: sources.patroni username/password).' }),
+  admin_users: z.array(z.number().int()).prefault([]).meta({ description: 'Telegram user ids allowed to run /drill (empty: /drill is refused in the chat; the CLI still works).' }),
+  confirm_within: zDuration({ min: 5000 }).prefault('60s').meta({ description: 'The /drill confirmation button expires after this long.' }),
+  baseline: zDuration().prefault('2s').meta({ description: 'Probes run this long before the switchover / node stop, to show the normal rate.' }),
+  timeout: zDuration({ min: 5000 }).prefault('3m').meta({ description: 'A drill not finished after this long stops and reports FAIL (timeout).' }),
+  crash_after: zDuration({ min: 1000 }).prefault('10s').meta({ description: 'A member whose Patroni REST API stays unreachable (or whose PostgreSQL is "crashed") this long during a drill is a crash: the drill stops as INTERRUPTED. Shorter risks calling a slow demote a crash.' }),
+  mute_grace: zDuration().prefault('2m').meta({ description: 'The drill\'s silences last until this long after it ends (log rules see events late, `for:` delays resolution).' }),
+  mute: z.strictObject({
+    switchover: z.array(z.string().min(1)).prefault(DEFAULT_SWITCHOVER_MUTES).meta({ description: 'Rule ids muted during a switchover drill. Anything else (split-brain, etcd quorum, patroni-failover…) still pages.' }),
+    app_node: z.array(z.string().min(1)).prefault(DEFAULT_APP_NODE_MUTES).meta({ description: 'Rule ids muted during an app-node drill.' }),
+  }).prefault({}),
+  app_url: url().optional().meta({ description: 'URL through the HAProxy Odoo frontend probed during an app-node drill (e.g. http://lb/web/health).' }),
+  app_backend: z.string().optional().meta({ description: 'HAProxy backend of the Odoo nodes (default: the first app backend).' }),
+  app_nodes: z.array(z.strictObject({
+    server: z.string().min(1).meta({ description: 'HAProxy server name of this Odoo node (drill app-node N picks the N-th entry).' }),
+    stop: z.array(z.string().min(1)).min(1).meta({ description: 'Command (argv, no shell) that stops the node, e.g. [ssh, odoo1, systemctl, stop, odoo].' }),
+    start: z.array(z.string().min(1)).min(1).meta({ description: 'Command that starts it again.' }),
+  })).prefault([]),
+  targets: z.strictObject({
+    switchover_rto: zDuration().prefault('15s').meta({ description: 'Planned switchover: longest gap without an acknowledged write. The seed asks RTO 0 for planned maintenance, which holds for work that does not move the primary (a replica, an Odoo node behind HAProxy); moving the primary always costs a demote, a promote and HAProxy\'s checks (inter 3s, rise 2 in the seed: up to ~6 s). 15 s is half the crash target (30 s).' }),
+    failover_rto: zDuration().prefault('30s').meta({ description: 'Seed target for a primary failure (shown when a drill is interrupted by a crash).' }),
+    routing: zDuration().prefault('15s').meta({ description: 'From the switchover request until HAProxy routes writes only to the new leader (same bound as switchover_rto: writes cannot resume before).' }),
+    sync: zDuration().prefault('60s').meta({ description: 'From the switchover request until every replica streams from the new leader within maximum_lag_on_failover.' }),
+    app_node_rto: zDuration().prefault('15s').meta({ description: 'Seed target for an Odoo node failure: longest gap without a good answer through the Odoo frontend.' }),
+    app_node_detect: zDuration().prefault('15s').meta({ description: 'From the node stop until HAProxy takes the server out.' }),
+    app_node_back: zDuration().prefault('60s').meta({ description: 'From the node start until HAProxy routes to it again.' }),
+  }).prefault({}),
+});
+
 export const configSchema = z.strictObject({
   cluster: z
     .strictObject({ name: z.string().min(1).prefault('odoo-cluster').meta({ description: 'Shown in every notification (Patroni scope).' }) })
@@ -170,6 +212,7 @@ export const configSchema = z.strictObject({
     .array(inhibitRuleSchema)
     .prefault([])
     .meta({ description: 'Alertmanager-style inhibition: while an alert matching source_matchers fires, alerts matching target_matchers (and equal on the `equal` labels) are not notified. One incident, not a storm.' }),
+  drill: drillSchema.prefault({}).meta({ description: 'Failover drills (odoo-ha-watch drill, /drill): probes, credentials, muted rules, targets.' }),
   notifiers: z
     .strictObject({
       console: z.strictObject({ enabled: z.boolean().optional().meta({ description: 'Default: on when no Telegram notifier is configured.' }) }).optional(),

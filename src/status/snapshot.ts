@@ -44,6 +44,8 @@ export interface StatusMember {
   pendingRestart: boolean;
   /** From direct SQL: pg_is_in_recovery(); undefined when unknown. */
   inRecovery?: boolean;
+  /** From direct SQL: the replica streams from the primary (WAL receiver and pg_stat_replication); undefined when unknown. */
+  sqlStreaming?: boolean;
 }
 
 export interface PatroniStatus {
@@ -185,7 +187,7 @@ async function logsStatus(sources: Sources, now: number): Promise<SourceLine | u
 }
 
 /** Polls the cluster sources in parallel (each bounded) and shapes them for display. */
-async function clusterStatus(sources: Sources, now: number): Promise<{ results: Record<string, SourceLine | undefined>; patroni?: PatroniStatus; haproxy?: HaproxyStatus; postgres?: PostgresStatus; etcd?: EtcdStatus }> {
+export async function clusterStatus(sources: Sources, now: number): Promise<{ results: Record<string, SourceLine | undefined>; patroni?: PatroniStatus; haproxy?: HaproxyStatus; postgres?: PostgresStatus; etcd?: EtcdStatus }> {
   const [pat, hap, pg, et] = await Promise.all([
     sources.patroni ? pollBounded(sources.patroni.poll, 'patroni') : undefined,
     sources.haproxy ? pollBounded(sources.haproxy.poll, 'haproxy') : undefined,
@@ -218,6 +220,7 @@ async function clusterStatus(sources: Sources, now: number): Promise<{ results: 
         ...(m.notCandidateReason ? { notCandidateReason: m.notCandidateReason } : {}),
         pendingRestart: m.pendingRestart,
         ...(node?.reachable && node.inRecovery !== undefined ? { inRecovery: node.inRecovery } : {}),
+        ...(sql ? { sqlStreaming: sql.streaming } : {}),
       };
     });
     const last = c.history[c.history.length - 1];

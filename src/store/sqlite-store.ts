@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { Alert, AlertState } from '../alerts/alert.js';
 import type { Transition } from '../alerts/lifecycle.js';
 import type { Silence } from '../alerts/silences.js';
+import type { DrillReport } from '../drill/types.js';
 import { StoreWriteError, type EvaluationCommit, type OutboxItem, type OutboxState, type RuleHealth, type StateStore, type StoreHealth } from './store.js';
 
 /**
@@ -38,6 +39,9 @@ const MIGRATIONS: string[] = [
    CREATE TABLE cursors (rule_id TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE deliveries (receiver TEXT NOT NULL, fingerprint TEXT NOT NULL, meta TEXT NOT NULL, PRIMARY KEY (receiver, fingerprint));
    CREATE TABLE rule_health (rule_id TEXT PRIMARY KEY, data TEXT NOT NULL);`,
+  // Failover drill reports (src/drill): kept until deleted by hand, they are the HA evidence.
+  `CREATE TABLE drills (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL, data TEXT NOT NULL);
+   CREATE INDEX drills_started ON drills(started_at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -308,6 +312,14 @@ export class SqliteStore implements StateStore {
       n += this.db.prepare('DELETE FROM silences WHERE ends_at < ?').run(before).changes;
     })());
     return n;
+  }
+
+  async saveDrill(r: DrillReport): Promise<void> {
+    this.write(undefined, () => this.db.prepare('INSERT INTO drills (id, started_at, kind, outcome, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET outcome = excluded.outcome, data = excluded.data').run(r.id, r.startedAt, r.kind, r.outcome, JSON.stringify(r)));
+  }
+
+  async listDrills(limit: number): Promise<DrillReport[]> {
+    return (this.db.prepare('SELECT data FROM drills ORDER BY started_at DESC, rowid DESC LIMIT ?').all(limit) as { data: string }[]).map((r) => JSON.parse(r.data) as DrillReport);
   }
 
   async close(): Promise<void> {

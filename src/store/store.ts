@@ -2,6 +2,7 @@ import type { Alert, AlertState } from '../alerts/alert.js';
 import type { Transition } from '../alerts/lifecycle.js';
 import type { Notification } from '../alerts/notification.js';
 import type { Silence } from '../alerts/silences.js';
+import type { DrillStore } from '../drill/types.js';
 
 export type OutboxState = 'pending' | 'sent' | 'failed';
 
@@ -55,7 +56,7 @@ export type StoreHealth = { writable: true } | { writable: false; reason: string
  * The state store. Async so that a PostgreSQL implementation (multi-instance) fits behind it;
  * the SQLite implementation is synchronous underneath.
  */
-export interface StateStore {
+export interface StateStore extends DrillStore {
   readonly schemaVersion: number;
   alertsForRule(ruleId: string): Promise<Alert[]>;
   listAlerts(states?: AlertState[]): Promise<Alert[]>;

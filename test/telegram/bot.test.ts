@@ -115,7 +115,7 @@ describe('telegram bot over real HTTP (telegraf ↔ fake Bot API)', () => {
 
   test('commands are registered with setMyCommands', () => {
     assert.deepEqual((c.fake.commands() as { command: string }[]).map((x) => x.command), COMMANDS.map((x) => x.name));
-    assert.deepEqual((c.fake.commands() as { command: string }[]).map((x) => x.command), ['status', 'lag', 'alerts', 'history', 'silence', 'silences', 'unsilence', 'ack', 'rules', 'help']);
+    assert.deepEqual((c.fake.commands() as { command: string }[]).map((x) => x.command), ['status', 'lag', 'alerts', 'history', 'silence', 'silences', 'unsilence', 'ack', 'rules', 'drill', 'help']);
   });
 
   test('/help and /start list every command', async () => {

@@ -3,7 +3,8 @@ import { ack, silence, unsilence } from './mutate.js';
 import { alerts, history, lag, rules, silences, status } from './read.js';
 import type { Command } from './types.js';
 
-export type { BotDeps, Command, CommandCall } from './types.js';
+export type { BotDeps, Command, CommandCall, CommandReply } from './types.js';
+import { drill } from '../drill.js';
 
 const help: Command = {
   name: 'help', description: 'What this bot can do', usage: '/help', mutating: false,
@@ -16,4 +17,4 @@ const help: Command = {
 };
 
 /** Every command, in the order setMyCommands shows them. */
-export const COMMANDS: readonly Command[] = [status, lag, alerts, history, silence, silences, unsilence, ack, rules, help];
+export const COMMANDS: readonly Command[] = [status, lag, alerts, history, silence, silences, unsilence, ack, rules, drill, help];

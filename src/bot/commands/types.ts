@@ -4,6 +4,14 @@ import type { Logger } from '../../log.js';
 import type { RuleRow } from '../views.js';
 import type { StatusSnapshot } from '../../status/snapshot.js';
 import type { StateStore } from '../../store/store.js';
+import type { DrillRequest } from '../../drill/run.js';
+import type { DrillReport } from '../../drill/types.js';
+
+/** A reply with inline buttons (callback data ≤ 64 bytes). */
+export interface CommandReply {
+  html: string;
+  buttons?: { text: string; data: string }[][];
+}
 
 /** What commands read and change: injected, so every command is testable without Telegram. */
 export interface BotDeps {
@@ -16,6 +24,8 @@ export interface BotDeps {
   logger: Logger;
   /** The configured chats (routes), as of the last successful reload. */
   chats: () => readonly ChatRoute[];
+  /** Runs a failover drill and stores its report (absent: /drill cannot run drills here). */
+  runDrill?: (req: DrillRequest) => Promise<DrillReport>;
   /** Posts a message to a chat (a new silence, where the alerts it mutes are sent). Best effort. */
   announce: (route: ChatRoute, html: string) => Promise<void>;
 }
@@ -36,5 +46,5 @@ export interface Command {
   usage: string;
   /** Changes state: limited to `allowed_users` when configured. */
   mutating: boolean;
-  run(call: CommandCall): Promise<string>;
+  run(call: CommandCall): Promise<string | CommandReply>;
 }
