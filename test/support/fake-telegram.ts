@@ -53,8 +53,10 @@ export interface FakeTelegramOptions {
   /** Upper bound for a held getUpdates, so a forgotten bot cannot keep a test alive for telegraf's 50 s. */
   maxPollMs?: number;
   /**
-   * Flood control (429 with retry_after) for sendMessage: on by default with Telegram's documented
-   * rates ({@link TELEGRAM_FLOOD_LIMITS}); pass limits to override some, or `false` to switch it off.
+   * Flood control (429 with retry_after) for sendMessage with Telegram's documented rates
+   * ({@link TELEGRAM_FLOOD_LIMITS}); pass `{}` for those, some limits to override them, or `false`
+   * (the default here: bot-command tests answer several commands a second in one chat, faster than a
+   * person types). test/telegram/harness.ts (notifier + outbox) turns it on by default.
    */
   floodControl?: Partial<FloodLimits> | false;
   /** Public usernames of channels/supergroups (`'@name'` → chat id), accepted wherever a chat_id is. */
@@ -219,7 +221,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     ...opts.botInfo,
   } as UserFromGetMe;
 
-  let flood: FloodLimits | undefined = opts.floodControl === false ? undefined : { ...TELEGRAM_FLOOD_LIMITS, ...opts.floodControl };
+  let flood: FloodLimits | undefined = opts.floodControl === false || opts.floodControl === undefined ? undefined : { ...TELEGRAM_FLOOD_LIMITS, ...opts.floodControl };
   /** Per chat: tokens left and when they were counted (a bucket refilling at perChatPerSecond). */
   const chatBuckets = new Map<string, { tokens: number; at: number }>();
   /** Send times, newest last: per group (60 s window) and overall (1 s window). */
