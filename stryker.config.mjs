@@ -15,7 +15,11 @@ const scopes = {
   },
   rules: {
     mutate: ['src/rules/types/**/*.ts'],
-    tests: ['test/rules/cluster-rules.test.ts', 'test/elasticsearch/types.test.ts', 'test/sources/postgres.test.ts', 'test/rules/mutation-gaps.test.ts'],
+    tests: [
+      'test/rules/cluster-rules.test.ts', 'test/rules/cluster-rule-types.test.ts', 'test/rules/cluster-unknowns.test.ts',
+      'test/elasticsearch/types.test.ts', 'test/elasticsearch/log-rule-types.test.ts', 'test/sources/postgres.test.ts',
+      'test/rules/mutation-gaps.test.ts',
+    ],
   },
   notify: {
     mutate: ['src/notify/**/*.ts'],

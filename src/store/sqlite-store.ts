@@ -238,8 +238,12 @@ export class SqliteStore implements StateStore {
 
   async dueOutbox(now: number, limit: number, receiverPrefix = ''): Promise<OutboxItem[]> {
     const rows = this.db
-      .prepare("SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? AND substr(receiver, 1, ?) = ? ORDER BY id LIMIT ?")
-      .all(now, receiverPrefix.length, receiverPrefix, limit) as OutboxRow[];
+      // Per receiver in commit order: an item waits while an earlier one to the same receiver waits for
+      // its retry, so a resolve never overtakes the firing message a 5xx is still holding back.
+      .prepare(`SELECT * FROM outbox o WHERE state = 'pending' AND next_attempt_at <= ? AND substr(receiver, 1, ?) = ?
+        AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.state = 'pending' AND e.receiver = o.receiver AND e.id < o.id AND e.next_attempt_at > ?)
+        ORDER BY id LIMIT ?`)
+      .all(now, receiverPrefix.length, receiverPrefix, now, limit) as OutboxRow[];
     return rows.map((r) => ({
       id: r.id,
       receiver: r.receiver,

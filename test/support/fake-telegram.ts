@@ -13,7 +13,32 @@ import { parseTelegramHtml, TELEGRAM_MESSAGE_MAX, type TelegramEntity } from './
 
 export { parseTelegramHtml, telegramHtmlLength, validateTelegramHtml, TelegramHtmlError, TELEGRAM_MESSAGE_MAX } from './telegram-html.js';
 
-export type ChatType = 'private' | 'group' | 'supergroup';
+export type ChatType = 'private' | 'group' | 'supergroup' | 'channel';
+
+/**
+ * Telegram's flood control as documented in the Bot FAQ ("My bot is hitting limits, how do I avoid
+ * this?"): about one message per second in a chat, short bursts tolerated; at most 20 messages per
+ * minute in a group; about 30 messages per second overall. Over a limit the server answers 429
+ * with `parameters.retry_after` (whole seconds). Only messages actually sent count (a refused or
+ * failed call does not); edits, callbacks and other methods are not limited here.
+ */
+export interface FloodLimits {
+  /** Messages per second a chat's bucket refills with. */
+  perChatPerSecond: number;
+  /** Messages a chat can take at once before the per-second rate applies (the tolerated burst). */
+  perChatBurst: number;
+  /** Messages in any 60 s to one group, supergroup or channel (negative id or @username). */
+  groupPerMinute: number;
+  /** Messages in any 1 s over all chats. */
+  globalPerSecond: number;
+}
+
+export const TELEGRAM_FLOOD_LIMITS: Readonly<FloodLimits> = Object.freeze({
+  perChatPerSecond: 1,
+  perChatBurst: 3,
+  groupPerMinute: 20,
+  globalPerSecond: 30,
+});
 
 export interface FakeTelegramOptions {
   /** Requests for any other token get 401 Unauthorized, as the real API does. */
@@ -27,6 +52,15 @@ export interface FakeTelegramOptions {
   now?: () => number;
   /** Upper bound for a held getUpdates, so a forgotten bot cannot keep a test alive for telegraf's 50 s. */
   maxPollMs?: number;
+  /**
+   * Flood control (429 with retry_after) for sendMessage with Telegram's documented rates
+   * ({@link TELEGRAM_FLOOD_LIMITS}); pass `{}` for those, some limits to override them, or `false`
+   * (the default here: bot-command tests answer several commands a second in one chat, faster than a
+   * person types). test/telegram/harness.ts (notifier + outbox) turns it on by default.
+   */
+  floodControl?: Partial<FloodLimits> | false;
+  /** Public usernames of channels/supergroups (`'@name'` → chat id), accepted wherever a chat_id is. */
+  usernames?: Record<string, number>;
 }
 
 /** What a test can make the next call(s) of a method fail with. */
@@ -117,6 +151,8 @@ export interface FakeTelegram {
   /** Updates pushed and not yet confirmed by an offset. */
   pendingUpdates(): Update[];
   addChat(chatId: number | string, type?: ChatType): void;
+  /** Change the flood control from now on (`false`: off); the counts so far are kept. */
+  setFloodControl(limits: Partial<FloodLimits> | false): void;
   block(chatId: number | string, blocked?: boolean): void;
   webhookUrl(): string | undefined;
   close(): Promise<void>;
@@ -185,6 +221,13 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     ...opts.botInfo,
   } as UserFromGetMe;
 
+  let flood: FloodLimits | undefined = opts.floodControl === false || opts.floodControl === undefined ? undefined : { ...TELEGRAM_FLOOD_LIMITS, ...opts.floodControl };
+  /** Per chat: tokens left and when they were counted (a bucket refilling at perChatPerSecond). */
+  const chatBuckets = new Map<string, { tokens: number; at: number }>();
+  /** Send times, newest last: per group (60 s window) and overall (1 s window). */
+  const groupSends = new Map<string, number[]>();
+  const globalSends: number[] = [];
+  const usernames = new Map(Object.entries(opts.usernames ?? {}).map(([u, id]) => [u.replace(/^@/, '').toLowerCase(), id]));
   const knownChats = opts.knownChats === undefined || opts.knownChats === 'any' ? null : new Set([...opts.knownChats].map(String));
   const blocked = new Set([...(opts.blockedChats ?? [])].map(String));
   const chats = new Map<string, Chat>();
@@ -269,11 +312,64 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
   function requireChat(params: Record<string, unknown>): { key: string; chat: Chat } {
     const raw = str(params['chat_id']);
     if (raw === undefined || raw === '') throw badRequest('chat_id is empty');
-    if (raw.startsWith('@')) throw badRequest('chat not found');
-    if (!/^-?\d+$/.test(raw)) throw badRequest('chat not found');
-    if (knownChats && !knownChats.has(raw)) throw badRequest('chat not found');
-    if (blocked.has(raw)) throw new ApiError(403, 'Forbidden: bot was blocked by the user');
-    return { key: raw, chat: chatFor(raw) };
+    const key = chatKeyOf(raw);
+    if (key === undefined) throw badRequest('chat not found');
+    if (knownChats && !knownChats.has(raw) && !knownChats.has(key)) throw badRequest('chat not found');
+    if (blocked.has(raw) || blocked.has(key)) throw new ApiError(403, 'Forbidden: bot was blocked by the user');
+    return { key, chat: chatFor(key) };
+  }
+
+  /** Numeric chat id as a string; `@username` resolves through the known usernames (case-insensitive, as Telegram). */
+  function chatKeyOf(raw: string): string | undefined {
+    if (raw.startsWith('@')) {
+      const id = usernames.get(raw.slice(1).toLowerCase());
+      if (id === undefined) return undefined;
+      const key = String(id);
+      if (!chats.has(key)) {
+        chats.set(key, { id, type: 'channel', title: `Channel ${raw}`, username: raw.slice(1) } as Chat);
+      }
+      return key;
+    }
+    return /^-?\d+$/.test(raw) ? raw : undefined;
+  }
+
+  /** Milliseconds until one more message may go to this chat under the flood limits (0: now). */
+  function floodWait(key: string, at: number): number {
+    if (!flood) return 0;
+    let wait = 0;
+    const b = chatBuckets.get(key);
+    if (b) {
+      const tokens = Math.min(flood.perChatBurst, b.tokens + ((at - b.at) * flood.perChatPerSecond) / 1000);
+      if (tokens < 1) wait = Math.max(wait, ((1 - tokens) * 1000) / flood.perChatPerSecond);
+    }
+    const windowWait = (times: number[] | undefined, limit: number, windowMs: number): number => {
+      if (!times || times.length < limit) return 0;
+      return Math.max(0, times[times.length - limit]! + windowMs - at);
+    };
+    if (Number(key) < 0) wait = Math.max(wait, windowWait(groupSends.get(key), flood.groupPerMinute, 60_000));
+    return Math.max(wait, windowWait(globalSends, flood.globalPerSecond, 1000));
+  }
+
+  /** Answers 429 as Telegram does when the message would exceed a limit; otherwise counts it. */
+  function takeFloodSlot(key: string): void {
+    if (!flood) return;
+    const at = now();
+    const wait = floodWait(key, at);
+    if (wait > 0) {
+      const retryAfter = Math.max(1, Math.ceil(wait / 1000));
+      throw new ApiError(429, `Too Many Requests: retry after ${retryAfter}`, { retry_after: retryAfter });
+    }
+    const b = chatBuckets.get(key);
+    const tokens = b ? Math.min(flood.perChatBurst, b.tokens + ((at - b.at) * flood.perChatPerSecond) / 1000) : flood.perChatBurst;
+    chatBuckets.set(key, { tokens: tokens - 1, at });
+    if (Number(key) < 0) {
+      const g = groupSends.get(key) ?? [];
+      g.push(at);
+      if (g.length > flood.groupPerMinute) g.splice(0, g.length - flood.groupPerMinute);
+      groupSends.set(key, g);
+    }
+    globalSends.push(at);
+    if (globalSends.length > flood.globalPerSecond) globalSends.splice(0, globalSends.length - flood.globalPerSecond);
   }
 
   /** Returns plain text + entities the way the server stores them, or throws the API's parse error. */
@@ -358,6 +454,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       if (replyTo !== undefined && (!replied || replied.deleted) && !allowWithoutReply) {
         throw badRequest('message to be replied not found');
       }
+      takeFloodSlot(key);
       const base: Omit<StoredMessage, 'message'> = {
         chatId: Number(key),
         messageId: allocMessageId(key),
@@ -733,7 +830,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     mark: () => calls.length,
     callsOf: (method) => calls.filter((c) => c.method === method),
     messages(chatId, o = {}) {
-      const m = store.get(String(chatId));
+      const m = store.get(chatKeyOf(String(chatId)) ?? String(chatId));
       if (!m) return [];
       return [...m.values()]
         .filter((s) => (o.includeUser || s.fromBot) && (o.includeDeleted || !s.deleted))
@@ -744,6 +841,9 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     addChat(chatId, type) {
       knownChats?.add(String(chatId));
       chatFor(chatId, type);
+    },
+    setFloodControl(limits) {
+      flood = limits === false ? undefined : { ...TELEGRAM_FLOOD_LIMITS, ...limits };
     },
     block(chatId, isBlocked = true) {
       if (isBlocked) blocked.add(String(chatId)); else blocked.delete(String(chatId));

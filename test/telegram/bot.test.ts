@@ -222,8 +222,11 @@ describe('telegram bot over real HTTP (telegraf ↔ fake Bot API)', () => {
   test('a chat that is not configured gets one short refusal, no data, and is logged', async () => {
     assert.equal(await ask('/status', 4242, OTHER_CHAT), 'Not authorized.');
     const mark = c.fake.mark();
-    c.fake.pushCommand(OTHER_CHAT, 4242, '/alerts');
-    await new Promise((r) => setTimeout(r, 300));
+    const u = c.fake.pushCommand(OTHER_CHAT, 4242, '/alerts');
+    // The event, not a fixed sleep: telegraf polls with a higher offset only after its handler for the update finished.
+    const deadline = Date.now() + 5000;
+    while ((c.fake.heldPoll()?.offset ?? 0) <= u.update_id && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    assert.ok((c.fake.heldPoll()?.offset ?? 0) > u.update_id, 'the bot handled the update');
     assert.equal(c.fake.calls.slice(mark).filter((x) => x.method === 'sendMessage').length, 0, 'no second refusal');
     assert.ok(c.logs.some((l) => l.includes(`"chat":${OTHER_CHAT}`) && l.includes('"user":4242') && l.includes('not allowed')));
   });

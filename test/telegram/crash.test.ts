@@ -51,8 +51,13 @@ test('crash with an unsent outbox, then restart: every notification arrives exac
 
     proc = startChild(db, fake.apiRoot);
     const deadline = Date.now() + 20_000;
-    while (fake.messages(CHAT).length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 300)); // would a duplicate follow?
+    // Until the child's outbox is drained (every item marked sent): after that it has nothing left to
+    // send, so a duplicate could only have come before — no fixed sleep needed to catch one.
+    const drained = async () => {
+      const s = new SqliteStore(db);
+      try { return (await s.outboxCounts()).pending === 0; } finally { await s.close(); }
+    };
+    while (!(await drained()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     proc.kill('SIGTERM');
     await exited(proc);
 

@@ -69,7 +69,8 @@ export interface Harness {
 
 export async function harness(o: { chats: TelegramRoute[]; pacing?: Partial<PacingLimits>; coalesceAfter?: number; fake?: FakeTelegramOptions; storePath?: string }): Promise<Harness> {
   const clock = new VirtualClock();
-  const fake = await startFakeTelegram({ token: TOKEN, now: clock.now, maxPollMs: 2000, ...o.fake });
+  // Telegram's flood control on: a notifier that sends faster than the documented rates gets 429s here too.
+  const fake = await startFakeTelegram({ token: TOKEN, now: clock.now, maxPollMs: 2000, floodControl: {}, ...o.fake });
   const store = new SqliteStore(o.storePath ?? ':memory:');
   const { logger, lines } = captureLogger();
   const notifier = new TelegramNotifier({
