@@ -50,7 +50,7 @@ function workspace(rules: string): { dir: string; config: string } {
 }
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 10_000) {
+async function until(what: string, fn: () => boolean | Promise<boolean>, ms = 60_000) {
   const end = Date.now() + ms;
   while (!(await fn())) {
     if (Date.now() > end) throw new Error(`timed out: ${what}`);
