@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Etcd3 } from 'etcd3';
+import { ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
+import { Etcd3, isRecoverableError } from 'etcd3';
 import type { Config } from '../config/schema.js';
 
 export type HaConfig = NonNullable<Config['ha']>;
@@ -22,6 +23,10 @@ export function createHaEtcdClient(ha: HaConfig, resolvePath: (p: string) => str
     hosts: ha.endpoints,
     dialTimeout: ha.timeout,
     defaultCallOptions: () => ({ deadline: Date.now() + ha.timeout }),
+    // A member that comes back must be used again within a round or two, not after gRPC's backoff
+    // (up to 2 min) or the default 5 s circuit breaker: leadership decisions run every second.
+    grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 2000 },
+    faultHandling: { host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }) },
     ...(ha.username && ha.password ? { auth: { username: ha.username, password: ha.password } } : {}),
     ...tls,
   });

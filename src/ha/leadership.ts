@@ -160,10 +160,13 @@ export class Leadership extends EventEmitter {
     const t = this.now();
     let peers: PeerReport[] = [];
     try {
-      await this.renewLease(t);
-      await this.campaign();
-      await this.register();
-      await this.readWatchers();
+      // One bound for the whole round: a call to a dead member may wait on gRPC reconnects.
+      await withTimeout((async () => {
+        await this.renewLease(t);
+        await this.campaign();
+        await this.register();
+        await this.readWatchers();
+      })(), this.o.timeoutMs * 2, 'leadership round');
       this.etcdOk = true;
       this.etcdError = undefined;
       this.lastEtcdOkAt = t;

@@ -45,7 +45,13 @@ describe('several watchers on etcd', { skip: etcdSkipReason(), timeout: 240_000 
     return procs[name]!;
   };
   const role = async (name: string) => (await procs[name]!.ha())?.role;
-  const waitRole = (name: string, r: string, ms = 30_000) => until(`${name} ${r}`, async () => (await role(name)) === r, ms, 200);
+  const waitRole = async (name: string, r: string, ms = 30_000) => {
+    try {
+      await until(`${name} ${r}`, async () => (await role(name)) === r, ms, 200);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; /ha says ${JSON.stringify(await procs[name]!.ha())}`);
+    }
+  };
   const sent = (pred: (text: string) => boolean) => tg.messages(CHAT).filter((m) => m.fromBot && pred(m.text));
   const firing = (rule: string) => sent((t) => /\bFIRING\b/.test(t) && !/STILL/.test(t) && t.includes(`rule ${rule}`));
   const conflicts = () => tg.callsOf('getUpdates').filter((c) => c.status === 409).length;
@@ -111,6 +117,8 @@ describe('several watchers on etcd', { skip: etcdSkipReason(), timeout: 240_000 
 
   it('a watcher cut from etcd steps down; the other takes over', async () => {
     assert.equal(await role('obs-a'), 'active');
+    // obs-a knows where obs-b answers (its registration) before it is cut off.
+    await until('obs-a sees obs-b', async () => (await procs['obs-a']!.ha())?.watchers.some((w) => w.instance === 'obs-b'), 20_000, 200);
     await etcd.stopMember(0); // obs-a's only endpoint
     await waitRole('obs-b', 'active', 20_000);
     await waitRole('obs-a', 'standby', 20_000);

@@ -88,7 +88,7 @@ export async function startWatcher(w: HaWorld, spec: WatcherSpec): Promise<Watch
       return r.ok ? await r.json() as Awaited<ReturnType<WatcherProc['ha']>> : undefined;
     } catch { return undefined; }
   };
-  const end = Date.now() + 30_000;
+  const end = Date.now() + 90_000; // tsx compiles the service at start: slow on a loaded machine
   while (!(await ha())) {
     if (child.exitCode !== null) throw new Error(`watcher ${spec.instance} exited: ${out.slice(-2000)}`);
     if (Date.now() > end) throw new Error(`watcher ${spec.instance} did not start: ${out.slice(-2000)}`);
