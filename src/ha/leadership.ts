@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Etcd3, Lease } from 'etcd3';
+import { EtcdLeaseInvalidError, type Etcd3, type Lease } from 'etcd3';
 import type { Logger } from '../log.js';
 import { withTimeout } from './etcd-client.js';
 
@@ -98,6 +98,10 @@ export interface LeadershipView {
   since: number;
 }
 
+function isLeaseGone(e: unknown): boolean {
+  return e instanceof EtcdLeaseInvalidError || /expired or revoked|lease not found/i.test((e as Error)?.message ?? '');
+}
+
 export async function fetchPeerReport(url: string, timeoutMs: number): Promise<PeerReport> {
   const res = await fetch(`${url.replace(/\/$/, '')}/ha`, { signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -174,9 +178,31 @@ export class Leadership extends EventEmitter {
       if (this.etcdOk || this.etcdError === undefined) this.o.logger.warn({ err: (e as Error).message }, 'ha: etcd unreachable');
       this.etcdOk = false;
       this.etcdError = (e as Error).message;
+      if (isLeaseGone(e)) this.dropLease();
       if (!(this.roleNow === 'active' && this.now() < this.leaseValidUntil)) peers = await this.askPeers();
     }
-    this.apply(decideRole({ now: this.now(), ttlMs: this.o.ttlMs, instance: this.o.instance, prevRole: this.roleNow, etcdOk: this.etcdOk, lastEtcdOkAt: this.lastEtcdOkAt, ...(this.leader ? { leader: this.leader } : {}), leaseValidUntil: this.leaseValidUntil, peers }));
+    this.applyAndArm(decideRole({ now: this.now(), ttlMs: this.o.ttlMs, instance: this.o.instance, prevRole: this.roleNow, etcdOk: this.etcdOk, lastEtcdOkAt: this.lastEtcdOkAt, ...(this.leader ? { leader: this.leader } : {}), leaseValidUntil: this.leaseValidUntil, peers }));
+  }
+
+  private validityTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Steps down the moment our lease may have expired, not at the end of a round that is stuck on
+   * an unreachable etcd: the standby can only take the key after that, so there is never a moment
+   * with two actives (two senders, two bots polling).
+   */
+  private applyAndArm(d: { role: HaRole; reason: string }): void {
+    this.apply(d);
+    this.armValidity();
+  }
+
+  private armValidity(): void {
+    clearTimeout(this.validityTimer);
+    if (this.roleNow !== 'active') return;
+    this.validityTimer = setTimeout(() => {
+      if (this.roleNow === 'active' && this.now() >= this.leaseValidUntil) this.apply({ role: 'standby', reason: 'our lease was not renewed in time: stepping down' });
+    }, Math.max(0, this.leaseValidUntil - this.now()) + 5);
+    this.validityTimer.unref?.();
   }
 
   private apply(d: { role: HaRole; reason: string }): void {
@@ -208,19 +234,21 @@ export class Leadership extends EventEmitter {
       try {
         await withTimeout(this.lease.keepaliveOnce(), this.o.timeoutMs, 'lease keepalive');
       } catch (e) {
-        if ((e as Error).name === 'EtcdLeaseInvalidError') {
-          // Expired while etcd was out of reach: a new lease next round; the leader key is gone with it.
-          this.o.logger.warn('ha: our lease expired; taking a new one');
-          this.lease.release();
-          this.lease = undefined;
-          this.leaseId = undefined;
-          this.leaseValidUntil = 0;
-        }
+        if (isLeaseGone(e)) this.dropLease();
         throw e;
       }
     }
     this.lastKeepaliveOkAt = this.now();
     this.leaseValidUntil = t + this.o.ttlMs - margin;
+  }
+
+  /** Expired while etcd was out of reach: a new lease next round; the leader key went with it. */
+  private dropLease(): void {
+    this.o.logger.warn('ha: our lease expired; taking a new one');
+    this.lease?.release();
+    this.lease = undefined;
+    this.leaseId = undefined;
+    this.leaseValidUntil = 0;
   }
 
   private async campaign(): Promise<void> {
@@ -298,6 +326,7 @@ export class Leadership extends EventEmitter {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.validityTimer);
     await this.round?.catch(() => undefined);
     const lease = this.lease;
     this.lease = undefined;

@@ -86,10 +86,15 @@ describe('leadership on a real 3-member etcd', { skip: etcdSkipReason() }, () =>
     await etcd.stopMember(0);
     await waitRole(a, 'standby');
     await waitRole(b, 'active');
-    await a.stop();
-    await b.stop();
+    await new Promise((r) => setTimeout(r, 5000)); // long enough for gRPC to back off
     await etcd.startMember(0);
     await etcd.waitHealthy(0);
+    const end = Date.now() + 15_000;
+    while (!a.view().etcdOk && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+    assert.equal(a.view().etcdOk, true, `obs-a reaches etcd again: ${a.view().etcdError}`);
+    assert.equal(a.role, 'standby');
+    await a.stop();
+    await b.stop();
   });
 
   it('HaRuntime pings the dead man\'s switch while active', async () => {
