@@ -29,6 +29,7 @@ import { createSources, type Sources } from './sources/sources.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { StateStore, StoreHealth } from './store/store.js';
 import { watch, type FSWatcher } from 'node:fs';
+import { HaRuntime } from './ha/watchers.js';
 import { dirname } from 'node:path';
 
 /** Ids of the watcher's own notifications (they are not rules). */
@@ -109,10 +110,14 @@ export async function createApp(o: AppOptions): Promise<App> {
     }), { logger, now });
   };
   const opened = SqliteStore.openForService(storePath, { onHealthChange: onStoreHealth, now });
-  const store = opened.store;
+  // Several watchers (`ha:`): each keeps its own SQLite; silences, acks and what was sent are shared in etcd.
+  const haConfig = loaded.config.ha;
+  const ha = haConfig ? new HaRuntime({ ha: haConfig, local: opened.store, logger, registry: metrics.registry, now, resolvePath: (p) => resolveFromConfig(loaded, p) }) : undefined;
+  const store = ha ? ha.store : opened.store;
   const sources = o.sources ?? createSources(loaded.config, logger);
+  if (ha) sources.ha = ha;
   const notifiers = o.notifiers ?? buildNotifiers(loaded.config, logger, { store, ...(o.now ? { now: o.now } : {}) });
-  const outbox = new OutboxWorker({ store, notifiers, logger, metrics, now });
+  const outbox = new OutboxWorker({ store, notifiers, logger, metrics, now, ...(ha ? { gate: ha.gate } : {}) });
   const engine = new AlertEngine({ store, notifiers, cluster: loaded.config.cluster.name, logger, metrics, failingAfterMs: loaded.config.evaluation.failing_source_after, inhibit: loaded.config.inhibit, onCommitted: () => outbox.kick() });
   const scheduler = new Scheduler({ engine, registry, sources, store, logger, metrics, now });
   let http: Awaited<ReturnType<typeof startHealthServer>> | undefined;
@@ -172,6 +177,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     const failing = (await store.ruleHealth().catch(() => [])).filter((h) => h.consecutiveFailures > 0 && scheduler.activeRules.some((r) => r.id === h.ruleId));
     checks.push({ name: 'sources', ok: failing.length === 0, detail: failing.length ? failing.map((h) => `${h.ruleId}: ${h.lastError}`).join('; ') : 'all rules evaluating' });
     if (clusterEvents) checks.push({ name: 'cluster-events', ok: true, detail: clusterEvents.describe() });
+    if (ha) checks.push(ha.readiness());
     for (const n of notifiers) {
       const h = n.health?.();
       if (h) checks.push({ name: `notifier:${n.name}`, ok: h.ok, ...(h.detail ? { detail: h.detail } : {}) });
@@ -224,6 +230,7 @@ export async function createApp(o: AppOptions): Promise<App> {
     store, metrics, logger, scheduler, engine, outbox, registry, sources, notifiers,
     async start() {
       await retireOrphans();
+      ha?.start();
       scheduler.start(loaded.rules);
       // Crashes and leader changes are learnt from events where the stack offers them, then confirmed
       // by the rules' own fresh polls; the ticks stay the safety net. Injected sources (tests) do not
@@ -231,10 +238,30 @@ export async function createApp(o: AppOptions): Promise<App> {
       if (loaded.config.evaluation.on_cluster_events && !o.sources) clusterEvents = startClusterEvents(loaded.config, { onEvent: (e) => trigger.handle(e), logger, now });
       outbox.start();
       await announceMovedAside();
-      bot = createTelegramBot({ config: () => loaded.config, store, sources, rules: () => loaded.rules, notifiers, logger, now });
-      await bot?.start();
+      const newBot = () => createTelegramBot({ config: () => loaded.config, store, sources, rules: () => loaded.rules, notifiers, logger, now });
+      if (!ha) {
+        bot = newBot();
+        await bot?.start();
+      } else {
+        // Only the active watcher polls (never a 409, never two bots answering). Failing open, the
+        // watcher that was active keeps its bot; the others stay quiet in the chat.
+        let botChange: Promise<void> = Promise.resolve();
+        ha.leadership.on('role', (role: string) => {
+          botChange = botChange.then(async () => {
+            if (role === 'active' && !bot) {
+              bot = newBot();
+              await bot?.start();
+            } else if (role !== 'active' && role !== 'fail-open' && bot) {
+              const b = bot;
+              bot = undefined;
+              await b.stop();
+            }
+            if (role === 'active' || role === 'fail-open') outbox.kick();
+          }).catch((e: unknown) => logger.error({ err: e }, 'ha: bot start/stop failed'));
+        });
+      }
       if (loaded.config.http.enabled) {
-        http = await startHealthServer({ listen: loaded.config.http.listen, port: o.httpPort ?? loaded.config.http.port, metrics, readiness });
+        http = await startHealthServer({ listen: loaded.config.http.listen, port: o.httpPort ?? loaded.config.http.port, metrics, readiness, ...(ha ? { json: { '/ha': () => ha.report() } } : {}) });
         app.httpPort = http.port;
       }
       const retention = loaded.config.evaluation.resolved_retention;
@@ -331,6 +358,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       await scheduler.stop();
       await outbox.stop();
       await outbox.flush();
+      await ha?.stop();
       await http?.close();
       await Promise.allSettled(notifiers.map((n) => n.close?.()));
       await sources.close();

@@ -31,4 +31,9 @@ export interface Notification {
   commonLabels: Labels;
   alerts: NotifiedAlert[];
   at: number;
+  /**
+   * Set only when several watchers run and etcd is unreachable (fail open): the watcher that sent
+   * this copy, so the on-call engineer knows why the same page may arrive once per watcher.
+   */
+  via?: string;
 }

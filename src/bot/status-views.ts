@@ -126,6 +126,7 @@ export function statusView(s: StatusSnapshot, now: number = s.at): string {
   const old = ager(s, now);
   const lines = [`📊 <b>Cluster ${esc(s.cluster)}</b> — ${utc(s.at)}`];
   lines.push(`${s.alerts.firing ? '🔥' : '✅'} <b>Alerts</b>: ${s.alerts.firing} firing, ${s.alerts.pending} pending`);
+  if (s.watchers) lines.push(`👀 ${esc(s.watchers)}`);
   lines.push('', ...patroniLines(s, old));
   lines.push('', ...haproxyLines(s, old));
   lines.push('', '<b>Sources</b>');

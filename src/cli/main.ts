@@ -17,6 +17,7 @@ import { buildStatus, formatStatusText } from '../status/snapshot.js';
 import { formatFinding } from '../preflight/finding.js';
 import { runPreflight } from '../preflight/preflight.js';
 import { checkTopology } from '../status/topology-check.js';
+import { readWatchersOnce } from '../ha/watchers.js';
 import { SqliteStore } from '../store/sqlite-store.js';
 import type { StateStore } from '../store/store.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
@@ -249,7 +250,10 @@ async function status(configPath: string, io: Out): Promise<number> {
   const sources = createSources(loaded.config, createLogger({ level: 'silent' }));
   const store = openStoreForReading(resolveFromConfig(loaded, loaded.config.state.path));
   try {
-    io.out(formatStatusText(await buildStatus(loaded.config, sources, store)));
+    const snap = await buildStatus(loaded.config, sources, store);
+    // Several watchers: the CLI is not one of them; it reads their registrations from etcd.
+    if (loaded.config.ha) snap.watchers = await readWatchersOnce(loaded.config.ha, (p) => resolveFromConfig(loaded, p));
+    io.out(formatStatusText(snap));
     return 0;
   } finally {
     await sources.close();

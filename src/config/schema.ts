@@ -40,6 +40,27 @@ const etcdSource = z.strictObject({
   patroni_namespace: z.string().prefault('/service/').meta({ description: 'Patroni\'s `namespace` (patroni.yml): its leader key <namespace><cluster.name>/leader is watched so a leader change is evaluated at once (evaluation.on_cluster_events).' }),
 });
 
+/** Several watchers, one active: leadership and shared notification state in etcd (see README "Several watchers (HA)"). */
+export const haSchema = z.strictObject({
+  instance: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'instance names are letters, digits, "_", "-" and "." (e.g. "obs-a")').meta({ description: 'This watcher\'s name, unique among the watchers (shown in /status and on fail-open notifications).' }),
+  endpoints: z.array(url()).min(1).meta({ description: 'Client URLs of the etcd members used for leadership (usually the stack\'s own etcd), e.g. http://10.0.1.11:2379' }),
+  username: z.string().optional().meta({ description: 'etcd user (with password or password_file), when etcd auth is on.' }),
+  password: z.string().optional(),
+  ca_file: z.string().optional().meta({ description: 'PEM CA bundle for https:// endpoints.' }),
+  cert_file: z.string().optional().meta({ description: 'Client certificate (PEM) for etcd client-cert auth.' }),
+  key_file: z.string().optional().meta({ description: 'Client key (PEM) for cert_file.' }),
+  prefix: z.string().regex(/^\/[^\s]*$/, 'expected a key prefix starting with "/"').prefault('/odoo-ha-watch/').meta({ description: 'Key prefix for the leader key, the watcher list and the shared notification log.' }),
+  lease_ttl: zDuration({ min: 2000 }).prefault('10s').meta({ description: 'Leader lease TTL: a killed active watcher is replaced within lease_ttl + one evaluation interval.' }),
+  timeout: zDuration({ min: 100 }).prefault('3s').meta({ description: 'Per-request timeout to etcd.' }),
+  advertise_url: url().optional().meta({ description: 'This watcher\'s /ha URL base (http://host:port) as its peers reach it: while etcd is unreachable, a watcher asks its peers before failing open.' }),
+  dead_mans_switch: z.strictObject({
+    url: url().meta({ description: 'URL the active watcher GETs every interval (healthchecks-style): its silence means every watcher is dead.' }),
+    interval: zDuration({ min: 1000 }).prefault('1m'),
+  }).optional(),
+})
+  .refine((h) => (h.username === undefined) === (h.password === undefined), { message: 'username and password go together (expected both)' })
+  .refine((h) => (h.cert_file === undefined) === (h.key_file === undefined), { message: 'cert_file and key_file go together (expected both)' });
+
 const elasticsearchSource = z.strictObject({
   nodes: z.array(url()).min(1),
   username: z.string().optional().meta({ description: 'Basic-auth user (with password or password_file).' }),
@@ -213,6 +234,7 @@ export const configSchema = z.strictObject({
     .prefault([])
     .meta({ description: 'Alertmanager-style inhibition: while an alert matching source_matchers fires, alerts matching target_matchers (and equal on the `equal` labels) are not notified. One incident, not a storm.' }),
   drill: drillSchema.prefault({}).meta({ description: 'Failover drills (odoo-ha-watch drill, /drill): probes, credentials, muted rules, targets.' }),
+  ha: haSchema.optional().meta({ description: 'Several watchers, one active (leader lease in etcd). Absent: a single watcher, no etcd needed.' }),
   notifiers: z
     .strictObject({
       console: z.strictObject({ enabled: z.boolean().optional().meta({ description: 'Default: on when no Telegram notifier is configured.' }) }).optional(),

@@ -12,12 +12,14 @@ export interface HealthServerOptions {
   port: number;
   metrics: Metrics;
   readiness: () => Promise<ReadinessCheck[]>;
+  /** Extra JSON endpoints (path → body), e.g. /ha with several watchers. */
+  json?: Record<string, () => unknown>;
 }
 
 /** /healthz (the process answers), /readyz (it can do its job), /metrics (Prometheus text). */
 export async function startHealthServer(o: HealthServerOptions): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(async (req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -29,6 +31,8 @@ export async function startHealthServer(o: HealthServerOptions): Promise<{ serve
         res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ready, checks }, null, 2)}\n`);
       } else if (path === '/metrics') {
         res.writeHead(200, { 'content-type': o.metrics.registry.contentType }).end(await o.metrics.registry.metrics());
+      } else if (o.json?.[path]) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(o.json[path](), null, 2)}\n`);
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics\n');
       }

@@ -45,5 +45,6 @@ export function formatText(n: Notification, opts: FormatOptions): string {
   }
   if (n.kind === 'firing' && n.rule.runbook) lines.push(`What to do first: ${n.rule.runbook}`);
   lines.push(`rule: ${n.rule.id}`);
+  if (n.via) lines.push(`sent by watcher ${n.via} (etcd unreachable: every watcher sends its own copy)`);
   return lines.join('\n');
 }

@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../http/metrics.js';
 import type { OutboxItem, StateStore } from '../store/store.js';
 import type { DeliveryResult, Notifier } from './notifier.js';
+import type { DeliveryGate } from '../ha/gate.js';
 
 export interface OutboxWorkerOptions {
   store: StateStore;
@@ -16,6 +17,8 @@ export interface OutboxWorkerOptions {
   /** Give up (state failed) after this long: a page that is a day late is noise. */
   maxAgeMs?: number;
   random?: () => number;
+  /** Several watchers: only what the gate admits is sent (the active watcher; see src/ha). */
+  gate?: DeliveryGate;
 }
 
 /**
@@ -89,7 +92,7 @@ export class OutboxWorker {
     const now = this.now();
     if ((notifier.readyAt?.(receiver, now) ?? now) > now) return;
     const maxAge = this.o.maxAgeMs ?? 24 * 3_600_000;
-    const fresh: OutboxItem[] = [];
+    let fresh: OutboxItem[] = [];
     for (const item of items) {
       if (now - item.createdAt > maxAge) {
         await this.o.store.markFailed(item.id, `gave up after ${item.attempts} attempts: ${item.lastError ?? 'not delivered in time'}`);
@@ -97,6 +100,12 @@ export class OutboxWorker {
       } else fresh.push(item);
     }
     if (fresh.length === 0) return;
+    if (this.o.gate) {
+      const g = await this.o.gate.admit(receiver, fresh, now);
+      for (const d of g.done) await this.o.store.markSent(d.item.id, this.now(), d.meta);
+      fresh = g.send;
+      if (fresh.length === 0) return;
+    }
     let results: Map<number, DeliveryResult>;
     const ac = new AbortController();
     const timeout = setTimeout(() => ac.abort(new Error('send timeout')), this.o.sendTimeoutMs ?? 30_000);
@@ -116,6 +125,7 @@ export class OutboxWorker {
         if (r.meta !== undefined && item.notification.kind === 'firing') {
           for (const a of item.notification.alerts) await this.o.store.setDelivery(receiver, a.fingerprint, r.meta);
         }
+        await this.o.gate?.sent(receiver, item, r.meta, this.now());
         this.o.metrics?.notificationsSent.inc({ receiver });
         continue;
       }

@@ -12,11 +12,12 @@ import { haproxyBackendRule, haproxyWriteBackendRule } from './types/haproxy.js'
 import { patroniClusterRule, patroniLagRule, patroniLeaderRule, patroniMemberRule } from './types/patroni.js';
 import { postgresHealthRule, postgresReplicationRule } from './types/postgres.js';
 import { splitBrainRule } from './types/split-brain.js';
+import { haWatchersRule } from './types/ha-watchers.js';
 
 /** Every rule type, keyed by the `type:` users write. Source issues add their types here. */
 export const RULE_TYPES: readonly RuleType<any>[] = [httpRule, logAnyRule, logFrequencyRule, logSpikeRule, logFlatlineRule, logNewValueRule, logCronOverlapRule,
   patroniLeaderRule, patroniMemberRule, patroniLagRule, patroniClusterRule, haproxyWriteBackendRule, haproxyBackendRule,
-  postgresReplicationRule, postgresHealthRule, splitBrainRule, etcdHealthRule];
+  postgresReplicationRule, postgresHealthRule, splitBrainRule, etcdHealthRule, haWatchersRule];
 
 export type RuleTypeRegistry = ReadonlyMap<string, RuleType<any>>;
 

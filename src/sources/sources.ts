@@ -5,6 +5,7 @@ import { createEtcdSource, type EtcdSource } from './etcd/client.js';
 import { createHaproxySource, type HaproxySource } from './haproxy/client.js';
 import { createHttpProbe, type HttpProbe } from './http-probe.js';
 import type { Observation } from './observation.js';
+import type { HaSource } from '../ha/watchers.js';
 import { createPatroniSource, type PatroniSource } from './patroni/client.js';
 import { createPostgresSource, type PostgresSource } from './postgres/client.js';
 
@@ -23,6 +24,8 @@ export interface Sources {
   etcd?: EtcdSource;
   /** Cluster polls that settled before this call are not shared any more: the next read polls afresh (a cluster event just happened). */
   refresh?(): void;
+  /** Present when `ha:` is configured: the watchers themselves (rule type ha_watchers). */
+  ha?: HaSource;
   close(): Promise<void>;
 }
 

@@ -1,3 +1,5 @@
+import { formatWatchers } from '../ha/watchers.js';
+import type { LeadershipView } from '../ha/leadership.js';
 import type { Config } from '../config/schema.js';
 import type { Sources } from '../sources/sources.js';
 import { isNoIndexError, noIndexYet } from '../sources/elasticsearch/msearch-batcher.js';
@@ -21,6 +23,8 @@ export interface StatusSnapshot {
   /** Direct PostgreSQL view per node (absent when not configured or no node answered). */
   postgres?: PostgresStatus;
   etcd?: EtcdStatus;
+  /** Several watchers (config `ha:`): "watchers: obs-a active, obs-b standby". */
+  watchers?: string;
 }
 
 export interface StatusMember {
@@ -133,6 +137,8 @@ async function pollBounded<T>(poll: (signal?: AbortSignal) => Promise<Observatio
 }
 
 /** Builds the snapshot from the live sources. Sources arrive with their own issues; until then they report "not configured". */
+const watchersLine = (v: LeadershipView): string => formatWatchers(v.watchers, v.lost);
+
 export async function buildStatus(config: Config, _sources: Sources, store: StateStore, now = Date.now()): Promise<StatusSnapshot> {
   const alerts = await store.listAlerts(['pending', 'firing']);
   const configured = config.sources;
@@ -154,6 +160,7 @@ export async function buildStatus(config: Config, _sources: Sources, store: Stat
     ...(cluster.haproxy ? { haproxy: cluster.haproxy } : {}),
     ...(cluster.postgres ? { postgres: cluster.postgres } : {}),
     ...(cluster.etcd ? { etcd: cluster.etcd } : {}),
+    ...(_sources.ha ? { watchers: watchersLine(_sources.ha.view()) } : {}),
   };
 }
 
@@ -367,6 +374,7 @@ export function formatClusterText(s: StatusSnapshot): string[] {
 export function formatStatusText(s: StatusSnapshot): string {
   const lines = [`Cluster ${s.cluster} — ${new Date(s.at).toISOString()}`, `Alerts: ${s.alerts.firing} firing, ${s.alerts.pending} pending`];
   for (const src of s.sources) lines.push(`${src.name}: ${src.state}${src.detail ? ` (${src.detail})` : ''}`);
+  if (s.watchers) lines.push(s.watchers);
   lines.push(...formatClusterText(s));
   return lines.join('\n');
 }

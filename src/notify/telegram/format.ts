@@ -67,6 +67,9 @@ function alertBlock(n: Notification, a: NotifiedAlert, o: Required<TelegramForma
   return lines;
 }
 
+/** Fail-open mark: several watchers, etcd unreachable, each sends its own copy. */
+const viaHtml = (via: string): string => `<i>sent by watcher ${esc(via)} (etcd unreachable: every watcher sends its own copy)</i>`;
+
 function defaults(o: TelegramFormatOptions): Required<TelegramFormatOptions> {
   return { now: o.now, maxSampleLines: o.maxSampleLines ?? 5, maxSampleChars: o.maxSampleChars ?? 300, maxParts: o.maxParts ?? 3 };
 }
@@ -83,6 +86,7 @@ function firingHtml(n: Notification, o: Required<TelegramFormatOptions>, compact
   lines.push('');
   if (n.rule.runbook) lines.push(`<b>What to do first</b>: ${esc(n.rule.runbook)}`);
   lines.push(`<i>rule ${esc(n.rule.id)}</i>`);
+  if (n.via) lines.push(viaHtml(n.via));
   return lines.join('\n');
 }
 
@@ -96,6 +100,7 @@ function resolvedHtml(n: Notification, o: Required<TelegramFormatOptions>, compa
       : `• ${code(a.shortId)} ${esc(a.message)}\n  ${whereHtml(n.cluster, a)} · fired ${utc(a.firedAt ?? a.activeSince)}, lasted ${lasted(a)}`);
   }
   lines.push(`<i>rule ${esc(n.rule.id)}</i>`);
+  if (n.via) lines.push(viaHtml(n.via));
   return lines.join('\n');
 }
 
