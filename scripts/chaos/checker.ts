@@ -11,7 +11,7 @@
  *   - an unplanned fault that should page and did not.
  *
  * It also measures, per cycle: fault → first page, new leader visible → "failover completed"
- * message, recovered → last resolve.
+ * message, recovery action → last resolve.
  */
 import type { BotCall, CycleRecord, Timeline } from './timeline.js';
 
@@ -237,7 +237,7 @@ export function checkRun(calls: readonly BotCall[], timeline: Timeline, opts: { 
       edits: mine.filter((x) => x.edit).length,
       ...(first ? { firstPageMs: first.at - c.faultAt } : {}),
       ...(failover && c.leaderVisibleAt !== undefined ? { failoverMessageMs: failover.m.at - c.leaderVisibleAt } : {}),
-      ...(resolves.length && c.recoveredAt !== undefined ? { resolveMs: Math.max(...resolves) - c.recoveredAt } : {}),
+      ...(resolves.length && (c.recoverAt ?? c.recoveredAt) !== undefined ? { resolveMs: Math.max(...resolves) - (c.recoverAt ?? c.recoveredAt)! } : {}),
       violations: 0,
     };
   });

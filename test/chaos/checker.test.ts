@@ -32,7 +32,7 @@ const update = (what: string) => `🔁 <b>UPDATE · CRITICAL</b> · ${what}`;
 function timeline(...cycles: Partial<CycleRecord>[]): Timeline {
   return {
     seed: 1, startedAt: 0, endedAt: 10_000,
-    cycles: cycles.map((c, i) => ({ cycle: i + 1, kind: 'kill-primary', planned: false, expectPage: true, start: i * 1000, faultAt: i * 1000 + 100, recoveredAt: i * 1000 + 600, end: (i + 1) * 1000, ...c })),
+    cycles: cycles.map((c, i) => ({ cycle: i + 1, kind: 'kill-primary', planned: false, expectPage: true, start: i * 1000, faultAt: i * 1000 + 100, recoverAt: i * 1000 + 550, recoveredAt: i * 1000 + 600, end: (i + 1) * 1000, ...c })),
   };
 }
 
@@ -58,7 +58,7 @@ describe('chaos checker', () => {
     const r = checkRun(l.calls, timeline({ leaderVisibleAt: 290 }));
     assert.deepEqual(r.violations, []);
     assert.equal(r.incidents.length, 1);
-    assert.deepEqual(r.cycles[0], { cycle: 1, kind: 'kill-primary', planned: false, incidents: 1, messages: 3, edits: 2, firstPageMs: 50, failoverMessageMs: 10, resolveMs: 100, violations: 0 });
+    assert.deepEqual(r.cycles[0], { cycle: 1, kind: 'kill-primary', planned: false, incidents: 1, messages: 3, edits: 2, firstPageMs: 50, failoverMessageMs: 10, resolveMs: 150, violations: 0 });
   });
 
   test('a second separate page for the failover is a new incident, and an unresolved one is lost', () => {
