@@ -41,6 +41,8 @@ export interface ChaosOptions {
   soakMs?: number;
   quietMs: number;
   settleMs: number;
+  /** time the freshly started service gets on the healthy lab before the first cycle (default 15 s) */
+  warmupMs?: number;
   log: (line: string) => void;
   down?: boolean;
 }
@@ -75,6 +77,7 @@ export async function runChaos(o: ChaosOptions, command: string): Promise<ChaosR
   const service = new ServiceProcess({ info: lab.info, apiRoot: telegram.apiRoot, dir, statePath: join(stateDir, 'state.db') });
   o.log(`chaos: work dir ${dir} (service log ${service.logPath})`);
   try {
+    const serviceStartedAt = Date.now();
     await service.start();
     const ctx: FaultContext = { lab, telegram, service, rng: seededRng(o.seed), log: o.log, ...(stateTmpfs !== undefined ? { stateTmpfs } : {}) };
     const kinds = FAULT_KINDS.filter((k) => o.kinds.includes(k.name)).filter((k) => {
@@ -83,9 +86,7 @@ export async function runChaos(o: ChaosOptions, command: string): Promise<ChaosR
       return why === undefined;
     });
     if (kinds.length === 0) throw new Error('no fault kind can run here');
-    // The service's first evaluations on a healthy lab: let whatever it says at start settle.
-    await new Promise((r) => setTimeout(r, 15_000));
-    const timeline = await runCycles(ctx, { seed: o.seed, cycles: o.cycles, ...(o.soakMs !== undefined ? { soakMs: o.soakMs } : {}), kinds, quietMs: o.quietMs, settleMs: o.settleMs }, (rec) =>
+    const timeline = await runCycles(ctx, { seed: o.seed, cycles: o.cycles, ...(o.soakMs !== undefined ? { soakMs: o.soakMs } : {}), kinds, quietMs: o.quietMs, settleMs: o.settleMs, serviceStartedAt, warmupMs: o.warmupMs ?? 15_000 }, (rec) =>
       o.log(`cycle ${rec.cycle}: ${rec.kind}${rec.target ? ` (${rec.target})` : ''} done in ${((rec.end - rec.faultAt) / 1000).toFixed(0)} s${rec.error ? ` — ERROR ${rec.error}` : ''}`),
     );
     const calls = toBotCalls(telegram.calls).filter((c) => c.method === 'sendMessage' || c.method === 'editMessageText');

@@ -17,6 +17,10 @@ export interface RunnerOptions {
   quietMs: number;
   /** at most this long after the recovery for the cycle's incidents to resolve */
   settleMs: number;
+  /** the service was started at this moment: [startedAt, first cycle) is a healthy period too (cycle 0, "startup") */
+  serviceStartedAt?: number;
+  /** time the freshly started service gets on the healthy lab before the first cycle */
+  warmupMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -37,8 +41,15 @@ async function settle(ctx: FaultContext, since: number, maxMs: number): Promise<
 export async function runCycles(ctx: FaultContext, o: RunnerOptions, onCycle: (rec: CycleRecord) => void = () => undefined): Promise<Timeline> {
   const rng = seededRng(o.seed);
   const kctx: FaultContext = { ...ctx, rng };
-  let lastFault = Date.now();
   const timeline: Timeline = { seed: o.seed, startedAt: Date.now(), endedAt: 0, cycles: [] };
+  let lastFault = o.serviceStartedAt ?? Date.now();
+  if (o.serviceStartedAt !== undefined) {
+    // What the service says when it starts on a healthy lab is checked like any healthy period.
+    await sleep(o.warmupMs ?? 15_000);
+    await settle(ctx, lastFault, o.settleMs);
+    const end = Date.now();
+    timeline.cycles.push({ cycle: 0, kind: 'startup', planned: false, expectPage: false, start: o.serviceStartedAt, faultAt: end, end });
+  }
   const t0 = Date.now();
   for (let i = 1; o.soakMs !== undefined ? Date.now() - t0 < o.soakMs : i <= o.cycles; i++) {
     await ctx.lab.waitReady(240);
