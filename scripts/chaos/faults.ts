@@ -280,7 +280,7 @@ export const FAULT_KINDS: FaultKind[] = [
     async run(ctx, rec) {
       rec.faultAt = Date.now();
       await ctx.lab.run(['reload-haproxy'], 30_000);
-      await sleep(15_000);
+      await sleep(10_000); // two HAProxy check rounds: a server wrongly DOWN after the reload would show
       rec.recoverAt = Date.now();
     },
   },

@@ -31,6 +31,7 @@ const USAGE = `usage: npm run chaos -- --cycles N [--seed S] [--kinds a,b] [--so
   --quiet             print only the table and the violations
   --quiet-seconds S   healthy period before each fault (default 10)
   --settle-seconds S  at most this long for a cycle's incidents to resolve after recovery (default 150)
+  --each              every selected kind once, in order (instead of --cycles random picks)
   --down              bring the lab down at the end
 fault kinds: ${FAULT_KINDS.map((k) => k.name).join(', ')}`;
 
@@ -45,6 +46,7 @@ export interface ChaosOptions {
   warmupMs?: number;
   log: (line: string) => void;
   down?: boolean;
+  each?: boolean;
 }
 
 /** Mounts a small tmpfs for the state store (the disk-full kind); undefined when that is not possible. */
@@ -80,13 +82,13 @@ export async function runChaos(o: ChaosOptions, command: string): Promise<ChaosR
     const serviceStartedAt = Date.now();
     await service.start();
     const ctx: FaultContext = { lab, telegram, service, rng: seededRng(o.seed), log: o.log, ...(stateTmpfs !== undefined ? { stateTmpfs } : {}) };
-    const kinds = FAULT_KINDS.filter((k) => o.kinds.includes(k.name)).filter((k) => {
+    const kinds = (o.each === true ? o.kinds.map((n) => FAULT_KINDS.find((k) => k.name === n)!) : FAULT_KINDS.filter((k) => o.kinds.includes(k.name))).filter((k) => {
       const why = k.unavailable?.(ctx);
       if (why !== undefined) o.log(`chaos: ${k.name} skipped: ${why}`);
       return why === undefined;
     });
     if (kinds.length === 0) throw new Error('no fault kind can run here');
-    const timeline = await runCycles(ctx, { seed: o.seed, cycles: o.cycles, ...(o.soakMs !== undefined ? { soakMs: o.soakMs } : {}), kinds, quietMs: o.quietMs, settleMs: o.settleMs, serviceStartedAt, warmupMs: o.warmupMs ?? 15_000 }, (rec) =>
+    const timeline = await runCycles(ctx, { seed: o.seed, cycles: o.cycles, ...(o.soakMs !== undefined ? { soakMs: o.soakMs } : {}), kinds, quietMs: o.quietMs, settleMs: o.settleMs, serviceStartedAt, warmupMs: o.warmupMs ?? 15_000, ...(o.each === true ? { each: true } : {}) }, (rec) =>
       o.log(`cycle ${rec.cycle}: ${rec.kind}${rec.target ? ` (${rec.target})` : ''} done in ${((rec.end - rec.faultAt) / 1000).toFixed(0)} s${rec.error ? ` — ERROR ${rec.error}` : ''}`),
     );
     const calls = toBotCalls(telegram.calls).filter((c) => c.method === 'sendMessage' || c.method === 'editMessageText');
@@ -120,6 +122,7 @@ async function main(): Promise<number> {
       'quiet-seconds': { type: 'string', default: '10' },
       'settle-seconds': { type: 'string', default: '150' },
       down: { type: 'boolean', default: false },
+      each: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -137,7 +140,7 @@ async function main(): Promise<number> {
   const log = values.quiet ? () => undefined : (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
   const command = `npm run chaos -- ${process.argv.slice(2).join(' ')}${values.seed === undefined ? ` (seed ${seed})` : ''}`;
   log(`chaos: seed ${seed}, ${soakMs !== undefined ? `soak ${values.soak}` : `${cycles} cycles`}, kinds ${kinds.join(',')}`);
-  const report = await runChaos({ cycles, seed, kinds, ...(soakMs !== undefined ? { soakMs } : {}), quietMs: Number(values['quiet-seconds']) * 1000, settleMs: Number(values['settle-seconds']) * 1000, log, down: values.down }, command);
+  const report = await runChaos({ cycles, seed, kinds, ...(soakMs !== undefined ? { soakMs } : {}), quietMs: Number(values['quiet-seconds']) * 1000, settleMs: Number(values['settle-seconds']) * 1000, log, down: values.down, each: values.each }, command);
   process.stdout.write(`\n${renderTable(report.kinds)}\n\n${renderViolations({ violations: report.violations, incidents: report.incidents, cycles: report.cycles })}\ncommand: ${command}\n`);
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
   return report.violations.length === 0 ? 0 : 1;

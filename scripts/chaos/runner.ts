@@ -13,6 +13,8 @@ export interface RunnerOptions {
   /** run cycles until this much time has passed (overrides `cycles` as the stop condition) */
   soakMs?: number;
   kinds: FaultKind[];
+  /** every kind once, in the given order (coverage), instead of a seeded random pick per cycle */
+  each?: boolean;
   /** healthy period before each fault */
   quietMs: number;
   /** at most this long after the recovery for the cycle's incidents to resolve */
@@ -51,10 +53,11 @@ export async function runCycles(ctx: FaultContext, o: RunnerOptions, onCycle: (r
     timeline.cycles.push({ cycle: 0, kind: 'startup', planned: false, expectPage: false, start: o.serviceStartedAt, faultAt: end, end });
   }
   const t0 = Date.now();
-  for (let i = 1; o.soakMs !== undefined ? Date.now() - t0 < o.soakMs : i <= o.cycles; i++) {
+  const cycles = o.each === true ? o.kinds.length : o.cycles;
+  for (let i = 1; o.soakMs !== undefined ? Date.now() - t0 < o.soakMs : i <= cycles; i++) {
     await ctx.lab.waitReady(240);
     await settle(ctx, lastFault, o.settleMs); // leftovers of the previous cycle
-    const kind = rng.pick(o.kinds);
+    const kind = o.each === true ? o.kinds[(i - 1) % o.kinds.length]! : rng.pick(o.kinds);
     const rec: CycleRecord = { cycle: i, kind: kind.name, planned: kind.planned, expectPage: kind.expectPage, start: Date.now(), faultAt: 0, end: 0 };
     ctx.log(`cycle ${i}: ${kind.name}: healthy ${o.quietMs / 1000} s…`);
     await sleep(o.quietMs);
