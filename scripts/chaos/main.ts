@@ -139,7 +139,7 @@ async function main(): Promise<number> {
   const kinds = values.kinds === undefined ? FAULT_KINDS.map((k) => k.name) : values.kinds.split(',').flatMap((k) => (k === 'cheap' ? FAULT_KINDS.filter((f) => f.cheap).map((f) => f.name) : [k.trim()]));
   const log = values.quiet ? () => undefined : (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
   const command = `npm run chaos -- ${process.argv.slice(2).join(' ')}${values.seed === undefined ? ` (seed ${seed})` : ''}`;
-  log(`chaos: seed ${seed}, ${soakMs !== undefined ? `soak ${values.soak}` : `${cycles} cycles`}, kinds ${kinds.join(',')}`);
+  log(`chaos: seed ${seed}, ${soakMs !== undefined ? `soak ${values.soak}` : values.each ? 'each kind once' : `${cycles} cycles`}, kinds ${kinds.join(',')}`);
   const report = await runChaos({ cycles, seed, kinds, ...(soakMs !== undefined ? { soakMs } : {}), quietMs: Number(values['quiet-seconds']) * 1000, settleMs: Number(values['settle-seconds']) * 1000, log, down: values.down, each: values.each }, command);
   process.stdout.write(`\n${renderTable(report.kinds)}\n\n${renderViolations({ violations: report.violations, incidents: report.incidents, cycles: report.cycles })}\ncommand: ${command}\n`);
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
