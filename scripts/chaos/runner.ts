@@ -58,7 +58,9 @@ export async function runCycles(ctx: FaultContext, o: RunnerOptions, onCycle: (r
     await ctx.lab.waitReady(240);
     await settle(ctx, lastFault, o.settleMs); // leftovers of the previous cycle
     const kind = o.each === true ? o.kinds[(i - 1) % o.kinds.length]! : rng.pick(o.kinds);
-    const rec: CycleRecord = { cycle: i, kind: kind.name, planned: kind.planned, expectPage: kind.expectPage, start: Date.now(), faultAt: 0, end: 0 };
+    // The lab was verified healthy when the previous cycle ended: from then on until this fault is a
+    // healthy period (a late page of the previous fault shows up here, as it should).
+    const rec: CycleRecord = { cycle: i, kind: kind.name, planned: kind.planned, expectPage: kind.expectPage, start: timeline.cycles.at(-1)?.end ?? Date.now(), faultAt: 0, end: 0 };
     ctx.log(`cycle ${i}: ${kind.name}: healthy ${o.quietMs / 1000} s…`);
     await sleep(o.quietMs);
     rec.faultAt = Date.now();
