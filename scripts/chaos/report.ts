@@ -42,7 +42,7 @@ const pair = (s: { median?: number; max?: number }) => `${sec(s.median)} / ${sec
 
 /** Markdown table (it goes into the README as is). */
 export function renderTable(rows: readonly KindRow[]): string {
-  const head = ['fault kind', 'cycles', 'first page s (median / max)', 'leader → failover msg s', 'recovered → resolve s', 'messages / incident', 'violations'];
+  const head = ['fault kind', 'cycles', 'first page s (median / max)', 'leader → failover msg s', 'recovery → resolve s', 'messages / incident', 'violations'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     lines.push(`| ${r.kind} | ${r.cycles} | ${pair(r.firstPage)} | ${pair(r.failoverMessage)} | ${pair(r.resolve)} | ${r.messagesPerIncident === undefined ? '–' : r.messagesPerIncident.toFixed(1)} | ${r.violations} |`);
