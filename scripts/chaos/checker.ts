@@ -44,7 +44,8 @@ export function classifyText(html: string): MessageClass {
   const first = text.split('\n', 1)[0] ?? '';
   const resolved = /\bRESOLVED\b/.test(first);
   const sev = /\b(CRITICAL|WARNING|INFO)\b/i.exec(first)?.[1]?.toLowerCase() as Severity | undefined;
-  const alertIds = [...text.matchAll(/\bid ([0-9a-f]{6,})\b/g)].map((m) => m[1]!);
+  // "id 3f2a9c" under a firing alert; "• 3f2a9c …" per alert in a RESOLVED message
+  const alertIds = [...text.matchAll(/\bid ([0-9a-f]{6,})\b/g), ...text.matchAll(/^• ([0-9a-f]{6,})\b/gm)].map((m) => m[1]!);
   const rule = [...text.matchAll(/\brule ([A-Za-z0-9_.-]+)/g)].pop()?.[1];
   return { resolved, severity: sev ?? 'unknown', alertIds: [...new Set(alertIds)].sort(), ...(rule !== undefined ? { rule } : {}), failover: /failover completed/i.test(text) };
 }
@@ -216,7 +217,13 @@ export function checkRun(calls: readonly BotCall[], timeline: Timeline, opts: { 
   }
 
   for (const inc of incidents) {
-    if (inc.resolvedAt === undefined && aboveInfo(inc.severity)) add('never-resolved', inc.at, `never resolved (lost?): ${inc.firstLine}`);
+    if (inc.resolvedAt === undefined && aboveInfo(inc.severity)) {
+      // A resolve of several alerts replies to one page only: the others stay FIRING in the chat.
+      const elsewhere = messages.find((x) => !x.edit && x.inc !== inc && x.m.cls.resolved && x.m.at > inc.at && x.m.cls.alertIds.some((id) => inc.alertIds.includes(id)));
+      add('never-resolved', inc.at, elsewhere
+        ? `never resolved in its own thread: its alert ${inc.alertIds.join(',')} was resolved only inside a reply to another page (${new Date(elsewhere.inc.at).toISOString()}); this page stays FIRING: ${inc.firstLine}`
+        : `never resolved (lost?): ${inc.firstLine}`);
+    }
   }
 
   const metrics: CycleMetrics[] = cycles.map((c) => {

@@ -7,7 +7,7 @@
  * table per fault kind. Exit 0: no violation; 1: violations; 2: could not run.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +17,8 @@ import { labSkipReason, startLab } from '../../test/support/lab.js';
 import { parseDuration } from '../../src/util/duration.js';
 import { checkRun } from './checker.js';
 import { FAULT_KINDS, seededRng, type FaultContext } from './faults.js';
-import { buildReport, renderTable, renderViolations, type ChaosReport } from './report.js';
+import { buildReport, kindRows, renderTable, renderViolations, type ChaosReport } from './report.js';
+import type { BotCall } from './timeline.js';
 import { runCycles, toBotCalls } from './runner.js';
 import { CHAOS_TOKEN, ServiceProcess } from './service.js';
 
@@ -33,6 +34,7 @@ const USAGE = `usage: npm run chaos -- --cycles N [--seed S] [--kinds a,b] [--so
   --settle-seconds S  at most this long for a cycle's incidents to resolve after recovery (default 150)
   --each              every selected kind once, in order (instead of --cycles random picks)
   --down              bring the lab down at the end
+  --recheck FILE      no lab: check the call log and timeline of an earlier --json file again
 fault kinds: ${FAULT_KINDS.map((k) => k.name).join(', ')}`;
 
 export interface ChaosOptions {
@@ -123,12 +125,19 @@ async function main(): Promise<number> {
       'settle-seconds': { type: 'string', default: '150' },
       down: { type: 'boolean', default: false },
       each: { type: 'boolean', default: false },
+      recheck: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
+  }
+  if (values.recheck !== undefined) {
+    const old = JSON.parse(readFileSync(values.recheck, 'utf8')) as ChaosReport & { calls: BotCall[] };
+    const result = checkRun(old.calls, old.timeline);
+    process.stdout.write(`${renderTable(kindRows(result.cycles))}\n\n${renderViolations(result)}\ncommand: ${old.command}\n`);
+    return result.violations.length === 0 ? 0 : 1;
   }
   const cycles = Number(values.cycles);
   if (!Number.isInteger(cycles) || cycles < 1) throw new Error(`--cycles: expected a positive integer, got ${values.cycles}`);

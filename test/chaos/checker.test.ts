@@ -118,6 +118,16 @@ describe('chaos checker', () => {
     assert.deepEqual(r.cycles.map((c) => c.violations), [1, 1]);
   });
 
+  test('a resolve of two alerts that replies to one page leaves the other page unresolved', () => {
+    const l = log();
+    const p = l.send(150, page('critical', 'failover completed', 'db9e6400'));
+    l.send(300, page('critical', 'primary pg-node-1 is down', 'cac0bb00'));
+    l.send(700, `✅ <b>RESOLVED</b> · critical · x (2 alerts)\n• <code>db9e6400</code> a\n• <code>cac0bb00</code> b`, p);
+    const v = checkRun(l.calls, timeline({})).violations;
+    assert.deepEqual(v.map((x) => x.rule), ['never-resolved']);
+    assert.match(v[0]!.detail, /cac0bb00 was resolved only inside a reply to another page/);
+  });
+
   test('an edit back to firing after the resolve is out of order', () => {
     const l = log();
     const p = l.send(150, page('critical', 'primary down'));
