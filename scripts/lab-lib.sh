@@ -554,19 +554,24 @@ EOF
 etcd_svc() { [[ $1 -eq 1 ]] && echo etcd || echo "etcd$1"; }
 
 start_etcd() {
-  local i cluster=""
-  for i in 1 2 3; do cluster+="${cluster:+,}lab-etcd$i=http://127.0.0.1:${ETCD_PEER_PORTS[$((i - 1))]}"; done
+  local i
   mkdir -p "$LAB_DIR/etcd"
-  for i in 1 2 3; do
-    start_bg "$(etcd_svc "$i")" "$LAB_DIR/etcd/etcd$i.log" env -i PATH=/usr/bin:/bin /usr/bin/etcd \
-      --name "lab-etcd$i" --data-dir "$LAB_DIR/etcd/data$i" \
-      --listen-client-urls "http://127.0.0.1:${ETCD_PORTS[$((i - 1))]}" --advertise-client-urls "http://127.0.0.1:${ETCD_PORTS[$((i - 1))]}" \
-      --listen-peer-urls "http://127.0.0.1:${ETCD_PEER_PORTS[$((i - 1))]}" \
-      --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER_PORTS[$((i - 1))]}" \
-      --initial-cluster "$cluster" \
-      --initial-cluster-state new --initial-cluster-token odoo-ha-watch-lab \
-      --logger zap --log-outputs stderr
-  done
+  for i in 1 2 3; do start_etcd_member "$i"; done
+}
+
+# start_etcd_member I: one member; on a restart its data dir already holds the cluster (the
+# --initial-* flags are then ignored by etcd).
+start_etcd_member() {
+  local i=$1 cluster="" j
+  for j in 1 2 3; do cluster+="${cluster:+,}lab-etcd$j=http://127.0.0.1:${ETCD_PEER_PORTS[$((j - 1))]}"; done
+  start_bg "$(etcd_svc "$i")" "$LAB_DIR/etcd/etcd$i.log" env -i PATH=/usr/bin:/bin /usr/bin/etcd \
+    --name "lab-etcd$i" --data-dir "$LAB_DIR/etcd/data$i" \
+    --listen-client-urls "http://127.0.0.1:${ETCD_PORTS[$((i - 1))]}" --advertise-client-urls "http://127.0.0.1:${ETCD_PORTS[$((i - 1))]}" \
+    --listen-peer-urls "http://127.0.0.1:${ETCD_PEER_PORTS[$((i - 1))]}" \
+    --initial-advertise-peer-urls "http://127.0.0.1:${ETCD_PEER_PORTS[$((i - 1))]}" \
+    --initial-cluster "$cluster" \
+    --initial-cluster-state new --initial-cluster-token odoo-ha-watch-lab \
+    --logger zap --log-outputs stderr
 }
 
 start_patroni() {
@@ -583,9 +588,18 @@ start_app() {
     --name "odoo$a" --port "$(app_port "$a")" --state "$LAB_DIR"
 }
 
+# start_haproxy [OLD_PID]: with OLD_PID, a reload as systemd does it: the new process takes over the
+# listeners and tells the old one (-sf) to finish its connections and exit.
 start_haproxy() {
   /usr/sbin/haproxy -c -q -f "$LAB_DIR/haproxy.cfg" || die "haproxy config check failed"
-  start_bg haproxy "$LAB_DIR/haproxy.log" /usr/sbin/haproxy -db -f "$LAB_DIR/haproxy.cfg"
+  start_bg haproxy "$LAB_DIR/haproxy.log" /usr/sbin/haproxy -db -f "$LAB_DIR/haproxy.cfg" ${1:+-sf "$1"}
+}
+
+# signal_tree PID SIG: PID and every descendant (a postmaster and its backends)
+signal_tree() {
+  local pid=$1 sig=$2 c
+  for c in $(ps -o pid= --ppid "$pid" 2>/dev/null); do signal_tree "$c" "$sig"; done
+  kill -"$sig" "$pid" 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------- summaries
