@@ -38,6 +38,15 @@ const MIGRATIONS: string[] = [
    CREATE TABLE cursors (rule_id TEXT PRIMARY KEY, value TEXT NOT NULL);
    CREATE TABLE deliveries (receiver TEXT NOT NULL, fingerprint TEXT NOT NULL, meta TEXT NOT NULL, PRIMARY KEY (receiver, fingerprint));
    CREATE TABLE rule_health (rule_id TEXT PRIMARY KEY, data TEXT NOT NULL);`,
+  // One incident, one thread: the first message of each alert episode per receiver, which its
+  // updates edit and its follow-ups reply to (reminders and replies never replace it).
+  `CREATE TABLE threads (
+     receiver TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     episode INTEGER NOT NULL,
+     meta TEXT NOT NULL,
+     PRIMARY KEY (receiver, fingerprint, episode)
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -277,6 +286,15 @@ export class SqliteStore implements StateStore {
     this.write(`delivery:${receiver}:${fingerprint}`, () => this.db.prepare('INSERT INTO deliveries (receiver, fingerprint, meta) VALUES (?, ?, ?) ON CONFLICT(receiver, fingerprint) DO UPDATE SET meta = excluded.meta').run(receiver, fingerprint, JSON.stringify(meta)));
   }
 
+  async threadOf(receiver: string, fingerprint: string, episode: number): Promise<unknown> {
+    const row = this.db.prepare('SELECT meta FROM threads WHERE receiver = ? AND fingerprint = ? AND episode = ?').get(receiver, fingerprint, episode) as { meta: string } | undefined;
+    return row ? JSON.parse(row.meta) : undefined;
+  }
+
+  async startThread(receiver: string, fingerprint: string, episode: number, meta: unknown): Promise<void> {
+    this.write(`thread:${receiver}:${fingerprint}`, () => this.db.prepare('INSERT INTO threads (receiver, fingerprint, episode, meta) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(receiver, fingerprint, episode, JSON.stringify(meta)));
+  }
+
   async setRuleHealth(h: RuleHealth): Promise<void> {
     this.write(`health:${h.ruleId}`, () => this.db.prepare('INSERT INTO rule_health (rule_id, data) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET data = excluded.data').run(h.ruleId, JSON.stringify(h)));
   }
@@ -300,6 +318,7 @@ export class SqliteStore implements StateStore {
         if (((JSON.parse(r.data) as Alert).resolvedAt ?? 0) < before) {
           this.db.prepare('DELETE FROM alerts WHERE fingerprint = ?').run(r.fingerprint);
           this.db.prepare('DELETE FROM deliveries WHERE fingerprint = ?').run(r.fingerprint);
+          this.db.prepare('DELETE FROM threads WHERE fingerprint = ?').run(r.fingerprint);
           n++;
         }
       }

@@ -23,7 +23,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 export interface Sent {
   at: number;
   rule: string;
-  kind: 'firing' | 'resolved';
+  kind: 'firing' | 'update' | 'resolved';
   severity: string;
   labels: Record<string, string>[];
   messages: string[];
