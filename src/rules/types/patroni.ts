@@ -31,7 +31,7 @@ export function lsnText(bytes: number): string {
  */
 export function dataAtRisk(ch: Pick<LeaderChange, 'from' | 'to' | 'oldWal' | 'oldWalAt' | 'promotionLsn'>): { bytes: number | null; text: string } {
   if (ch.oldWal === undefined || ch.promotionLsn === undefined) {
-    return { bytes: null, text: `data at risk unknown (${ch.oldWal === undefined ? `no WAL position of ${ch.from} was polled before it failed` : 'Patroni /history has no promotion point'})` };
+    return { bytes: null, text: `data at risk unknown (${ch.oldWal === undefined ? `no WAL position of ${ch.from} was polled before it failed` : 'the new timeline is not in Patroni /history yet'})` };
   }
   const at = ch.oldWalAt !== undefined ? ` at ${hms(ch.oldWalAt)}` : '';
   const d = ch.oldWal - ch.promotionLsn;
@@ -125,6 +125,8 @@ export const patroniLeaderRule = defineRuleType({
           labels: { member: ch.from, event: 'primary_down' },
           phase: completed ? 'failover_completed' : 'degraded',
           attention: completed,
+          // The promotion point reaches /history a Patroni loop later: the first message then shows the data at risk.
+          live: completed,
           values: { ...base, ...counts, member: ch.from, event: 'primary_down', phase: completed ? 'failover_completed' : 'degraded', reason: ch.downReason ?? '', from: ch.from, to: ch.to, timeline: ch.timeline ?? '', writes_impossible_s: secs(ch.writesImpossibleMs), data_at_risk_bytes: risk.bytes ?? 'unknown', data_at_risk: risk.text, summary },
         });
       }

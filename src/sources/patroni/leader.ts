@@ -154,6 +154,11 @@ export function trackLeader(prev: LeaderCursor | undefined, state: PatroniCluste
     if (isHard(state, subject)) c.hardDown = true;
   }
 
+  // Patroni writes the new timeline into /history a loop after the promotion: pick the promotion point up when it appears.
+  if (c.change && c.change.promotionLsn === undefined && c.change.timeline !== undefined) {
+    const e = state.history.find((h) => h.timeline + 1 === c.change!.timeline);
+    if (e) c.change = { ...c.change, promotionLsn: e.lsn };
+  }
   // Reported at least once (the step it was seen), then closed when the old leader is back (or gone for good).
   if (c.change && !changedNow && (hasRejoined(state, c.change.from) || gone(state, c.change.from)) && c.change.from !== state.leader) {
     closed = { change: c.change, how: hasRejoined(state, c.change.from) ? 'rejoined' : 'gone' };
