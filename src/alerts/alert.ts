@@ -27,6 +27,26 @@ export interface Alert {
   message: string;
   values: Values;
   samples?: string[];
+  /** Where the incident stands now (a rule type's phase: down, election, failover_completed…). */
+  phase?: string;
+  /** The phases told so far, oldest first: the story the first message shows. */
+  story?: StoryEntry[];
+  /** Told once, never reminded nor resolved aloud (a planned switchover). */
+  announce?: boolean;
+}
+
+export interface StoryEntry {
+  phase: string;
+  at: number;
+  text: string;
+}
+
+/** Longest story kept on an alert: the first entries and the latest ones matter. */
+export const MAX_STORY = 12;
+
+export function addToStory(story: readonly StoryEntry[] | undefined, e: StoryEntry): StoryEntry[] {
+  const all = [...(story ?? []), e];
+  return all.length <= MAX_STORY ? all : [all[0]!, ...all.slice(all.length - (MAX_STORY - 1))];
 }
 
 /** fingerprint = rule id + sorted labels: the same trouble keeps the same identity across restarts. */

@@ -1,7 +1,9 @@
 import type { InhibitRule } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../http/metrics.js';
-import type { Evaluation, Finding, Labels, Rule } from '../rules/rule-type.js';
+import type { Evaluation, Finding, Labels, Recovery, Rule } from '../rules/rule-type.js';
+import { createRegistry, type RuleTypeRegistry } from '../rules/registry.js';
+import { formatDuration } from '../util/duration.js';
 import { renderTemplate } from '../rules/template.js';
 import type { Notifier } from '../notify/notifier.js';
 import type { EvaluationCommit, RuleHealth, StateStore } from '../store/store.js';
@@ -27,6 +29,25 @@ export interface EngineOptions {
   onCommitted?: () => void;
   /** Inhibition rules (config `inhibit`): a firing source alert mutes matching target alerts. */
   inhibit?: readonly InhibitRule[];
+  /** Rule types, for their `recovered` texts (default: every built-in type). */
+  registry?: RuleTypeRegistry;
+}
+
+/** "11:42" (UTC): when something was last seen, in a resolve line. */
+const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+
+/** The placeholders of a RESOLVED line: the alert's last labels and values, recovery facts, timing. */
+export function resolveVars(base: Record<string, unknown>, a: Alert, recoveries: readonly Recovery[] | undefined, now: number): Record<string, unknown> {
+  const rec = (recoveries ?? []).filter((r) => Object.entries(r.labels).every(([k, val]) => a.labels[k] === val));
+  return {
+    ...base,
+    ...a.labels,
+    ...a.values,
+    ...Object.assign({}, ...rec.map((r) => r.values)),
+    last_at: hhmm(a.lastSeenAt),
+    quiet_for: formatDuration(Math.max(0, now - a.lastSeenAt)),
+    lasted: formatDuration(Math.max(0, now - (a.firedAt ?? a.activeSince))),
+  };
 }
 
 /** Does `value` satisfy one matcher (exact string or one of a list; "" matches a missing label)? */
@@ -72,8 +93,11 @@ export class AlertEngine {
   /** Tail of the apply queue: see `exclusive`. */
   private queue: Promise<unknown> = Promise.resolve();
 
+  private readonly registry: RuleTypeRegistry;
+
   constructor(private readonly o: EngineOptions) {
     this.inhibitRules = o.inhibit ?? [];
+    this.registry = o.registry ?? createRegistry();
   }
 
   /** Config reload: replaces the inhibition rules. */
@@ -144,6 +168,7 @@ export class AlertEngine {
       // What the rule could not see this time is not "clear": those alerts keep their state.
       ...(unknown.length ? { inScope: (labels: Labels) => !unknown.some((u) => Object.entries(u.labels).every(([k, v]) => labels[k] === v)) } : {}),
       render: (f, labels) => renderTemplate(rule.message, this.vars(rule, f, labels)),
+      recovered: (a) => this.recoveredText(rule, a, evaluation.recoveries, now),
       ...(evaluation.cursor !== undefined ? { cursor: evaluation.cursor } : {}),
       meta: rule,
     });
@@ -174,7 +199,16 @@ export class AlertEngine {
       inScope: (l) => l['source'] === source,
       dryRun,
       render: (f) => `${f.values['rules']} rule(s) cannot read ${source}: ${f.values['error']} — ${f.values['rule_ids']}`,
+      recovered: (a) => `every rule reads ${source} again (${String(a.values['rules'] ?? '?')} could not, last failure at ${hhmm(a.lastSeenAt)})`,
     });
+  }
+
+  /** The RESOLVED line: the rule's `resolved_message`, else its type's `recovered` — what is true now. */
+  private recoveredText(rule: Rule, a: Alert, recoveries: readonly Recovery[] | undefined, now: number): string {
+    const vars = resolveVars({ rule_id: rule.id, rule_name: rule.name, severity: rule.severity, cluster: this.o.cluster }, a, recoveries, now);
+    if (rule.resolvedMessage) return renderTemplate(rule.resolvedMessage, vars);
+    const t = this.registry.get(rule.type);
+    return t ? t.recovered(vars) : `condition cleared (last seen at ${String(vars['last_at'])})`;
   }
 
   private vars(rule: Rule, f: Finding, labels: Labels): Record<string, unknown> {
@@ -199,6 +233,8 @@ export class AlertEngine {
       info?: Notification['rule'];
       /** Replaces the text of resolved alerts (why they resolved, when it is not "the condition cleared"). */
       resolvedMessage?: (a: NotifiedAlert) => string;
+      /** The RESOLVED line of an alert whose condition cleared. */
+      recovered?: (a: Alert) => string;
     },
   ): Promise<ApplyResult> {
     const current = await this.o.store.alertsForRule(rule.id);
@@ -213,6 +249,7 @@ export class AlertEngine {
       render: o.render,
       isMuted: (labels) => findSilence(silences, rule.id, labels, now) !== undefined || (inhibitRules.length > 0 && isInhibited({ ruleId: rule.id, severity: rule.severity, labels }, firingElsewhere, inhibitRules)),
       ...(o.inScope ? { inScope: (a) => o.inScope!(a.labels) } : {}),
+      ...(o.recovered ? { recovered: o.recovered } : {}),
     });
     if (o.resolvedMessage) result.resolved = result.resolved.map((a) => ({ ...a, message: o.resolvedMessage!(a) }));
     const meta = o.meta;
@@ -220,7 +257,7 @@ export class AlertEngine {
       ? { id: meta.id, name: meta.name, type: meta.type, severity: meta.severity, ...(meta.description ? { description: meta.description } : {}), ...(meta.runbook ? { runbook: meta.runbook } : {}) }
       : { id: rule.id, name: 'Rule evaluation failing', type: 'internal', severity: rule.severity, runbook: 'The rule cannot read its source: check the source is reachable and its credentials; its own alerts are frozen (neither fired nor resolved) until it can.' });
     const notifications: Notification[] = [];
-    const mk = (kind: 'firing' | 'resolved', alerts: NotifiedAlert[]) => {
+    const mk = (kind: Notification['kind'], alerts: NotifiedAlert[]) => {
       if (alerts.length === 0) return;
       const renderedRunbook = info.runbook && meta ? renderTemplate(info.runbook, { rule_id: meta.id, rule_name: meta.name, severity: meta.severity, cluster: this.o.cluster, ...alerts[0]!.labels, ...alerts[0]!.values }) : info.runbook;
       notifications.push({
@@ -234,6 +271,7 @@ export class AlertEngine {
       });
     };
     mk('firing', result.firing);
+    mk('update', result.updates);
     mk('resolved', result.resolved);
     if (!o.dryRun) {
       const commit: EvaluationCommit = {

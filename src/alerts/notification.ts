@@ -1,7 +1,12 @@
 import type { Severity } from '../config/zod-types.js';
 import type { Labels, Values } from '../rules/rule-type.js';
+import type { StoryEntry } from './alert.js';
 
-export type NotificationKind = 'firing' | 'resolved';
+/**
+ * firing: a first page or a reminder; update: the incident moved on (a new phase, or a live alert's
+ * running count) — told in the first message's thread; resolved: what recovered.
+ */
+export type NotificationKind = 'firing' | 'update' | 'resolved';
 
 export interface NotifiedAlert {
   fingerprint: string;
@@ -15,6 +20,15 @@ export interface NotifiedAlert {
   resolvedAt?: number;
   /** True when this alert was already announced and this is a reminder (`repeat`). */
   repeat: boolean;
+  phase?: string;
+  story?: StoryEntry[];
+  /** update: the phase changed (else only the running message did). */
+  phaseChanged?: boolean;
+  /** update: this phase needs someone now (a reply, which notifies), not only an edit. */
+  attention?: boolean;
+  announce?: boolean;
+  /** When the condition was last seen (a live log alert's last match). */
+  lastSeenAt?: number;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { dirname, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { createRegistry, ruleUnionSchema, type RuleTypeRegistry } from '../rules/registry.js';
-import { COMMON_PLACEHOLDERS, ruleDefaultsSchema, type Rule, type RuleDefaults } from '../rules/rule-type.js';
+import { COMMON_PLACEHOLDERS, RESOLVE_PLACEHOLDERS, ruleDefaultsSchema, type Rule, type RuleDefaults } from '../rules/rule-type.js';
 import { placeholdersOf } from '../rules/template.js';
 import { coerceAtPaths } from './env-coerce.js';
 import { expandPathPattern } from './glob.js';
@@ -153,10 +153,11 @@ export function loadAll(configPath: string, opts: LoadOptions = {}): LoadResult 
       const labels = { ...defaults.labels, ...(isStringRecord(spec['labels']) ? spec['labels'] : {}) };
       const message = typeof spec['message'] === 'string' ? spec['message'] : (t?.defaultMessage ?? '');
       if (t) {
-        const allowed = new Set([...Object.keys(COMMON_PLACEHOLDERS), ...Object.keys(t.placeholders), ...Object.keys(labels)]);
-        for (const field of ['message', 'runbook'] as const) {
+        const base = new Set([...Object.keys(COMMON_PLACEHOLDERS), ...Object.keys(t.placeholders), ...Object.keys(labels)]);
+        for (const field of ['message', 'runbook', 'resolved_message'] as const) {
           const text = spec[field];
           if (typeof text !== 'string') continue;
+          const allowed = field === 'resolved_message' ? new Set([...base, ...Object.keys(RESOLVE_PLACEHOLDERS)]) : base;
           for (const ph of placeholdersOf(text)) {
             if (allowed.has(ph.name)) continue;
             const hint = didYouMean(ph.name, allowed);
@@ -169,7 +170,7 @@ export function loadAll(configPath: string, opts: LoadOptions = {}): LoadResult 
       if (config || !configUnresolved) for (const c of t.check?.(spec, config) ?? []) here(c.field ?? 'type', c.message);
 
       const pick = <K extends keyof RuleDefaults>(k: K) => (spec[k] as RuleDefaults[K]) ?? defaults[k];
-      const common = new Set(['id', 'type', 'name', 'description', 'severity', 'every', 'schedule', 'for', 'keep_firing_for', 'repeat', 'timeout', 'labels', 'message', 'runbook', 'enabled']);
+      const common = new Set(['id', 'type', 'name', 'description', 'severity', 'every', 'schedule', 'for', 'keep_firing_for', 'repeat', 'timeout', 'labels', 'message', 'resolved_message', 'runbook', 'enabled']);
       rules.push({
         id,
         type: t.type,
@@ -183,6 +184,7 @@ export function loadAll(configPath: string, opts: LoadOptions = {}): LoadResult 
         timeout: pick('timeout') ?? 10_000,
         labels,
         message,
+        ...(typeof spec['resolved_message'] === 'string' ? { resolvedMessage: spec['resolved_message'] } : {}),
         ...(spec['runbook'] !== undefined ? { runbook: spec['runbook'] as string } : {}),
         enabled: pick('enabled') ?? true,
         spec: Object.fromEntries(Object.entries(spec).filter(([k]) => !common.has(k))),

@@ -57,6 +57,6 @@ export class HaDeliveryGate implements DeliveryGate {
 
   async sent(receiver: string, item: OutboxItem, meta: unknown, now: number): Promise<void> {
     const n = item.notification;
-    for (const a of n.alerts) await this.o.log.record(receiver, a.fingerprint, { kind: n.kind, sentAt: now, by: this.o.instance, ...(meta !== undefined ? { meta } : {}) });
+    for (const a of n.alerts) await this.o.log.record(receiver, a.fingerprint, { kind: n.kind, sentAt: now, by: this.o.instance, ...(a.phase !== undefined ? { phase: a.phase } : {}), message: a.message, ...(meta !== undefined ? { meta } : {}) });
   }
 }

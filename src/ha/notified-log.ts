@@ -6,7 +6,11 @@ import { withTimeout } from './etcd-client.js';
 
 /** What was last sent for one alert to one receiver, shared by every watcher (a small etcd record). */
 export interface NotifiedRecord {
-  kind: 'firing' | 'resolved';
+  kind: 'firing' | 'update' | 'resolved';
+  /** The incident phase the alert was in when sent (firing/update), so a takeover does not re-send a phase. */
+  phase?: string;
+  /** The alert's message when sent: an update of a live alert changes only that. */
+  message?: string;
   /** When it was sent (the sender's clock). */
   sentAt: number;
   /** The watcher that sent it. */
@@ -25,8 +29,13 @@ export const REMINDER_WINDOW_MS = 10 * 60_000;
  * died, a firing it never saw) is sent. Something queued before the last send of the other kind is
  * stale: the story moved on.
  */
-export function shouldSend(n: Pick<Notification, 'kind'>, a: Pick<NotifiedAlert, 'repeat'>, createdAt: number, last: NotifiedRecord | undefined): boolean {
+export function shouldSend(n: Pick<Notification, 'kind'>, a: Pick<NotifiedAlert, 'repeat'> & Partial<Pick<NotifiedAlert, 'phase' | 'message'>>, createdAt: number, last: NotifiedRecord | undefined): boolean {
   if (!last) return true;
+  // An update (the incident moved to a new phase, or a live alert's text changed) is sent unless the
+  // same phase and text already went out, or the story has since been resolved.
+  if (n.kind === 'update') return last.kind !== 'resolved' && (last.phase !== a.phase || last.message !== a.message);
+  // A firing after an update of the same episode is a reminder or a repeat of what is known.
+  if (last.kind === 'update' && n.kind === 'firing') return a.repeat === true && createdAt - last.sentAt >= REMINDER_WINDOW_MS;
   if (last.kind === n.kind) {
     if (n.kind === 'firing' && a.repeat) return createdAt - last.sentAt >= REMINDER_WINDOW_MS;
     return false;

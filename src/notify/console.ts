@@ -18,6 +18,11 @@ export function createConsoleNotifier(opts: { write?: (text: string) => void; no
       const results = new Map<number, DeliveryResult>();
       for (const item of items) {
         try {
+          // A live alert's running count edits a chat message in place; a console cannot, and a line per tick is noise.
+          if (item.notification.kind === 'update' && !item.notification.alerts.some((a) => a.phaseChanged)) {
+            results.set(item.id, { ok: true });
+            continue;
+          }
           // Alert text carries log lines and labels from watched systems: an ESC/CR in them must not drive the terminal.
           write(escapeControl(formatText(item.notification, { now: now() })));
           results.set(item.id, { ok: true });

@@ -27,7 +27,21 @@ export function trimSample(line: string, max: number): string {
  * Plain-text rendering: the same facts a Telegram message carries (what, where, since when,
  * value, samples, what to do first). Pure: time comes from `opts.now`.
  */
+/** "failover_completed" → "failover completed". */
+export const phaseWords = (phase: string): string => phase.replace(/_/g, ' ');
+
+/**
+ * An incident moving on, as the lines a console reader follows: one line per alert, the phase first,
+ * then what it means now ("↪ [critical] PostgreSQL primary down / failover — odoo-cluster: failover
+ * completed: …"). A reply-worthy phase is marked "!".
+ */
+export function formatUpdateText(n: Notification): string {
+  const lines = n.alerts.map((a) => `${a.attention ? '↪!' : '↪ '} [${n.rule.severity}] ${n.rule.name} — ${n.cluster}: ${a.phaseChanged && a.phase ? `${phaseWords(a.phase)}: ` : ''}${a.message} [${a.shortId}]`);
+  return lines.join('\n');
+}
+
 export function formatText(n: Notification, opts: FormatOptions): string {
+  if (n.kind === 'update') return formatUpdateText(n);
   const maxLines = opts.maxSampleLines ?? 5;
   const maxChars = opts.maxSampleChars ?? 300;
   const head = n.kind === 'resolved'

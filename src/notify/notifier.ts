@@ -3,7 +3,12 @@ import type { OutboxItem } from '../store/store.js';
 
 /** Delivery outcome per outbox item; failures are values so the worker decides retry vs give up. */
 export type DeliveryResult =
-  | { ok: true; meta?: unknown }
+  | {
+      ok: true;
+      meta?: unknown;
+      /** The message that starts (or continues) the thread of these alerts: kept as their first page if they have none. */
+      thread?: unknown;
+    }
   | { ok: false; retryable: boolean; error: string; retryAfterMs?: number };
 
 /**

@@ -123,7 +123,10 @@ export class OutboxWorker {
       if (r.ok) {
         await this.o.store.markSent(item.id, this.now(), r.meta);
         if (r.meta !== undefined && item.notification.kind === 'firing') {
-          for (const a of item.notification.alerts) await this.o.store.setDelivery(receiver, a.fingerprint, r.meta);
+          for (const a of item.notification.alerts) if (!a.repeat) await this.o.store.setDelivery(receiver, a.fingerprint, r.meta);
+        }
+        if (r.thread !== undefined && item.notification.kind !== 'resolved') {
+          for (const a of item.notification.alerts) await this.o.store.startThread(receiver, a.fingerprint, a.activeSince, r.thread);
         }
         await this.o.gate?.sent(receiver, item, r.meta, this.now());
         this.o.metrics?.notificationsSent.inc({ receiver });

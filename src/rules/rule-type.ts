@@ -14,6 +14,23 @@ export interface Finding {
   values: Values;
   /** A few raw lines (log lines, check output) that show the problem; trimmed by notifiers. */
   samples?: string[];
+  /**
+   * Where this incident stands (down → election → failover_completed → degraded): a change of phase
+   * is told in the incident's thread (the first message edited, plus a reply when `attention`).
+   */
+  phase?: string;
+  /** This phase needs someone to look now: besides the edit, a reply (replies notify, edits do not). */
+  attention?: boolean;
+  /** Keep the first message current: a changed message (a running count) edits it, quietly. */
+  live?: boolean;
+  /** Told once and never again: no reminder, no resolve message (a planned switchover). */
+  announce?: boolean;
+}
+
+/** What the rule saw about something that recovered (merged into the resolve message's placeholders). */
+export interface Recovery {
+  labels: Labels;
+  values: Values;
 }
 
 /**
@@ -35,7 +52,7 @@ export interface Unknown {
  * outage): the cursor records how far it read, so the unknown period ends.
  */
 export type Evaluation =
-  | { ok: true; findings: Finding[]; cursor?: unknown; unknown?: Unknown[] }
+  | { ok: true; findings: Finding[]; cursor?: unknown; unknown?: Unknown[]; recoveries?: Recovery[] }
   | { ok: false; source: string; error: string; cursor?: unknown };
 
 export interface EvalContext {
@@ -67,6 +84,7 @@ export const commonRuleFields = {
   labels: zLabels.optional().meta({ description: 'Extra labels added to every alert of this rule (routing, team).' }),
   message: z.string().min(1).optional().meta({ description: 'One line per alert with {{placeholders}} from the rule type.' }),
   runbook: z.string().optional().meta({ description: 'What to do first: a hint or a URL, shown in every notification.' }),
+  resolved_message: z.string().min(1).optional().meta({ description: 'The RESOLVED line: what recovered, with the last {{placeholders}} plus {{last_at}}, {{quiet_for}} and {{lasted}} (default: the rule type\'s own).' }),
   enabled: z.boolean().optional().meta({ description: 'false keeps the rule loaded and validated but never evaluated.' }),
 };
 
@@ -97,6 +115,8 @@ export interface Rule<S = Record<string, unknown>> {
   timeout: number;
   labels: Labels;
   message: string;
+  /** Template for the RESOLVED line (rule file `resolved_message`); default: the type's `recovered`. */
+  resolvedMessage?: string;
   runbook?: string;
   enabled: boolean;
   /** The type-specific settings, as validated. */
@@ -115,6 +135,12 @@ export interface RuleType<Shape extends z.ZodRawShape = z.ZodRawShape> {
   placeholders: Record<string, string>;
   /** The message used when the rule sets none. */
   defaultMessage: string;
+  /**
+   * The RESOLVED line: what is true now, never the last failing text ("no ERROR lines from odoo1
+   * for 15m (last at 11:42)", not "21 errors in 1m (threshold 20)"). `vars` holds the alert's labels
+   * and last values, the evaluation's recovery facts, and RESOLVE_PLACEHOLDERS.
+   */
+  recovered(vars: Record<string, unknown>): string;
   /** Which source a failure is attributed to (for "source unhealthy" alerts and /readyz). */
   source: string;
   evaluate(rule: Rule<z.infer<z.ZodObject<Shape>>>, ctx: EvalContext): Promise<Evaluation>;
@@ -133,3 +159,30 @@ export const COMMON_PLACEHOLDERS: Record<string, string> = {
   severity: 'critical | warning | info',
   cluster: 'cluster name from the config',
 };
+
+/** Placeholders a resolve message has on top of the alert's last values. */
+export const RESOLVE_PLACEHOLDERS: Record<string, string> = {
+  last_at: 'when the condition was last seen (HH:MM UTC)',
+  lasted: 'how long the alert fired (e.g. 4m10s)',
+  quiet_for: 'how long ago the condition was last seen (e.g. 15m)',
+};
+
+/** A template value as text ("" for missing). */
+export const v = (vars: Record<string, unknown>, k: string): string => {
+  const x = vars[k];
+  return x === undefined || x === null ? '' : String(x);
+};
+
+/**
+ * A `recovered` built from one template per `problem` label value (and a default): the cluster
+ * rule types report several problems each, and each one recovers in its own words.
+ */
+export function recoveredByProblem(byProblem: Record<string, string>, fallback: string): (vars: Record<string, unknown>) => string {
+  return (vars) => {
+    const tpl = byProblem[v(vars, 'problem')] ?? fallback;
+    return tpl.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_, k: string) => v(vars, k) || '?').replace(/\s+/g, ' ').trim();
+  };
+}
+
+/** " from host.name=odoo1" for a grouped log alert, "" otherwise. */
+export const groupText = (vars: Record<string, unknown>): string => (v(vars, 'group').trim() ? ` from ${v(vars, 'group').trim()}` : '');

@@ -11,7 +11,8 @@ import { StoreWriteError, type EvaluationCommit, type OutboxItem, type OutboxSta
  * Ordered migrations; PRAGMA user_version records how many ran. Append, never edit:
  * a released database must upgrade through every step.
  */
-const MIGRATIONS: string[] = [
+/** Schema steps, applied in order; the index + 1 of the last one applied is the file's user_version. */
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE alerts (
      fingerprint TEXT PRIMARY KEY,
      short_id TEXT NOT NULL,
@@ -42,6 +43,15 @@ const MIGRATIONS: string[] = [
   // Failover drill reports (src/drill): kept until deleted by hand, they are the HA evidence.
   `CREATE TABLE drills (id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL, data TEXT NOT NULL);
    CREATE INDEX drills_started ON drills(started_at);`,
+  // One incident, one thread: the first message of each alert episode per receiver, which its
+  // updates edit and its follow-ups reply to (reminders and replies never replace it).
+  `CREATE TABLE threads (
+     receiver TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     episode INTEGER NOT NULL,
+     meta TEXT NOT NULL,
+     PRIMARY KEY (receiver, fingerprint, episode)
+   );`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -285,6 +295,15 @@ export class SqliteStore implements StateStore {
     this.write(`delivery:${receiver}:${fingerprint}`, () => this.db.prepare('INSERT INTO deliveries (receiver, fingerprint, meta) VALUES (?, ?, ?) ON CONFLICT(receiver, fingerprint) DO UPDATE SET meta = excluded.meta').run(receiver, fingerprint, JSON.stringify(meta)));
   }
 
+  async threadOf(receiver: string, fingerprint: string, episode: number): Promise<unknown> {
+    const row = this.db.prepare('SELECT meta FROM threads WHERE receiver = ? AND fingerprint = ? AND episode = ?').get(receiver, fingerprint, episode) as { meta: string } | undefined;
+    return row ? JSON.parse(row.meta) : undefined;
+  }
+
+  async startThread(receiver: string, fingerprint: string, episode: number, meta: unknown): Promise<void> {
+    this.write(`thread:${receiver}:${fingerprint}`, () => this.db.prepare('INSERT INTO threads (receiver, fingerprint, episode, meta) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(receiver, fingerprint, episode, JSON.stringify(meta)));
+  }
+
   async setRuleHealth(h: RuleHealth): Promise<void> {
     this.write(`health:${h.ruleId}`, () => this.db.prepare('INSERT INTO rule_health (rule_id, data) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET data = excluded.data').run(h.ruleId, JSON.stringify(h)));
   }
@@ -308,6 +327,7 @@ export class SqliteStore implements StateStore {
         if (((JSON.parse(r.data) as Alert).resolvedAt ?? 0) < before) {
           this.db.prepare('DELETE FROM alerts WHERE fingerprint = ?').run(r.fingerprint);
           this.db.prepare('DELETE FROM deliveries WHERE fingerprint = ?').run(r.fingerprint);
+          this.db.prepare('DELETE FROM threads WHERE fingerprint = ?').run(r.fingerprint);
           n++;
         }
       }

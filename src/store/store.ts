@@ -80,6 +80,10 @@ export interface StateStore extends DrillStore {
   /** Find the delivery record of an earlier notification (threading a resolve to its firing message). */
   deliveryOf(receiver: string, fingerprint: string): Promise<unknown>;
   setDelivery(receiver: string, fingerprint: string, meta: unknown): Promise<void>;
+  /** The first message of an alert's episode (its `activeSince`) for a receiver: what its updates edit and reply to. */
+  threadOf(receiver: string, fingerprint: string, episode: number): Promise<unknown>;
+  /** Records the first message of an episode; a later call for the same episode changes nothing (first page wins). */
+  startThread(receiver: string, fingerprint: string, episode: number, meta: unknown): Promise<void>;
 
   setRuleHealth(h: RuleHealth): Promise<void>;
   ruleHealth(): Promise<RuleHealth[]>;

@@ -94,7 +94,7 @@ describe('Scheduler.evaluateNow', () => {
     const gates: Array<() => void> = [];
     let evaluations = 0;
     const type = defineRuleType({
-      type: 'slow_patroni', summary: 'test', source: 'patroni', shape: {}, placeholders: {}, defaultMessage: 'x',
+      type: 'slow_patroni', summary: 'test', source: 'patroni', shape: {}, placeholders: {}, defaultMessage: 'x', recovered: () => 'recovered',
       evaluate: () => { evaluations++; return new Promise<Evaluation>((r) => gates.push(() => r({ ok: true, findings: [] }))); },
     });
     const engine = { apply: async () => ({ step: {}, notifications: [] }) } as unknown as AlertEngine;

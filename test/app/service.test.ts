@@ -17,11 +17,11 @@ const root = join(import.meta.dirname, '../..');
 const stats = { fast: 0, slowConcurrent: 0, slowMax: 0, slowRuns: 0 };
 const testTypes = [
   defineRuleType({
-    type: 'test_hang', summary: 'hangs forever', source: 'hangsource', shape: {}, placeholders: {}, defaultMessage: 'x',
+    type: 'test_hang', summary: 'hangs forever', source: 'hangsource', shape: {}, placeholders: {}, defaultMessage: 'x', recovered: () => 'clear',
     evaluate: () => new Promise(() => undefined),
   }),
   defineRuleType({
-    type: 'test_slow', summary: 'slower than its interval', source: 'slow', shape: { ms: z.number() }, placeholders: {}, defaultMessage: 'x',
+    type: 'test_slow', summary: 'slower than its interval', source: 'slow', shape: { ms: z.number() }, placeholders: {}, defaultMessage: 'x', recovered: () => 'clear',
     async evaluate(rule) {
       stats.slowRuns++;
       stats.slowConcurrent++;
@@ -32,7 +32,7 @@ const testTypes = [
     },
   }),
   defineRuleType({
-    type: 'test_count', summary: 'counts', source: 'count', shape: {}, placeholders: {}, defaultMessage: 'counted',
+    type: 'test_count', summary: 'counts', source: 'count', shape: {}, placeholders: {}, defaultMessage: 'counted', recovered: () => 'clear',
     async evaluate() {
       stats.fast++;
       return { ok: true, findings: [{ labels: { n: 'x' }, values: {} }] };

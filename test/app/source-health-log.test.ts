@@ -37,7 +37,7 @@ function harness() {
     source: 'patroni',
     shape: {},
     placeholders: {},
-    defaultMessage: 'x',
+    defaultMessage: 'x', recovered: () => 'clear',
     async evaluate(): Promise<Evaluation> {
       return patroniUp ? { ok: true, findings: [] } : { ok: false, source: 'patroni', error: 'unreachable: no Patroni member answered (pg1: connection refused)' };
     },

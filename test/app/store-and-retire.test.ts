@@ -18,7 +18,7 @@ import { CapturingNotifier } from '../support/builders.js';
 const findings: Record<string, number> = {};
 const evaluations: Record<string, number> = {};
 const registry = createRegistry([...RULE_TYPES, defineRuleType({
-  type: 'test_flag', summary: 'findings set by the test', source: 'flag', shape: { pad: z.number().prefault(0) }, placeholders: {}, defaultMessage: 'flag {{n}} {{pad}}',
+  type: 'test_flag', summary: 'findings set by the test', source: 'flag', shape: { pad: z.number().prefault(0) }, placeholders: {}, defaultMessage: 'flag {{n}} {{pad}}', recovered: (vars) => `flag ${String(vars['n'])} cleared`,
   async evaluate(rule) {
     evaluations[rule.id] = (evaluations[rule.id] ?? 0) + 1;
     return { ok: true, findings: Array.from({ length: findings[rule.id] ?? 0 }, (_, n) => ({ labels: { n: String(n) }, values: { n, pad: 'x'.repeat(rule.spec.pad) } })) };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { DrillReport } from '../../src/drill/types.js';
-import { SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite-store.js';
+import { MIGRATIONS, SqliteStore } from '../../src/store/sqlite-store.js';
 
 const r = (id: string, startedAt: number, outcome: DrillReport['outcome'] = 'PASS'): DrillReport => ({
   id, kind: 'switchover', subject: 'pg1 → pg2', by: 'test', startedAt, endedAt: startedAt + 1000, outcome, reasons: [], lines: [], timeline: [{ t: 1, text: 'x' }], silences: [],
@@ -29,10 +29,13 @@ test('a store of the previous schema version migrates to the drills table, keepi
   const old = new SqliteStore(path);
   await old.addSilence({ id: 's1', matchers: {}, startsAt: 0, endsAt: 9e15, author: 'a', reason: '', createdAt: 0 });
   await old.close();
-  // Roll it back to the version before the drills migration, as an older release left it.
+  // Roll it back to the version before the drills migration, as an older release left it: the
+  // tables of that migration and of every later one dropped.
+  const at = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE drills'));
+  assert.ok(at > 0);
   const db = new Database(path);
-  db.exec('DROP TABLE drills');
-  db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
+  for (const m of MIGRATIONS.slice(at)) for (const [, table] of m.matchAll(/CREATE TABLE (\w+)/g)) db.exec(`DROP TABLE ${table}`);
+  db.pragma(`user_version = ${at}`);
   db.close();
   const s = new SqliteStore(path);
   assert.equal((await s.listSilences({ now: 1 })).length, 1);

@@ -37,6 +37,23 @@ describe('what a watcher taking over still sends (shouldSend)', () => {
   });
 });
 
+describe('incident updates on takeover (one incident, one thread)', () => {
+  const sent = (phase: string, message: string, sentAt = 1000, kind: NotifiedRecord['kind'] = 'update'): NotifiedRecord => ({ kind, sentAt, by: 'obs-a', phase, message });
+  it('drops an update whose phase and text the previous active already sent, sends the next phase', () => {
+    assert.equal(shouldSend({ kind: 'update' }, { repeat: false, phase: 'election', message: 'm1' }, 5000, sent('election', 'm1')), false);
+    assert.equal(shouldSend({ kind: 'update' }, { repeat: false, phase: 'failover_completed', message: 'm2' }, 5000, sent('election', 'm1')), true);
+  });
+  it('sends a live alert whose text changed in the same phase, and the first update after the first page', () => {
+    assert.equal(shouldSend({ kind: 'update' }, { repeat: false, phase: 'firing', message: '52 lines' }, 5000, sent('firing', '3 lines')), true);
+    assert.equal(shouldSend({ kind: 'update' }, { repeat: false, phase: 'election', message: 'm' }, 5000, sent('down', 'm0', 1000, 'firing')), true);
+  });
+  it('never sends an update after the resolve, nor repeats the first page once updates went out', () => {
+    assert.equal(shouldSend({ kind: 'update' }, { repeat: false, phase: 'degraded', message: 'm' }, 5000, sent('recovered', 'r', 4000, 'resolved')), false);
+    assert.equal(shouldSend({ kind: 'firing' }, { repeat: false, phase: 'down', message: 'm0' }, 5000, sent('election', 'm1')), false);
+    assert.equal(shouldSend({ kind: 'resolved' }, { repeat: false }, 5000, sent('degraded', 'm3', 4000)), true);
+  });
+});
+
 describe('remainingOf', () => {
   it('keeps only the alerts still due, and nothing when all were sent', () => {
     const records = new Map([['aaa', rec('firing', 1000)]]);

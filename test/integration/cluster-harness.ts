@@ -15,6 +15,7 @@ import type { Rule } from '../../src/rules/rule-type.js';
 import { evaluateRule } from '../../src/scheduler.js';
 import { createSources, type Sources } from '../../src/sources/sources.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
+import type { Notifier } from '../../src/notify/notifier.js';
 import { CapturingNotifier } from '../support/builders.js';
 import type { LabInfo } from '../support/lab.js';
 
@@ -23,7 +24,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 export interface Sent {
   at: number;
   rule: string;
-  kind: 'firing' | 'resolved';
+  kind: 'firing' | 'update' | 'resolved';
   severity: string;
   labels: Record<string, string>[];
   messages: string[];
@@ -62,7 +63,7 @@ export class ClusterHarness {
   /** Completed passes over every rule (the watch's clock: negative checks wait for ticks, not sleeps). */
   ticks = 0;
   readonly sources: Sources;
-  readonly store = new SqliteStore(':memory:');
+  readonly store: SqliteStore;
   readonly notifier = new CapturingNotifier();
   readonly rules: Rule[];
   readonly config;
@@ -71,7 +72,8 @@ export class ClusterHarness {
   private running = false;
   private loop?: Promise<void>;
 
-  constructor(info: LabInfo, opts: { exclude?: string[]; everyMs?: number } = {}) {
+  constructor(info: LabInfo, opts: { exclude?: string[]; everyMs?: number; notifiers?: Notifier[]; onCommitted?: () => void; store?: SqliteStore } = {}) {
+    this.store = opts.store ?? new SqliteStore(':memory:');
     const dir = mkdtempSync(join(tmpdir(), 'ohw-it-'));
     const file = join(dir, 'config.yaml');
     writeFileSync(file, labConfigYaml(info));
@@ -81,7 +83,7 @@ export class ClusterHarness {
     const every = opts.everyMs ?? 1000;
     this.rules = r.loaded.rules.filter((x) => x.enabled && !(opts.exclude ?? []).includes(x.id)).map((x) => ({ ...x, every, schedule: undefined }) as Rule);
     this.sources = createSources(this.config, silentLogger);
-    this.engine = new AlertEngine({ store: this.store, notifiers: [this.notifier], cluster: 'odoo-cluster', logger: silentLogger, failingAfterMs: 120_000, inhibit: this.config.inhibit });
+    this.engine = new AlertEngine({ store: this.store, notifiers: [this.notifier, ...(opts.notifiers ?? [])], cluster: 'odoo-cluster', logger: silentLogger, failingAfterMs: 120_000, inhibit: this.config.inhibit, ...(opts.onCommitted ? { onCommitted: opts.onCommitted } : {}) });
   }
 
   /** One pass over every rule (sequential, like ticks landing at the same moment). */

@@ -2,7 +2,7 @@ import type { Alert } from '../../alerts/alert.js';
 import type { Notification, NotifiedAlert } from '../../alerts/notification.js';
 import type { Values } from '../../rules/rule-type.js';
 import { formatDuration } from '../../util/duration.js';
-import { WHERE_LABELS } from '../format-text.js';
+import { phaseWords, WHERE_LABELS } from '../format-text.js';
 import { escapeHtml as esc, splitHtml, TELEGRAM_MAX_CHARS, truncateText, visibleLength } from './html.js';
 
 export { escapeHtml } from './html.js';
@@ -140,7 +140,7 @@ export function resplitPart(parts: readonly string[], index: number, shrink = 0.
  */
 export function renderNotificationParts(n: Notification, opts: TelegramFormatOptions): string[] {
   const o = defaults(opts);
-  const render = n.kind === 'firing' ? firingHtml : resolvedHtml;
+  const render = n.kind === 'resolved' ? resolvedHtml : firingHtml;
   let parts = splitForTelegram(render(n, o, false));
   if (parts.length > o.maxParts) parts = splitForTelegram(render(n, o, true));
   return parts;
@@ -153,16 +153,67 @@ export function renderNotification(n: Notification, opts: TelegramFormatOptions)
 }
 
 /** The firing message, edited once every alert in it resolved: it stops looking like a live page. */
-export function renderResolvedEdit(n: Notification, alerts: readonly Pick<Alert, 'shortId' | 'labels' | 'message' | 'firedAt' | 'activeSince' | 'resolvedAt'>[], opts: { now: number }): string {
+export function renderResolvedEdit(n: Notification, alerts: readonly Pick<Alert, 'shortId' | 'labels' | 'message' | 'firedAt' | 'activeSince' | 'resolvedAt' | 'story'>[], opts: { now: number }): string {
   const lines = [`✅ <b>RESOLVED</b> <s>${ICON[n.rule.severity]} FIRING · ${n.rule.severity.toUpperCase()}</s> · <b>${esc(n.rule.name)}</b>`];
   for (const a of alerts.slice(0, 30)) {
     const from = a.firedAt ?? a.activeSince;
     const to = a.resolvedAt ?? opts.now;
     lines.push(`• ${code(a.shortId)} ${esc(truncateText(a.message, 300))}`);
     lines.push(`  ${whereHtml(n.cluster, a)} · ${utc(from)} → ${utc(to)} (lasted ${formatDuration(to - from)})`);
+    const story = a.story ?? [];
+    if (story.length > 2) for (const e of story) lines.push(`  ${hms(e.at)} <b>${esc(phaseWords(e.phase))}</b>: ${esc(truncateText(e.text, 200))}`);
   }
   if (alerts.length > 30) lines.push(`…and ${alerts.length - 30} more`);
   lines.push(`<i>rule ${esc(n.rule.id)}</i>`);
+  return splitHtml(lines.join('\n'))[0]!;
+}
+
+const hms = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+type ThreadAlert = Pick<Alert, 'shortId' | 'labels' | 'message' | 'firedAt' | 'activeSince' | 'resolvedAt' | 'state' | 'phase' | 'story' | 'samples' | 'lastSeenAt' | 'values'>;
+
+/**
+ * The first message of an incident, as it stands now: the current phase and text on top, then the
+ * story so far, one line per phase with its time. Edited in place (quietly) on every update; once
+ * every alert in it resolved it becomes the resolved edit.
+ */
+export function renderThreadHead(n: Notification, alerts: readonly ThreadAlert[], opts: TelegramFormatOptions): string {
+  if (alerts.length > 0 && alerts.every((a) => a.state === 'resolved')) return renderResolvedEdit(n, alerts, opts);
+  const o = defaults(opts);
+  const open = alerts.filter((a) => a.state !== 'resolved');
+  const phase = open.length === 1 && open[0]!.phase ? ` · <i>${esc(phaseWords(open[0]!.phase))}</i>` : '';
+  const lines = [`${ICON[n.rule.severity]} <b>FIRING · ${n.rule.severity.toUpperCase()}</b> · <b>${esc(n.rule.name)}</b>${phase}`];
+  for (const a of alerts.slice(0, 10)) {
+    lines.push('');
+    lines.push(`<b>${a.state === 'resolved' ? 'Resolved' : 'Now'}</b>: ${esc(a.message)}`);
+    lines.push(`<b>Where</b>: ${whereHtml(n.cluster, a)}`);
+    lines.push(`<b>Since</b>: ${utc(a.activeSince)} (${formatDuration(o.now - a.activeSince)} ago)`);
+    const story = a.story ?? [];
+    if (story.length > 1) {
+      lines.push('<b>Story</b>:');
+      for (const e of story) lines.push(`${hms(e.at)} <b>${esc(phaseWords(e.phase))}</b>: ${esc(truncateText(e.text, 200))}`);
+    }
+    if (a.samples?.length) {
+      lines.push(`<b>Latest</b> (last match ${hms(a.lastSeenAt)} UTC):`);
+      lines.push(`<pre>${esc(truncateText(a.samples[0]!.replace(/\s+$/u, ''), o.maxSampleChars))}</pre>`);
+    }
+    lines.push(`<i>id ${esc(a.shortId)}</i>`);
+  }
+  lines.push('');
+  if (n.rule.runbook) lines.push(`<b>What to do first</b>: ${esc(n.rule.runbook)}`);
+  lines.push(`<i>rule ${esc(n.rule.id)} · updated ${utc(o.now)}</i>`);
+  return splitHtml(lines.join('\n'))[0]!;
+}
+
+/** The reply that tells a phase needing attention (replies notify; edits do not). */
+export function renderUpdateReply(n: Notification, opts: TelegramFormatOptions): string {
+  const o = defaults(opts);
+  const lines = [`${ICON[n.rule.severity]} <b>UPDATE · ${n.rule.severity.toUpperCase()}</b> · <b>${esc(n.rule.name)}</b>`];
+  for (const a of n.alerts) {
+    const head = a.phase ? `<b>${esc(phaseWords(a.phase))}</b> — ` : '';
+    lines.push(`${head}${esc(a.message)}`);
+    lines.push(`<i>id ${esc(a.shortId)} · ${utc(o.now)}</i>`);
+  }
   return splitHtml(lines.join('\n'))[0]!;
 }
 
@@ -171,7 +222,7 @@ export function renderResolvedEdit(n: Notification, alerts: readonly Pick<Alert,
  * line per alert until the message is full. Nothing is dropped silently: what does not fit is counted.
  */
 export function renderDigest(items: readonly Notification[], opts: { now: number; cluster?: string; max?: number }): string {
-  const firing = items.filter((n) => n.kind === 'firing');
+  const firing = items.filter((n) => n.kind !== 'resolved');
   const resolved = items.filter((n) => n.kind === 'resolved');
   const alertsOf = (ns: Notification[]) => ns.reduce((s, n) => s + n.alerts.length, 0);
   const bySev = (['critical', 'warning', 'info'] as const)

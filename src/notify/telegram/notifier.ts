@@ -6,7 +6,7 @@ import type { Logger } from '../../log.js';
 import type { OutboxItem, StateStore } from '../../store/store.js';
 import type { DeliveryResult, Notifier } from '../notifier.js';
 import { classifyError, redact, type ApiFailure } from './errors.js';
-import { alertKeyboard, partText, renderDigest, renderNotificationParts, renderResolvedEdit, resplitPart, type InlineButton } from './format.js';
+import { alertKeyboard, partText, renderDigest, renderNotificationParts, renderResolvedEdit, renderThreadHead, renderUpdateReply, resplitPart, type InlineButton } from './format.js';
 import { htmlToPlain, TELEGRAM_MAX_CHARS, truncateText } from './html.js';
 import { DEFAULT_PACING, Pacer, type PacingLimits } from './pacer.js';
 
@@ -35,7 +35,7 @@ export interface TelegramNotifierOptions {
   token: string;
   apiRoot: string;
   chats: readonly TelegramRoute[];
-  store: Pick<StateStore, 'deliveryOf' | 'findAlert'>;
+  store: Pick<StateStore, 'deliveryOf' | 'findAlert' | 'threadOf'>;
   logger: Logger;
   now?: () => number;
   pacing?: Partial<PacingLimits>;
@@ -165,13 +165,24 @@ export class TelegramNotifier implements Notifier {
     const item = continuing ?? items[0]!;
     const n = forRoute(route, item.notification) ?? item.notification;
     let p = this.progress.get(item.id);
+    // One incident, one thread: updates edit the first message (and reply when they need attention),
+    // reminders and resolves reply to it. Without a first message here, an update is sent as a page.
+    const thread = p ? undefined : await this.firingMessageOf(receiver, n);
+    if (!p && n.kind === 'update' && thread) {
+      await this.editThreadHead(chatId, thread, n, signal);
+      if (!n.alerts.some((a) => a.attention)) {
+        results.set(item.id, { ok: true, meta: thread });
+        return results;
+      }
+      p = { parts: [renderUpdateReply(n, { now })], sent: [] };
+    }
     if (!p) {
       const parts = renderNotificationParts(n, { now, ...(this.o.maxSampleLines !== undefined ? { maxSampleLines: this.o.maxSampleLines } : {}), ...(this.o.maxSampleChars !== undefined ? { maxSampleChars: this.o.maxSampleChars } : {}) });
       const keyboard = alertKeyboard(n);
       p = { parts, sent: [], ...(keyboard ? { keyboard } : {}) };
     }
     const index = p.sent.length;
-    const replyTo = n.kind === 'resolved' && index === 0 ? await this.firingMessageOf(receiver, n) : undefined;
+    const replyTo = index === 0 && (n.kind !== 'firing' || n.alerts.every((a) => a.repeat)) ? thread : undefined;
     let r: Awaited<ReturnType<TelegramNotifier['send']>>;
     for (let resplits = 0; ; resplits++) {
       const last = index === p.parts.length - 1;
@@ -204,9 +215,36 @@ export class TelegramNotifier implements Notifier {
       return results;
     }
     this.progress.delete(item.id);
-    results.set(item.id, { ok: true, meta: this.deliveryMeta(chatId, threadId, p.sent, n) });
-    if (replyTo) await this.markFiringResolved(chatId, replyTo, n, signal);
+    const meta = this.deliveryMeta(chatId, threadId, p.sent, n);
+    // A message sent on its own (not a reply) opens the thread of the alerts it shows.
+    results.set(item.id, { ok: true, meta, ...(replyTo || n.kind === 'resolved' ? {} : { thread: meta }) });
+    if (replyTo && n.kind === 'resolved') await this.markFiringResolved(chatId, replyTo, n, signal);
     return results;
+  }
+
+  /** Edits the incident's first message to what it says now (phase, story, latest sample). Best effort: the reply carries the news. */
+  private async editThreadHead(chatId: string, d: TelegramDelivery, n: Notification, signal: AbortSignal): Promise<void> {
+    if (d.digest) return;
+    const alerts: Alert[] = [];
+    for (const fp of d.alerts.length ? d.alerts : n.alerts.map((a) => a.fingerprint)) {
+      const a = await this.o.store.findAlert(fp).catch(() => undefined);
+      if (a) alerts.push(a);
+    }
+    if (alerts.length === 0) return;
+    const firing = alerts.filter((a) => a.state === 'firing');
+    const keyboard = firing.length ? alertKeyboard({ ...n, kind: 'firing', alerts: firing.map((a) => ({ ...a, repeat: false })) }) : undefined;
+    try {
+      await this.telegram.callApi('editMessageText', {
+        chat_id: chatId,
+        message_id: d.messageId,
+        text: renderThreadHead(n, alerts, { now: this.now(), ...(this.o.maxSampleChars !== undefined ? { maxSampleChars: this.o.maxSampleChars } : {}) }),
+        parse_mode: 'HTML',
+        link_preview_options: { is_disabled: true },
+        ...(keyboard ? { reply_markup: { inline_keyboard: keyboard } } : {}),
+      }, apiSignal(signal));
+    } catch (e) {
+      this.o.logger.debug({ chat: chatId, messageId: d.messageId, error: classifyError(e, this.o.token).message }, 'telegram: could not edit the first message of the incident');
+    }
   }
 
   private deliveryMeta(chatId: string, threadId: number | undefined, sent: number[], n: Notification): TelegramDelivery {
@@ -223,8 +261,17 @@ export class TelegramNotifier implements Notifier {
     return { ok: false, retryable: f.retryable, error: f.message, ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}) };
   }
 
-  /** The firing message a resolve replies to: the delivery record of its first alert that has one. */
+  /**
+   * The first message of the incident (its first alert that has one in this chat): what updates edit
+   * and what reminders and resolves reply to. Falls back to the older per-alert delivery record.
+   */
   private async firingMessageOf(receiver: string, n: Notification): Promise<TelegramDelivery | undefined> {
+    for (const a of n.alerts) {
+      const t = (await this.o.store.threadOf(receiver, a.fingerprint, a.activeSince).catch(() => undefined)) as TelegramDelivery | undefined;
+      if (t && typeof t.messageId === 'number' && !t.digest) return t;
+    }
+    // Alerts that fired before threads were recorded (an upgrade mid-incident): their resolve still finds the page.
+    if (n.kind !== 'resolved') return undefined;
     for (const a of n.alerts) {
       const d = (await this.o.store.deliveryOf(receiver, a.fingerprint).catch(() => undefined)) as TelegramDelivery | undefined;
       if (d && typeof d.messageId === 'number') return d;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding, type Unknown } from '../rule-type.js';
 import { observe, requireSource } from './cluster-util.js';
 
 const CHECKS = ['quorum', 'unhealthy_member', 'member_count'] as const;
@@ -22,6 +22,11 @@ export const etcdHealthRule = defineRuleType({
     detail: 'what is wrong, one line',
   },
   defaultMessage: '{{detail}}',
+  recovered: recoveredByProblem({
+    quorum: 'etcd has quorum again (last lost at {{last_at}}): Patroni can elect and keep a leader',
+    unhealthy_member: 'etcd member {{host}} is healthy again',
+    member_count: 'etcd runs with enough members again',
+  }, 'etcd is healthy again'),
   check: (_spec, config) => requireSource(config, 'etcd'),
   async evaluate(rule, ctx) {
     // No endpoint answering may be our own network, not the DCS: unknown (the per-source

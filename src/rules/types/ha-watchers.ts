@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
+import { defineRuleType, recoveredByProblem, type Finding, type Unknown } from '../rule-type.js';
 
 const CHECKS = ['watcher_lost', 'too_few', 'fail_open'] as const;
 
@@ -23,6 +23,11 @@ export const haWatchersRule = defineRuleType({
     detail: 'what is wrong, one line',
   },
   defaultMessage: '{{detail}}',
+  recovered: recoveredByProblem({
+    watcher_lost: 'watcher {{watcher}} is back (renewing its etcd lease) or was removed on purpose; watchers now: {{watchers}}',
+    too_few: 'enough watchers again: {{watchers}}',
+    fail_open: 'watcher {{watcher}} reaches etcd again: one active watcher sends, the others stand by',
+  }, 'the watchers are all accounted for again'),
   check: (_spec, config) => ((config as { ha?: unknown } | undefined)?.ha ? [] : [{ message: 'this rule watches the watchers, which needs an "ha:" section in the config (several watchers on etcd)' }]),
   async evaluate(rule, ctx) {
     const ha = ctx.sources.ha;

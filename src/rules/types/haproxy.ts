@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeServer, findBackend, type HaproxyServer } from '../../sources/haproxy/status.js';
 import { matchHaproxyServers, memberAddresses } from '../../sources/topology.js';
-import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding, type Unknown } from '../rule-type.js';
 import { notConfigured, observe, requireSource, sourceFailed } from './cluster-util.js';
 
 const upOf = (servers: readonly HaproxyServer[]) => servers.filter((s) => s.status.routed);
@@ -34,6 +34,11 @@ export const haproxyWriteBackendRule = defineRuleType({
     detail: 'what is wrong, one line',
   },
   defaultMessage: '{{detail}}',
+  recovered: recoveredByProblem({
+    no_primary: '{{backend}} has exactly one server UP again: writes have somewhere to go',
+    multiple_primaries: '{{backend}} has exactly one server UP again',
+    wrong_primary: '{{backend}} sends writes to the Patroni leader again',
+  }, '{{backend}} routes writes to the leader again'),
   check: (spec, config) => [...requireSource(config, 'haproxy'), ...(spec.check_leader ? requireSource(config, 'patroni', 'check_leader') : [])],
   async evaluate(rule, ctx) {
     const src = ctx.sources.haproxy;
@@ -97,6 +102,13 @@ export const haproxyBackendRule = defineRuleType({
     detail: 'what is wrong, one line',
   },
   defaultMessage: '{{detail}}',
+  recovered: recoveredByProblem({
+    no_server_up: '{{backend}} has servers UP again',
+    server_down: '{{backend}}/{{server}} is UP again',
+    sessions: '{{backend}} {{server}} sessions back under the limit',
+    queue: 'nothing queued in {{backend}} any more',
+    missing: 'backend {{backend}} is in the HAProxy stats again',
+  }, '{{backend}} is healthy again'),
   check: (_spec, config) => requireSource(config, 'haproxy'),
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'haproxy');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
 import { excerpt } from '../../util/text.js';
 
 /**
@@ -27,6 +27,7 @@ export const httpRule = defineRuleType({
     duration_ms: 'how long the request took',
   },
   defaultMessage: '{{target}} failed its health check: {{error}}',
+  recovered: (vars) => `${v(vars, 'target')} answers its health check again (last failure at ${v(vars, 'last_at')})`,
   async evaluate(rule, ctx) {
     const expected = rule.spec.expect_status ?? [200];
     const results = await Promise.all(

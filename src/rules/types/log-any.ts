@@ -1,4 +1,4 @@
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields,
   isEvaluation, logCommonShape, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
@@ -18,6 +18,7 @@ export const logAnyRule = defineRuleType({
   shape: { ...logCommonShape },
   placeholders: LOG_PLACEHOLDERS,
   defaultMessage: '{{count}} matching log line(s) {{group}}: {{sample}}',
+  recovered: (vars) => `no matching log lines${groupText(vars)} for ${v(vars, 'quiet_for')} (last at ${v(vars, 'last_at')})`,
   check: checkLogRule,
   async evaluate(rule, ctx) {
     const spec = rule.spec;

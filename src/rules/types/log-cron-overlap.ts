@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { zDuration } from '../../config/zod-types.js';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, checkLogRule, evaluationOk, failedEvaluation, field, formatSample, iso,
   isEvaluation, logCommonShape, searchAll, startLogRun, TIMESTAMP,
@@ -60,6 +60,7 @@ export const logCronOverlapRule = defineRuleType({
   },
   placeholders: { ...LOG_PLACEHOLDERS, cron: 'the cron job name', hosts: 'the hosts that ran it concurrently', first_start: 'start on the first host', second_start: 'start on the second host', overlaps: 'overlapping starts in the window' },
   defaultMessage: 'cron "{{cron}}" on db {{odoo_db}} ran concurrently on {{hosts}} ({{overlaps}}x in {{window}})',
+  recovered: (vars) => `cron "${v(vars, 'cron')}" no longer runs concurrently (last overlap at ${v(vars, 'last_at')})`,
   check(spec, config) {
     const out = checkLogRule(spec, config);
     if (spec.group_by) out.push({ field: 'group_by', message: 'log_cron_overlap always groups by (odoo.db, cron name); group_by is not supported here' });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { zDuration } from '../../config/zod-types.js';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields, iso,
   isEvaluation, logCommonShape, timeClause, blindEvaluation, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, type Bucket,
@@ -26,6 +26,7 @@ export const logFlatlineRule = defineRuleType({
   },
   placeholders: { ...LOG_PLACEHOLDERS, threshold: 'the configured threshold', last_seen: 'time of the last line within remember, or "never"' },
   defaultMessage: 'only {{count}} log lines in {{window}} {{group}} (last seen {{last_seen}})',
+  recovered: (vars) => `log lines${groupText(vars)} are arriving again (quiet until ${v(vars, 'last_at')})`,
   check(spec, config) {
     const out = checkLogRule(spec, config);
     if (spec.expected && (spec.group_by?.length ?? 0) !== 1) out.push({ field: 'expected', message: 'expected needs exactly one group_by field (the values listed are of that field)' });

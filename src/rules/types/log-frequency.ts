@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields, iso,
   isEvaluation, logCommonShape, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
@@ -26,6 +26,7 @@ export const logFrequencyRule = defineRuleType({
   },
   placeholders: { ...LOG_PLACEHOLDERS, threshold: 'the configured threshold' },
   defaultMessage: '{{count}} matching log lines in {{window}} (threshold {{threshold}}) {{group}}',
+  recovered: (vars) => `matching log lines${groupText(vars)} back under ${v(vars, 'threshold')} per ${v(vars, 'window')} for ${v(vars, 'quiet_for')} (last over it at ${v(vars, 'last_at')})`,
   check: checkLogRule,
   async evaluate(rule, ctx) {
     const spec = rule.spec;

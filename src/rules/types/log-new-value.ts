@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { zDuration } from '../../config/zod-types.js';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, iso,
   isEvaluation, logCommonShape, searchAll, startLogRun, topHitsAgg, windowValues, type Bucket,
@@ -24,6 +24,7 @@ export const logNewValueRule = defineRuleType({
   },
   placeholders: { ...LOG_PLACEHOLDERS, value: 'the new value', field: 'the field', history: 'the history window' },
   defaultMessage: 'new {{field}} {{value}} ({{count}} line(s), not seen in {{history}})',
+  recovered: (vars) => `no new line with ${v(vars, 'field')} ${v(vars, 'value')} for ${v(vars, 'quiet_for')} (last at ${v(vars, 'last_at')})`,
   check(spec, config) {
     const out = checkLogRule(spec, config);
     if (spec.group_by) out.push({ field: 'group_by', message: 'log_new_value alerts per new value of `field`; group_by is not supported here' });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRuleType, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
 import {
   LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields,
   isEvaluation, logCommonShape, blindEvaluation, rangeClause, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, type Bucket,
@@ -26,6 +26,7 @@ export const logSpikeRule = defineRuleType({
   },
   placeholders: { ...LOG_PLACEHOLDERS, previous: 'count in the previous window', ratio: 'current / previous', direction: 'up | down' },
   defaultMessage: 'log volume {{direction}}: {{count}} in the last {{window}} vs {{previous}} before {{group}}',
+  recovered: (vars) => `log volume${groupText(vars)} back to normal for ${v(vars, 'quiet_for')} (last spike at ${v(vars, 'last_at')})`,
   check: checkLogRule,
   async evaluate(rule, ctx) {
     const spec = rule.spec;

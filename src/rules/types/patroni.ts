@@ -1,80 +1,174 @@
 import { z } from 'zod';
 import { zDuration } from '../../config/zod-types.js';
 import type { PatroniClusterState } from '../../sources/patroni/merge.js';
-import { trackLeader, type LeaderCursor } from '../../sources/patroni/leader.js';
+import { trackLeader, type LeaderChange, type LeaderCursor } from '../../sources/patroni/leader.js';
 import { isHealthyState } from '../../sources/patroni/parse.js';
-import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding, type Recovery, type Unknown } from '../rule-type.js';
 import { formatBytes, observe, requireSource } from './cluster-util.js';
 
 const secs = (ms: number) => Math.round(ms / 1000);
+const hms = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+/** "25 s", "4 m 10 s", "2 h 5 m": how long, as said aloud. */
+export function spoken(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} m${s % 60 ? ` ${s % 60} s` : ''}`;
+  return `${Math.floor(s / 3600)} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} m` : ''}`;
+}
+
+/** A WAL position as PostgreSQL prints it: 0/3A0001F8. */
+export function lsnText(bytes: number): string {
+  const hi = Math.floor(bytes / 2 ** 32);
+  return `${hi.toString(16).toUpperCase()}/${(bytes - hi * 2 ** 32).toString(16).toUpperCase()}`;
+}
 
 /**
- * The leader, through one incident: a crashed primary is reported as soon as it is observable
- * (REST refused, PostgreSQL crashed, no leader), then the completed failover ("pg2 → pg1,
- * timeline 5, writes impossible for 24 s") as a second alert of the same rule, and both resolve
- * together — one resolved message — when the old primary is back as a replica. A planned
- * switchover (old leader reachable throughout) is reported only by rules with `watch: switchover`.
- * The leader history lives in the rule's cursor, so a restart of the service does not forget it.
+ * Data at risk in a failover, from what was polled before the crash: the old primary's last WAL
+ * position against the point where the new leader's timeline forked (Patroni /history). Writes after
+ * that last poll are not counted, so a positive figure is a lower bound and "0 bytes" means "as far
+ * as the last poll shows".
+ */
+export function dataAtRisk(ch: Pick<LeaderChange, 'from' | 'to' | 'oldWal' | 'oldWalAt' | 'promotionLsn'>): { bytes: number | null; text: string } {
+  if (ch.oldWal === undefined || ch.promotionLsn === undefined) {
+    return { bytes: null, text: `data at risk unknown (${ch.oldWal === undefined ? `no WAL position of ${ch.from} was polled before it failed` : 'the new timeline is not in Patroni /history yet'})` };
+  }
+  const at = ch.oldWalAt !== undefined ? ` at ${hms(ch.oldWalAt)}` : '';
+  const d = ch.oldWal - ch.promotionLsn;
+  if (d <= 0) return { bytes: 0, text: `0 bytes at risk: ${ch.to} had replayed everything ${ch.from} had written by its last poll${at} (${lsnText(ch.oldWal)})` };
+  return { bytes: d, text: `≥ ${formatBytes(d)} of WAL not replicated (estimate: ${ch.from} was at ${lsnText(ch.oldWal)}${at}, ${ch.to} promoted at ${lsnText(ch.promotionLsn)}; writes after that poll not counted)` };
+}
+
+/** The failover line: who took over, on which timeline, how long writes were impossible against the target, data at risk. */
+export function failoverText(ch: LeaderChange, targetMs: number): string {
+  const w = secs(ch.writesImpossibleMs);
+  const t = secs(targetMs);
+  return `failover completed: ${ch.from} → ${ch.to}, timeline ${ch.timeline ?? '?'}, writes impossible for ${w} s (${w < t ? `target < ${t} s` : `over the < ${t} s target`}); ${dataAtRisk(ch).text}`;
+}
+
+/** "2 of 3 members, 1 failover candidate left": what is left to fail over to. */
+export function degradedText(c: PatroniClusterState): { text: string; healthy: number; total: number; candidates: number } {
+  const total = c.members.filter((m) => m.configured || m.inDcs).length;
+  const healthy = c.members.filter((m) => m.inDcs && m.restReachable && isHealthyState(m.state)).length;
+  const candidates = c.members.filter((m) => m.failoverCandidate).length;
+  return { text: `${healthy} of ${total} members, ${candidates} failover candidate${candidates === 1 ? '' : 's'} left`, healthy, total, candidates };
+}
+
+function memberState(c: PatroniClusterState, name: string): string {
+  const m = c.members.find((x) => x.name === name);
+  if (!m) return 'gone from the cluster';
+  if (!m.restReachable) return `REST API unreachable${m.restError ? ` (${m.restError})` : ''}`;
+  return `PostgreSQL ${m.state}${m.nodeRole ? `, ${m.nodeRole}` : ''}`;
+}
+
+/**
+ * The leader, as one incident per primary failure, told in phases: down (the first page: what died,
+ * that writes are impossible, what Patroni will do) → election (no leader key) → failover_completed
+ * (old → new, timeline, write outage against the target, data at risk; a reply) → degraded (members
+ * and candidates left while the old primary stays down) → resolved when the old primary is back as
+ * a replica ("rejoined as a replica on timeline 12, lag 0 B, after 4 m 10 s"). A planned switchover
+ * (old leader reachable throughout) is one announcement with its write pause, from rules with
+ * `watch: switchover`. The leader history lives in the rule's cursor, so a restart does not forget it.
  */
 export const patroniLeaderRule = defineRuleType({
   type: 'patroni_leader',
-  summary: 'Patroni leader: primary down, failover completed (old → new, timeline, write outage), or a planned switchover.',
+  summary: 'Patroni leader as one incident: primary down → election → failover completed (old → new, timeline, write outage, data at risk) → degraded → rejoined; or a planned switchover (one announcement).',
   source: 'patroni',
   shape: {
-    watch: z.enum(['failover', 'switchover']).prefault('failover').meta({ description: 'failover: primary down + failover completed (page); switchover: planned leader changes only (info).' }),
-    transition_grace: zDuration().prefault('20s').meta({ description: 'A leader that is still reachable (demoting, restarting) or a leaderless DCS is reported only after this long; an unreachable or crashed one at once.' }),
+    watch: z.enum(['failover', 'switchover']).prefault('failover').meta({ description: 'failover: the primary-failure incident (page); switchover: planned leader changes only (one info announcement).' }),
+    transition_grace: zDuration().prefault('20s').meta({ description: 'A leader that is still reachable (demoting, restarting) or a leaderless DCS is reported only after this long; an unreachable or crashed one at once. Also how long "failover completed" stands before the incident shows the cluster degraded.' }),
+    write_outage_target: zDuration().prefault('30s').meta({ description: 'The write outage a failover should stay under (the architecture\'s RTO): the failover message compares with it.' }),
   },
   placeholders: {
     member: 'the (old) leader this incident is about',
-    event: 'primary_down | failover | switchover',
-    summary: 'one-line description of the event',
+    event: 'primary_down | switchover',
+    phase: 'down | election | failover_completed | degraded | switchover',
+    summary: 'one-line description of where the incident stands',
     reason: 'why the primary is considered down',
     from: 'old leader',
     to: 'new leader (empty while leaderless)',
     timeline: 'the new timeline',
     writes_impossible_s: 'seconds from the first sign of trouble (or last healthy poll) to the promotion',
     down_s: 'seconds the primary has been down',
+    data_at_risk_bytes: 'WAL written by the old primary (last poll) past the promotion point, or "unknown"',
+    data_at_risk: 'the data-at-risk sentence',
+    members_healthy: 'healthy members now',
+    candidates: 'failover candidates left',
+    recovery: 'resolve only: what recovered (rejoined as a replica, timeline, lag, after how long)',
   },
   defaultMessage: '{{summary}}',
+  recovered: (vars) => v(vars, 'recovery') || `${v(vars, 'member')} leads or replicates normally again`,
   check: (_spec, config) => requireSource(config, 'patroni'),
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'patroni');
     if (!obs.ok) return obs.evaluation;
     // Without a readable DCS view or leader answer, "down" and "changed" cannot be told apart from "not seen": the cursor stays put too.
     if (obs.value.leaderUnknown) return { ok: false, source: 'patroni', error: obs.value.leaderUnknown };
-    const st = trackLeader(ctx.cursor as LeaderCursor | undefined, obs.value);
+    const c = obs.value;
+    const st = trackLeader(ctx.cursor as LeaderCursor | undefined, c);
     const findings: Finding[] = [];
-    const now = obs.value.at;
-    const base = { reason: '', from: '', to: '', timeline: obs.value.timeline ?? '', writes_impossible_s: '', down_s: '' };
+    const recoveries: Recovery[] = [];
+    const now = c.at;
+    const grace = rule.spec.transition_grace;
+    const base = { reason: '', from: '', to: '', timeline: c.timeline ?? '', writes_impossible_s: '', down_s: '', data_at_risk_bytes: '', data_at_risk: '', members_healthy: '', candidates: '', recovery: '' };
+    const deg = degradedText(c);
+    const counts = { members_healthy: deg.healthy, candidates: deg.candidates };
     if (rule.spec.watch === 'failover') {
       const ch = st.change?.kind === 'failover' ? st.change : undefined;
-      if (st.down && (st.down.hard || now - st.down.since >= rule.spec.transition_grace)) {
-        const downS = secs(now - st.down.since);
-        findings.push({
-          labels: { member: st.down.member, event: 'primary_down' },
-          values: { ...base, member: st.down.member, event: 'primary_down', reason: st.down.reason, from: st.down.member, down_s: downS, summary: `primary ${st.down.member} is down: ${st.down.reason} — writes are impossible until Patroni elects a new leader (after ttl ${obs.value.config?.ttl ?? 30}s)` },
-        });
-      } else if (ch) {
-        // Keep the incident open (quietly) until the old primary rejoins: both alerts resolve in one message.
+      if (ch) {
+        const risk = dataAtRisk(ch);
+        const completed = st.changedNow || now - ch.at < grace;
+        const summary = completed
+          ? failoverText(ch, rule.spec.write_outage_target)
+          : `cluster degraded: ${deg.text}; ${ch.from} still down (${memberState(c, ch.from)}) since ${hms(ch.startedAt ?? ch.at)}; ${ch.to} leads on timeline ${ch.timeline ?? '?'} since ${hms(ch.at)}`;
         findings.push({
           labels: { member: ch.from, event: 'primary_down' },
-          values: { ...base, member: ch.from, event: 'primary_down', reason: ch.downReason ?? 'replaced by a new leader', from: ch.from, to: ch.to, summary: `old primary ${ch.from} has not rejoined as a replica yet (${ch.downReason ?? 'down'})` },
+          phase: completed ? 'failover_completed' : 'degraded',
+          attention: completed,
+          // The promotion point reaches /history a Patroni loop later: the first message then shows the data at risk.
+          live: completed,
+          values: { ...base, ...counts, member: ch.from, event: 'primary_down', phase: completed ? 'failover_completed' : 'degraded', reason: ch.downReason ?? '', from: ch.from, to: ch.to, timeline: ch.timeline ?? '', writes_impossible_s: secs(ch.writesImpossibleMs), data_at_risk_bytes: risk.bytes ?? 'unknown', data_at_risk: risk.text, summary },
         });
       }
-      if (ch) {
+      if (st.down && st.down.member !== ch?.from && (st.down.hard || now - st.down.since >= grace)) {
+        const m = st.down.member;
+        const election = !c.leader || c.leader !== m;
+        const downS = secs(now - st.down.since);
+        const ttl = c.config?.ttl ?? 30;
+        const summary = election
+          ? `no leader: Patroni is electing a new one among ${deg.candidates} failover candidate${deg.candidates === 1 ? '' : 's'} — writes impossible since ${hms(st.down.since)} (${downS} s); ${m}: ${st.down.reason}`
+          : `primary ${m} is down: ${st.down.reason} — writes are impossible; Patroni promotes a replica once the leader key expires (ttl ${ttl} s, about ${hms(st.down.since + ttl * 1000)})`;
         findings.push({
-          labels: { member: ch.from, event: 'failover' },
-          values: { ...base, member: ch.from, event: 'failover', from: ch.from, to: ch.to, timeline: ch.timeline ?? '', writes_impossible_s: secs(ch.writesImpossibleMs), reason: ch.downReason ?? '', summary: `failover completed: ${ch.from} → ${ch.to}, timeline ${ch.timeline ?? '?'}, writes were impossible for ~${secs(ch.writesImpossibleMs)} s` },
+          labels: { member: m, event: 'primary_down' },
+          phase: election ? 'election' : 'down',
+          attention: false,
+          values: { ...base, ...counts, member: m, event: 'primary_down', phase: election ? 'election' : 'down', reason: st.down.reason, from: m, to: c.leader && c.leader !== m ? c.leader : '', down_s: downS, summary },
         });
+      }
+      if (st.closed && st.closed.change.kind === 'failover') {
+        const ch = st.closed.change;
+        const after = spoken(now - (ch.startedAt ?? ch.at));
+        const m = c.members.find((x) => x.name === ch.from);
+        const recovery = st.closed.how === 'rejoined'
+          ? `${ch.from} rejoined as a replica on timeline ${m?.timeline ?? c.timeline ?? '?'}, lag ${m?.lagBytes === null || m?.lagBytes === undefined ? 'unknown' : formatBytes(m.lagBytes).replace(/^0 bytes$/, '0 B')}, after ${after}; ${degradedText(c).text}`
+          : st.closed.how === 'gone'
+            ? `${ch.from} left the cluster (gone from the DCS and the config); ${c.leader ?? ch.to} leads on timeline ${c.timeline ?? '?'}, after ${after}`
+            : `${ch.from} leads again on timeline ${c.timeline ?? '?'}, after ${after}`;
+        recoveries.push({ labels: { member: ch.from, event: 'primary_down' }, values: { recovery } });
+      }
+      if (st.backInPlace) {
+        recoveries.push({ labels: { member: st.backInPlace.member, event: 'primary_down' }, values: { recovery: `${st.backInPlace.member} serves writes again as the leader (restarted in place, no failover), after ${spoken(st.backInPlace.downMs)}` } });
       }
     } else if (st.change?.kind === 'switchover') {
       const ch = st.change;
       findings.push({
         labels: { member: ch.from, event: 'switchover' },
-        values: { ...base, member: ch.from, event: 'switchover', from: ch.from, to: ch.to, timeline: ch.timeline ?? '', writes_impossible_s: secs(ch.writesImpossibleMs), summary: `switchover: ${ch.from} → ${ch.to}, timeline ${ch.timeline ?? '?'}, writes paused ~${secs(ch.writesImpossibleMs)} s; resolves when ${ch.from} runs as a replica` },
+        phase: 'switchover',
+        announce: true,
+        values: { ...base, ...counts, member: ch.from, event: 'switchover', phase: 'switchover', from: ch.from, to: ch.to, timeline: ch.timeline ?? '', writes_impossible_s: secs(ch.writesImpossibleMs), summary: `planned switchover: ${ch.from} → ${ch.to}, timeline ${ch.timeline ?? '?'}, writes paused ${secs(ch.writesImpossibleMs)} s` },
       });
     }
-    return { ok: true, findings, cursor: st.cursor };
+    return { ok: true, findings, cursor: st.cursor, ...(recoveries.length ? { recoveries } : {}) };
   },
 });
 
@@ -99,6 +193,11 @@ export const patroniMemberRule = defineRuleType({
     leader: 'the current leader',
   },
   defaultMessage: 'member {{member}}: {{detail}}',
+  recovered: recoveredByProblem({
+    down: 'member {{member}} is back: REST API answers, PostgreSQL running',
+    timeline_behind: '{{member}} is on the leader\'s timeline again',
+    pending_restart: '{{member}} no longer needs a restart',
+  }, 'member {{member}} is healthy again'),
   check: (_spec, config) => requireSource(config, 'patroni'),
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'patroni');
@@ -160,6 +259,7 @@ export const patroniLagRule = defineRuleType({
     candidate: 'yes | no: can Patroni still promote it',
   },
   defaultMessage: 'replica {{member}} is {{lag}} behind {{leader}} (max {{max_lag}}): it is no longer a failover candidate',
+  recovered: (vars) => `replica ${v(vars, 'member')} is back within ${v(vars, 'max_lag')} of the leader: a failover candidate again`,
   check: (_spec, config) => requireSource(config, 'patroni'),
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'patroni');
@@ -196,6 +296,12 @@ export const patroniClusterRule = defineRuleType({
   },
   placeholders: { problem: CLUSTER_CHECKS.join(' | '), detail: 'what was seen', leader: 'the current leader' },
   defaultMessage: '{{detail}}',
+  recovered: recoveredByProblem({
+    paused: 'cluster resumed: Patroni fails over automatically again',
+    scheduled_switchover: 'no switchover scheduled any more',
+    views_disagree: 'members agree on the leader again',
+    other_primary: '{{member}} no longer reports itself primary',
+  }, 'cluster state normal again'),
   check: (_spec, config) => requireSource(config, 'patroni'),
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'patroni');

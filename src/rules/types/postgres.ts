@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { PgFact, PgNodeState, PostgresState } from '../../sources/postgres/client.js';
 import { matchPostgresNodes, memberAddresses } from '../../sources/topology.js';
-import { defineRuleType, type EvalContext, type Finding, type Unknown } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type EvalContext, type Finding, type Unknown } from '../rule-type.js';
 import { formatBytes, observe, requireSource, secondsText } from './cluster-util.js';
 
 const REPL_CHECKS = ['lag', 'not_streaming', 'replay_paused'] as const;
@@ -113,6 +113,11 @@ export const postgresReplicationRule = defineRuleType({
     detail: 'what is wrong, one line',
   },
   defaultMessage: '{{detail}}',
+  recovered: recoveredByProblem({
+    lag: 'replica {{node}} caught up: within {{max_lag_bytes}} bytes / {{max_lag_seconds}} s of the primary again',
+    not_streaming: 'replica {{node}} streams from the primary again',
+    replay_paused: 'WAL replay runs again on {{node}}',
+  }, 'replication to {{node}} is healthy again'),
   check: (_spec, config) => requireSource(config, 'postgres'),
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'postgres');
@@ -167,6 +172,14 @@ export const postgresHealthRule = defineRuleType({
     threshold: 'the threshold',
   },
   defaultMessage: '{{detail}}',
+  recovered: recoveredByProblem({
+    unreachable: '{{node}} accepts connections again',
+    inactive_slots: 'slot {{slot}} on {{node}} no longer retains too much WAL',
+    archiver: 'WAL archiving on {{node}} succeeds again',
+    checksums: 'no new checksum failures in {{db}} on {{node}}',
+    connections: 'connections on {{node}} back under {{threshold}}',
+    idle_in_transaction: 'no session on {{node}} idle in a transaction too long any more',
+  }, '{{node}} is healthy again'),
   check: (_spec, config) => requireSource(config, 'postgres'),
   async evaluate(rule, ctx) {
     const obs = await observe(ctx, 'postgres');

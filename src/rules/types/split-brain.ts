@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { matchPostgresNodes, memberAddresses } from '../../sources/topology.js';
-import { defineRuleType, type Finding, type Unknown } from '../rule-type.js';
+import { defineRuleType, groupText, recoveredByProblem, v, type Finding, type Unknown } from '../rule-type.js';
 import { notConfigured, requireSource, sourceFailed } from './cluster-util.js';
 
 /**
@@ -24,6 +24,7 @@ export const splitBrainRule = defineRuleType({
     detail: 'what is wrong, one line',
   },
   defaultMessage: '{{detail}}',
+  recovered: (vars) => `one primary again: ${v(vars, 'leader') || 'the leader'} takes writes, every other node is in recovery`,
   check: (spec, config) => [...requireSource(config, 'postgres'), ...(spec.use_patroni ? requireSource(config, 'patroni', 'use_patroni') : [])],
   async evaluate(rule, ctx) {
     const src = ctx.sources.postgres;

@@ -13,6 +13,13 @@ export interface LeaderChange {
   kind: 'failover' | 'switchover';
   /** Why the old leader stopped leading, as observed. */
   downReason?: string;
+  /** When the trouble started (first unhealthy poll, else the last healthy one): "after 4 m 10 s" counts from here. */
+  startedAt?: number;
+  /** The old leader's WAL position at its last healthy poll, and when. */
+  oldWal?: number;
+  oldWalAt?: number;
+  /** Where the new leader's timeline forked (Patroni /history, last entry): its promotion point. */
+  promotionLsn?: number;
 }
 
 /**
@@ -32,6 +39,9 @@ export interface LeaderCursor {
   /** During this episode the old leader was unreachable / crashed / stopped / gone: a failover, not a switchover. */
   hardDown?: boolean;
   change?: LeaderChange;
+  /** The healthy leader's last polled WAL position (bytes) and when: data at risk if it crashes. */
+  leaderWal?: number;
+  leaderWalAt?: number;
 }
 
 export interface LeaderStep {
@@ -42,6 +52,10 @@ export interface LeaderStep {
   change?: LeaderChange;
   /** The change was first seen in this step. */
   changedNow: boolean;
+  /** A change closed in this step: the old leader rejoined as a replica, or left the cluster for good. */
+  closed?: { change: LeaderChange; how: 'rejoined' | 'gone' | 'leads_again' };
+  /** The leader was down and is healthy again without a change of leader (Patroni restarted it in place). */
+  backInPlace?: { member: string; downMs: number };
 }
 
 /** Longer than any plausible gap between two evaluations of a running service. */
@@ -82,6 +96,8 @@ export function trackLeader(prev: LeaderCursor | undefined, state: PatroniCluste
   const c: LeaderCursor = fresh ? { ...prev } : { v: 1 };
   c.seenAt = at;
   let changedNow = false;
+  let backInPlace: LeaderStep['backInPlace'];
+  let closed: LeaderStep['closed'];
 
   if (state.leader && state.leaderHealthy) {
     if (c.leader && c.leader !== state.leader) {
@@ -104,12 +120,27 @@ export function trackLeader(prev: LeaderCursor | undefined, state: PatroniCluste
       };
       if (state.timeline !== undefined) change.timeline = state.timeline;
       if (c.downReason) change.downReason = c.downReason;
+      change.startedAt = start;
+      if (c.leaderWal !== undefined) {
+        change.oldWal = c.leaderWal;
+        if (c.leaderWalAt !== undefined) change.oldWalAt = c.leaderWalAt;
+      }
+      if (last && (state.timeline === undefined || last.timeline + 1 === state.timeline)) change.promotionLsn = last.lsn;
       c.change = change;
       changedNow = true;
     }
+    if (c.leader === state.leader && c.downSince !== undefined) backInPlace = { member: state.leader, downMs: at - c.downSince };
     c.leader = state.leader;
     if (state.timeline !== undefined) c.timeline = state.timeline;
     c.lastHealthyAt = at;
+    const wal = state.members.find((m) => m.name === state.leader)?.walLocation;
+    if (wal !== undefined) {
+      c.leaderWal = wal;
+      c.leaderWalAt = at;
+    } else {
+      delete c.leaderWal;
+      delete c.leaderWalAt;
+    }
     delete c.downSince;
     delete c.downReason;
     delete c.hardDown;
@@ -123,12 +154,23 @@ export function trackLeader(prev: LeaderCursor | undefined, state: PatroniCluste
     if (isHard(state, subject)) c.hardDown = true;
   }
 
+  // Patroni writes the new timeline into /history a loop after the promotion: pick the promotion point up when it appears.
+  if (c.change && c.change.promotionLsn === undefined && c.change.timeline !== undefined) {
+    const e = state.history.find((h) => h.timeline + 1 === c.change!.timeline);
+    if (e) c.change = { ...c.change, promotionLsn: e.lsn };
+  }
   // Reported at least once (the step it was seen), then closed when the old leader is back (or gone for good).
-  if (c.change && !changedNow && (hasRejoined(state, c.change.from) || gone(state, c.change.from)) && c.change.from !== state.leader) delete c.change;
+  if (c.change && !changedNow && (hasRejoined(state, c.change.from) || gone(state, c.change.from)) && c.change.from !== state.leader) {
+    closed = { change: c.change, how: hasRejoined(state, c.change.from) ? 'rejoined' : 'gone' };
+    delete c.change;
+  }
   // A change back to the old leader before it was reported as rejoined closes the old change too.
-  if (c.change && c.change.from === state.leader && state.leaderHealthy && !changedNow) delete c.change;
+  if (c.change && c.change.from === state.leader && state.leaderHealthy && !changedNow) {
+    closed = { change: c.change, how: 'leads_again' };
+    delete c.change;
+  }
 
-  const out: LeaderStep = { cursor: c, changedNow };
+  const out: LeaderStep = { cursor: c, changedNow, ...(closed ? { closed } : {}), ...(backInPlace ? { backInPlace } : {}) };
   if (c.downSince !== undefined && c.leader) out.down = { member: c.leader, reason: c.downReason ?? 'unhealthy', since: c.downSince, hard: c.hardDown === true };
   else if (c.downSince !== undefined) out.down = { member: 'none', reason: c.downReason ?? 'no leader', since: c.downSince, hard: false };
   if (c.change) out.change = c.change;

@@ -57,6 +57,8 @@ export interface PatroniMember {
   /** REST API URL: the DCS `api_url`, else the configured URL (topology matching by address). */
   apiUrl?: string;
   isLeader: boolean;
+  /** Its own `/patroni` xlog.location (a primary's WAL position, bytes): the last polled value before a crash bounds data at risk. */
+  walLocation?: number;
   /** Could Patroni promote it now: a healthy replica within maximum_lag_on_failover, on the leader's timeline, no nofailover tag. */
   failoverCandidate: boolean;
   /** Why it is not a failover candidate (replicas only). */
@@ -169,6 +171,7 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
       if (answeredUnreadable(poll.status.error)) m.statusUnknown = `${poll.status.error.kind}: ${poll.status.error.message}`;
     }
     if (s) m.nodeRole = s.role;
+    if (s?.walLocation !== undefined) m.walLocation = s.walLocation;
     const tl = s?.timeline ?? d?.timeline;
     if (tl !== undefined) m.timeline = tl;
     if (d?.receiveLagBytes !== undefined) m.receiveLagBytes = d.receiveLagBytes;
