@@ -21,6 +21,8 @@ import type { Notifier } from './notify/notifier.js';
 import { OutboxWorker } from './notify/outbox-worker.js';
 import { createRegistry, type RuleTypeRegistry } from './rules/registry.js';
 import { Scheduler } from './scheduler.js';
+import { SeriesRecorder } from './series/recorder.js';
+import { statusRoutes } from './http/status-routes.js';
 import { createSources, type Sources } from './sources/sources.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { StateStore, StoreHealth } from './store/store.js';
@@ -105,7 +107,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const notifiers = o.notifiers ?? buildNotifiers(loaded.config, logger, { store, ...(o.now ? { now: o.now } : {}) });
   const outbox = new OutboxWorker({ store, notifiers, logger, metrics, now });
   const engine = new AlertEngine({ store, notifiers, cluster: loaded.config.cluster.name, logger, metrics, failingAfterMs: loaded.config.evaluation.failing_source_after, inhibit: loaded.config.inhibit, onCommitted: () => outbox.kick() });
-  const scheduler = new Scheduler({ engine, registry, sources, store, logger, metrics, now });
+  const series = new SeriesRecorder({ config: () => loaded.config, sources, store, logger, now, sourceOf: (t) => registry.get(t)?.source });
+  const scheduler = new Scheduler({ engine, registry, sources, store, logger, metrics, now, onEvaluated: (rule, ev, at) => series.onEvaluated(rule, ev, at) });
   let http: Awaited<ReturnType<typeof startHealthServer>> | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
@@ -174,12 +177,13 @@ export async function createApp(o: AppOptions): Promise<App> {
     async start() {
       await retireOrphans();
       scheduler.start(loaded.rules);
+      series.start();
       outbox.start();
       await announceMovedAside();
       bot = createTelegramBot({ config: () => loaded.config, store, sources, rules: () => loaded.rules, notifiers, logger, now });
       await bot?.start();
       if (loaded.config.http.enabled) {
-        http = await startHealthServer({ listen: loaded.config.http.listen, port: o.httpPort ?? loaded.config.http.port, metrics, readiness });
+        http = await startHealthServer({ listen: loaded.config.http.listen, port: o.httpPort ?? loaded.config.http.port, metrics, readiness, routes: statusRoutes({ config: () => loaded.config, sources, store, now, logger }) });
         app.httpPort = http.port;
       }
       const retention = loaded.config.evaluation.resolved_retention;
@@ -269,6 +273,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       watcher?.close();
       await bot?.stop();
       await scheduler.stop();
+      await series.stop();
       await outbox.stop();
       await outbox.flush();
       await http?.close();

@@ -29,6 +29,9 @@ export interface CommandCall {
   chatId: number | string;
 }
 
+/** A reply: HTML text, optionally with a chart sent first as a photo (its caption a short title). */
+export type CommandReply = string | { html: string; photo?: { png: Buffer; caption: string; filename: string } };
+
 export interface Command {
   name: string;
   /** For setMyCommands and /help. */
@@ -36,5 +39,5 @@ export interface Command {
   usage: string;
   /** Changes state: limited to `allowed_users` when configured. */
   mutating: boolean;
-  run(call: CommandCall): Promise<string>;
+  run(call: CommandCall): Promise<CommandReply>;
 }
