@@ -26,7 +26,7 @@ export function timelineOption(i: TimelineInput): EChartsOption {
   }));
   if (i.marks.length) {
     series.push({
-      type: 'scatter', symbol: 'diamond', symbolSize: 16, data: i.marks.map((m) => ({ value: [m.at, m.lane], itemStyle: { color: m.color }, label: { show: true, formatter: m.label, position: 'top', fontSize: 11, color: '#111827' } })),
+      type: 'scatter', symbol: 'diamond', symbolSize: 16, itemStyle: { opacity: 1 }, data: i.marks.map((m) => ({ value: [m.at, m.lane], itemStyle: { color: m.color }, label: { show: true, formatter: m.label, position: 'top', fontSize: 11, color: '#111827' } })),
     });
   }
   const span = i.to - i.from;

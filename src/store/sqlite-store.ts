@@ -321,14 +321,15 @@ export class SqliteStore implements StateStore {
 
   async compactSamples(o: { rawBefore: number; step: number; dropBefore: number }): Promise<number> {
     // Only whole buckets are folded: a bucket still receiving raw samples would be written twice.
+    // (CAST: numbers are bound as REAL, and at / step must be integer division.)
     const cut = Math.floor(o.rawBefore / o.step) * o.step;
     let n = 0;
     this.write(undefined, () => this.db.transaction(() => {
       this.db.prepare(
         `INSERT INTO samples (series, key, at, step, value)
-           SELECT series, key, (at / @step) * @step, @step, MAX(value) FROM samples WHERE step = 0 AND at < @cut GROUP BY series, key, at / @step
+           SELECT series, key, (at / CAST(@step AS INTEGER)) * CAST(@step AS INTEGER), CAST(@step AS INTEGER), MAX(value) FROM samples WHERE step = 0 AND at < @cut GROUP BY series, key, at / CAST(@step AS INTEGER)
          ON CONFLICT(series, key, step, at) DO UPDATE SET value = MAX(value, excluded.value)`,
-      ).run({ step: o.step, cut });
+      ).run({ step: Math.round(o.step), cut });
       n += this.db.prepare('DELETE FROM samples WHERE step = 0 AND at < ?').run(cut).changes;
       n += this.db.prepare('DELETE FROM samples WHERE at < ?').run(o.dropBefore).changes;
     })());
