@@ -231,7 +231,10 @@ export class TelegramBot {
     }
     if (photo) {
       // The chart first, the numbers under it; a chart that cannot be sent still leaves the numbers.
-      await ctx.replyWithPhoto({ source: photo.png, filename: photo.filename }, { caption: truncateText(photo.caption, 1000), reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true } })
+      // telegraf 4.16 drops object fields it does not know from multipart uploads (reply_parameters
+      // among them): sent as the JSON string the Bot API accepts in a form.
+      const replyParameters = JSON.stringify({ message_id: message.message_id, allow_sending_without_reply: true }) as unknown as { message_id: number };
+      await ctx.replyWithPhoto({ source: photo.png, filename: photo.filename }, { caption: truncateText(photo.caption, 1000), reply_parameters: replyParameters })
         .catch((e: unknown) => this.log.warn({ command: c.name, chat: ctx.chat?.id, error: this.safe(e) }, 'telegram: could not send the chart; sending the text only'));
     }
     await ctx.reply(html, { parse_mode: 'HTML', link_preview_options: { is_disabled: true }, reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true } });

@@ -49,7 +49,7 @@ export const history: Command = {
   name: 'history', description: 'Incidents and failovers: timeline chart and last transitions', usage: '/history [n|range]  (n 1–50, default 10; range e.g. 7d, default 24h)', mutating: false,
   async run({ deps, args }) {
     const arg = args.trim().split(/\s+/)[0];
-    const isRange = arg !== undefined && /[a-z]/.test(arg);
+    const isRange = arg !== undefined && /^\d+[a-z]/.test(arg);
     const n = parseCount(isRange ? undefined : arg, 10, 50);
     if (!n.ok) return `${esc(n.error)}\n${usageLine(history)}`;
     const range = parseRange(isRange ? arg : undefined, 86_400_000, Math.max(deps.config().state.series.retention, deps.config().evaluation.resolved_retention));
