@@ -78,7 +78,8 @@ function haproxy(d: StatusPageData): string {
   const src = d.status.sources.find((s) => s.name === 'haproxy');
   if (!h) return `<section id="haproxy"><h2>HAProxy</h2><p class="${src?.state === 'not configured' ? 'mut' : 'bad'}">${esc(src ? `${src.state}${src.detail ? ` — ${src.detail}` : ''}` : 'not configured')}</p></section>`;
   const rows = [h.write && { b: h.write, kind: 'write' }, h.read && { b: h.read, kind: 'read' }, ...h.apps.map((b) => ({ b, kind: 'app' }))].filter((x) => !!x).map(({ b, kind }) => {
-    const cls = b.up === 0 ? 'bad' : b.up < b.total ? 'warn' : 'ok';
+    // The write backend is healthy with exactly one server UP (the leader); others with all of them.
+    const cls = b.up === 0 ? 'bad' : kind === 'write' ? (b.up === 1 ? 'ok' : 'bad') : b.up < b.total ? 'warn' : 'ok';
     const extra = kind === 'write' && h.write ? (h.write.matchesLeader === false ? ' <span class="bad">≠ leader</span>' : h.write.upMember ? ` → ${esc(h.write.upMember)}` : '') : '';
     const servers = b.servers.map((s) => `<span class="${/^UP/.test(s.status) ? 'ok' : 'bad'}">${esc(s.name)} ${esc(s.status)}</span>`).join(', ');
     return `<tr data-backend="${esc(b.name)}"><td>${esc(b.name)} <span class="mut">${kind}</span></td><td class="${cls}">${b.up}/${b.total} UP${extra}</td><td>${servers}</td></tr>`;

@@ -42,7 +42,7 @@ test('the page names the leader, has a row per member with role, timeline, lag a
   for (const name of ['pg-node-1', 'pg-node-2', 'pg-node-3']) assert.match(html, new RegExp(`<tr class="member[^"]*" data-member="${name}"`));
   assert.match(html, /data-member="pg-node-1" data-role="leader"><td>pg-node-1<\/td><td class="ok">leader ★<\/td><td class="ok">running<\/td><td>4<\/td><td class="mut">—<\/td>/);
   assert.match(html, /data-member="pg-node-3"[^\n]*<td class="bad">2\.9 MB · 0\.4 s<\/td>[^\n]*not a failover candidate: lag over maximum_lag_on_failover/);
-  assert.match(html, /data-backend="pg_primary"><td>pg_primary <span class="mut">write<\/span><\/td><td class="warn">1\/3 UP → pg-node-1<\/td>/);
+  assert.match(html, /data-backend="pg_primary"><td>pg_primary <span class="mut">write<\/span><\/td><td class="ok">1\/3 UP → pg-node-1<\/td>/);
   assert.match(html, /data-backend="odoo_workers">.*<td class="warn">1\/2 UP<\/td>/);
   assert.match(html, /<li class="alert" data-rule="patroni-replica-lag" data-state="firing">.*firing 2m.*acked by @ops \(id 1\).*silenced \(<code>abcd1234<\/code>\)/);
   assert.match(html, /replica pg-node-3 lags &lt;3 MB&gt;/, 'escaped');
