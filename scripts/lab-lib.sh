@@ -123,6 +123,8 @@ ensure_packages() {
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v curl >/dev/null || missing+=(curl)
   command -v jq >/dev/null || missing+=(jq)
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)   # the status page's browser test (headless)
+  [[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]] || missing+=(fonts-dejavu-core)   # chart text (resvg uses system fonts)
   command -v node >/dev/null || die "node (20+) is required for the stand-in Odoo apps"
   [[ ${#missing[@]} -eq 0 ]] && return 0
   [[ $(id -u) -eq 0 ]] || die "missing packages (${missing[*]}); run as root to install them"

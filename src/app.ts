@@ -25,6 +25,8 @@ import { Scheduler } from './scheduler.js';
 import { startClusterEvents, type ClusterEvents } from './sources/events/cluster-events.js';
 import { formatFinding, type Finding } from './preflight/finding.js';
 import { logPatterns, runPreflight } from './preflight/preflight.js';
+import { SeriesRecorder } from './series/recorder.js';
+import { statusRoutes } from './http/status-routes.js';
 import { createSources, type Sources } from './sources/sources.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { StateStore, StoreHealth } from './store/store.js';
@@ -119,7 +121,8 @@ export async function createApp(o: AppOptions): Promise<App> {
   const notifiers = o.notifiers ?? buildNotifiers(loaded.config, logger, { store, ...(o.now ? { now: o.now } : {}) });
   const outbox = new OutboxWorker({ store, notifiers, logger, metrics, now, ...(ha ? { gate: ha.gate } : {}) });
   const engine = new AlertEngine({ store, notifiers, cluster: loaded.config.cluster.name, logger, metrics, failingAfterMs: loaded.config.evaluation.failing_source_after, inhibit: loaded.config.inhibit, onCommitted: () => outbox.kick() });
-  const scheduler = new Scheduler({ engine, registry, sources, store, logger, metrics, now });
+  const series = new SeriesRecorder({ config: () => loaded.config, sources, store, logger, now, sourceOf: (t) => registry.get(t)?.source });
+  const scheduler = new Scheduler({ engine, registry, sources, store, logger, metrics, now, onEvaluated: (rule, ev, at) => series.onEvaluated(rule, ev, at) });
   let http: Awaited<ReturnType<typeof startHealthServer>> | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
@@ -236,6 +239,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       // by the rules' own fresh polls; the ticks stay the safety net. Injected sources (tests) do not
       // read the config's cluster, so there is nothing of theirs to watch.
       if (loaded.config.evaluation.on_cluster_events && !o.sources) clusterEvents = startClusterEvents(loaded.config, { onEvent: (e) => trigger.handle(e), logger, now });
+      series.start();
       outbox.start();
       await announceMovedAside();
       const newBot = () => createTelegramBot({ config: () => loaded.config, store, sources, rules: () => loaded.rules, notifiers, logger, now });
@@ -261,7 +265,7 @@ export async function createApp(o: AppOptions): Promise<App> {
         });
       }
       if (loaded.config.http.enabled) {
-        http = await startHealthServer({ listen: loaded.config.http.listen, port: o.httpPort ?? loaded.config.http.port, metrics, readiness, ...(ha ? { json: { '/ha': () => ha.report() } } : {}) });
+        http = await startHealthServer({ listen: loaded.config.http.listen, port: o.httpPort ?? loaded.config.http.port, metrics, readiness, ...(ha ? { json: { '/ha': () => ha.report() } } : {}), routes: statusRoutes({ config: () => loaded.config, sources, store, now, logger }) });
         app.httpPort = http.port;
       }
       const retention = loaded.config.evaluation.resolved_retention;
@@ -356,6 +360,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       trigger.cancel();
       await clusterEvents?.stop();
       await scheduler.stop();
+      await series.stop();
       await outbox.stop();
       await outbox.flush();
       await ha?.stop();

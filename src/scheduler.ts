@@ -16,6 +16,8 @@ export interface SchedulerOptions {
   logger: Logger;
   metrics?: Metrics;
   now?: () => number;
+  /** Told every evaluation (after it was applied): the time series records log rule counts from it. */
+  onEvaluated?: (rule: Rule, ev: Evaluation, at: number) => void;
 }
 
 /** Runs one evaluation with a hard deadline: a source that ignores the abort signal still cannot hang the rule. */
@@ -139,6 +141,7 @@ export class Scheduler {
       if (!ev.ok) this.o.metrics?.sourceErrors.inc({ source: ev.source });
       this.sourceLog.record(rule.id, ev, now);
       await this.o.engine.apply(rule, ev, now);
+      this.o.onEvaluated?.(rule, ev, now);
     } catch (e) {
       // A store or engine failure is surfaced and counted; the next tick tries again.
       this.o.metrics?.evaluations.inc({ rule: rule.id, outcome: 'internal_error' });

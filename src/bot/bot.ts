@@ -7,6 +7,7 @@ import { redact } from '../notify/telegram/errors.js';
 import { ALERT_ID_RE } from './args.js';
 import { chatAllowed, mayMutate, RefusalLog, type AuthPolicy } from './auth.js';
 import { COMMANDS, type BotDeps, type Command } from './commands/index.js';
+import type { CommandReply } from './commands/types.js';
 import { ackAlert, addSilence, ambiguousHtml, notRoutedHtml, resolveAlert, silenceForAlert } from './commands/mutate.js';
 import { inScope, scopeOf } from './scope.js';
 import { pressDrill, reportHtml } from './drill.js';
@@ -216,6 +217,7 @@ export class TelegramBot {
     const user = { id: ctx.from?.id ?? 0, label: userLabel(ctx.from) };
     let html: string;
     let buttons: { text: string; data: string }[][] | undefined;
+    let photo: Exclude<CommandReply, string>['photo'];
     if (c.mutating && !mayMutate(this.o.auth(), ctx.from?.id)) {
       this.log.warn({ chat: ctx.chat?.id, user: ctx.from?.id, command: c.name }, 'telegram: user not allowed to change alerts');
       html = 'Not authorized to change alerts.';
@@ -223,11 +225,19 @@ export class TelegramBot {
       try {
         const r = await c.run({ args: message.text.replace(/^\/\S*\s*/, ''), deps: this.o.deps, user, chatId: ctx.chat!.id });
         if (typeof r === 'string') html = r;
-        else ({ html, buttons } = r);
+        else ({ html, buttons, photo } = r);
       } catch (e) {
         this.log.error({ command: c.name, chat: ctx.chat?.id, error: this.safe(e) }, 'telegram command failed');
         html = `⚠️ /${c.name} failed: ${escapeHtml(truncateText(this.safe(e), 300))}`;
       }
+    }
+    if (photo) {
+      // The chart first, the numbers under it; a chart that cannot be sent still leaves the numbers.
+      // telegraf 4.16 drops object fields it does not know from multipart uploads (reply_parameters
+      // among them): sent as the JSON string the Bot API accepts in a form.
+      const replyParameters = JSON.stringify({ message_id: message.message_id, allow_sending_without_reply: true }) as unknown as { message_id: number };
+      await ctx.replyWithPhoto({ source: photo.png, filename: photo.filename }, { caption: truncateText(photo.caption, 1000), reply_parameters: replyParameters })
+        .catch((e: unknown) => this.log.warn({ command: c.name, chat: ctx.chat?.id, error: this.safe(e) }, 'telegram: could not send the chart; sending the text only'));
     }
     await ctx.reply(html, {
       parse_mode: 'HTML', link_preview_options: { is_disabled: true }, reply_parameters: { message_id: message.message_id, allow_sending_without_reply: true },

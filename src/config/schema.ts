@@ -206,13 +206,34 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   state: z
-    .strictObject({ path: z.string().min(1).prefault('../.state/odoo-ha-watch.db').meta({ description: 'SQLite file, relative to this config file.' }) })
+    .strictObject({
+      path: z.string().min(1).prefault('../.state/odoo-ha-watch.db').meta({ description: 'SQLite file, relative to this config file.' }),
+      series: z
+        .strictObject({
+          enabled: z.boolean().prefault(true).meta({ description: 'Keep a compact time series of what is polled (replication lag, leader/timeline, HAProxy UP servers, log rule counts) for /lag charts and the status page.' }),
+          every: zDuration({ min: 1000 }).prefault('15s').meta({ description: 'How often the cluster is sampled.' }),
+          retention: zDuration({ min: 60_000 }).prefault('7d').meta({ description: 'Samples older than this are dropped.' }),
+          raw_for: zDuration({ min: 60_000 }).prefault('6h').meta({ description: 'Samples older than this are downsampled to one per `step` (the maximum of the bucket: lag peaks survive).' }),
+          step: zDuration({ min: 1000 }).prefault('5m').meta({ description: 'Bucket width of downsampled samples.' }),
+        })
+        .prefault({}),
+    })
     .prefault({}),
   http: z
     .strictObject({
       enabled: z.boolean().prefault(true),
       listen: z.string().prefault('127.0.0.1'),
       port: z.number().int().min(0).max(65535).prefault(9108),
+      status_page: z
+        .strictObject({
+          enabled: z.boolean().prefault(true).meta({ description: 'Serve the read-only status page at / (members, HAProxy, alerts, incidents, lag chart).' }),
+          refresh: zDuration({ min: 5000 }).prefault('15s').meta({ description: 'The page reloads itself this often.' }),
+          lag_range: zDuration({ min: 60_000 }).prefault('1h').meta({ description: 'Time range of the lag chart on the page.' }),
+          username: z.string().min(1).optional().meta({ description: 'Basic auth user; with password (or password_file) the page and its chart require it.' }),
+          password: z.string().min(1).optional(),
+        })
+        .refine((p) => (p.username === undefined) === (p.password === undefined), { message: 'username and password go together' })
+        .prefault({}),
     })
     .prefault({}),
   log: z.strictObject({

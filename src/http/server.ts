@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { Metrics } from './metrics.js';
+import type { ExtraRoutes } from './status-routes.js';
 
 export interface ReadinessCheck {
   name: string;
@@ -14,12 +15,15 @@ export interface HealthServerOptions {
   readiness: () => Promise<ReadinessCheck[]>;
   /** Extra JSON endpoints (path → body), e.g. /ha with several watchers. */
   json?: Record<string, () => unknown>;
+  /** More GET routes (the status page); undefined from it = not found. */
+  routes?: ExtraRoutes;
 }
 
 /** /healthz (the process answers), /readyz (it can do its job), /metrics (Prometheus text). */
 export async function startHealthServer(o: HealthServerOptions): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    let extra: Awaited<ReturnType<ExtraRoutes>>;
     try {
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -33,6 +37,8 @@ export async function startHealthServer(o: HealthServerOptions): Promise<{ serve
         res.writeHead(200, { 'content-type': o.metrics.registry.contentType }).end(await o.metrics.registry.metrics());
       } else if (o.json?.[path]) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(o.json[path](), null, 2)}\n`);
+      } else if (o.routes && (extra = await o.routes(path, req))) {
+        res.writeHead(extra.status, extra.headers).end(req.method === 'HEAD' ? undefined : extra.body);
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics\n');
       }

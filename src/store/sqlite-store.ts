@@ -5,7 +5,7 @@ import type { Alert, AlertState } from '../alerts/alert.js';
 import type { Transition } from '../alerts/lifecycle.js';
 import type { Silence } from '../alerts/silences.js';
 import type { DrillReport } from '../drill/types.js';
-import { StoreWriteError, type EvaluationCommit, type OutboxItem, type OutboxState, type RuleHealth, type StateStore, type StoreHealth } from './store.js';
+import { StoreWriteError, type Sample, type EvaluationCommit, type OutboxItem, type OutboxState, type RuleHealth, type StateStore, type StoreHealth } from './store.js';
 
 /**
  * Ordered migrations; PRAGMA user_version records how many ran. Append, never edit:
@@ -52,6 +52,16 @@ export const MIGRATIONS: readonly string[] = [
      meta TEXT NOT NULL,
      PRIMARY KEY (receiver, fingerprint, episode)
    );`,
+  // Compact time series for charts (/lag, the status page): numbers only, one row per point.
+  `CREATE TABLE samples (
+     series TEXT NOT NULL,
+     key TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     step INTEGER NOT NULL DEFAULT 0,
+     value REAL NOT NULL,
+     PRIMARY KEY (series, key, step, at)
+   ) WITHOUT ROWID;
+   CREATE INDEX samples_at ON samples(series, at);`,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -317,6 +327,40 @@ export class SqliteStore implements StateStore {
       this.db.prepare('DELETE FROM rule_health WHERE rule_id = ?').run(ruleId);
       this.db.prepare('DELETE FROM cursors WHERE rule_id = ?').run(ruleId);
     })());
+  }
+
+  async addSamples(samples: readonly Sample[]): Promise<void> {
+    if (samples.length === 0) return;
+    const ins = this.db.prepare('INSERT INTO samples (series, key, at, step, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT(series, key, step, at) DO UPDATE SET value = excluded.value');
+    this.write('samples', () => this.db.transaction(() => {
+      for (const s of samples) if (Number.isFinite(s.value)) ins.run(s.series, s.key, Math.round(s.at), s.step ?? 0, s.value);
+    })());
+  }
+
+  async samples(series: string | readonly string[], from: number, to: number): Promise<Sample[]> {
+    const list = typeof series === 'string' ? [series] : [...series];
+    if (list.length === 0) return [];
+    const rows = this.db
+      .prepare(`SELECT series, key, at, step, value FROM samples WHERE series IN (${list.map(() => '?').join(',')}) AND at >= ? AND at <= ? ORDER BY at, series, key`)
+      .all(...list, from, to) as Sample[];
+    return rows;
+  }
+
+  async compactSamples(o: { rawBefore: number; step: number; dropBefore: number }): Promise<number> {
+    // Only whole buckets are folded: a bucket still receiving raw samples would be written twice.
+    // (CAST: numbers are bound as REAL, and at / step must be integer division.)
+    const cut = Math.floor(o.rawBefore / o.step) * o.step;
+    let n = 0;
+    this.write(undefined, () => this.db.transaction(() => {
+      this.db.prepare(
+        `INSERT INTO samples (series, key, at, step, value)
+           SELECT series, key, (at / CAST(@step AS INTEGER)) * CAST(@step AS INTEGER), CAST(@step AS INTEGER), MAX(value) FROM samples WHERE step = 0 AND at < @cut GROUP BY series, key, at / CAST(@step AS INTEGER)
+         ON CONFLICT(series, key, step, at) DO UPDATE SET value = MAX(value, excluded.value)`,
+      ).run({ step: Math.round(o.step), cut });
+      n += this.db.prepare('DELETE FROM samples WHERE step = 0 AND at < ?').run(cut).changes;
+      n += this.db.prepare('DELETE FROM samples WHERE at < ?').run(o.dropBefore).changes;
+    })());
+    return n;
   }
 
   async purge(before: number): Promise<number> {

@@ -49,6 +49,19 @@ export class StoreWriteError extends Error {
   }
 }
 
+/**
+ * One point of a compact time series (src/series/): `series` says what was measured (lag_bytes,
+ * haproxy_up…), `key` of what (a member, a backend, a rule id; '' when there is one), `step` the
+ * width in ms of the bucket it summarises (0 = a raw poll; downsampled buckets keep the maximum).
+ */
+export interface Sample {
+  series: string;
+  key: string;
+  at: number;
+  value: number;
+  step?: number;
+}
+
 /** Whether the store can be written: a store that cannot is the service going silent. */
 export type StoreHealth = { writable: true } | { writable: false; reason: string; since: number };
 
@@ -91,6 +104,16 @@ export interface StateStore extends DrillStore {
   forgetRule(ruleId: string): Promise<void>;
   /** The outcome of the last write: readiness fails, and the chats are told, while it cannot write. */
   health(): StoreHealth;
+
+  /** Appends raw samples (one poll). */
+  addSamples(samples: readonly Sample[]): Promise<void>;
+  /** Samples of `series` (any of them when a list) with from <= at <= to, oldest first, raw and downsampled mixed. */
+  samples(series: string | readonly string[], from: number, to: number): Promise<Sample[]>;
+  /**
+   * Raw samples older than `rawBefore` become one sample per `step` bucket (the maximum: a lag peak
+   * must survive downsampling); every sample older than `dropBefore` goes. Returns rows removed.
+   */
+  compactSamples(o: { rawBefore: number; step: number; dropBefore: number }): Promise<number>;
 
   /** Drop resolved alerts, sent outbox items and history older than `before`. */
   purge(before: number): Promise<number>;

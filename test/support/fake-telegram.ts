@@ -105,6 +105,8 @@ export interface StoredMessage {
   history: Array<{ rawText: string; parseMode?: string; replyMarkup?: unknown; at: number }>;
   deleted: boolean;
   message: Message;
+  /** sendPhoto: the uploaded image (text is then the caption). */
+  photo?: Buffer;
 }
 
 export interface PushCommandOptions {
@@ -189,7 +191,7 @@ const badRequest = (d: string): ApiError => new ApiError(400, `Bad Request: ${d}
 const METHOD_NAMES = [
   'getMe', 'deleteWebhook', 'setWebhook', 'getWebhookInfo', 'getUpdates', 'sendMessage', 'editMessageText',
   'editMessageReplyMarkup', 'answerCallbackQuery', 'setMyCommands', 'getMyCommands', 'deleteMyCommands',
-  'deleteMessage', 'sendChatAction', 'getChat',
+  'deleteMessage', 'sendChatAction', 'getChat', 'sendPhoto',
 ];
 /** The Bot API treats method names case-insensitively. */
 const CANONICAL = new Map(METHOD_NAMES.map((m) => [m.toLowerCase(), m]));
@@ -478,6 +480,30 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       chatStore(key).set(stored.messageId, stored);
       return message;
     },
+    sendPhoto: (p) => {
+      const { key, chat } = requireChat(p);
+      const file = p['photo'] as { bytes?: Buffer; size?: number } | string | undefined;
+      if (file === undefined || file === '') throw badRequest('there is no photo in the request');
+      if (typeof file === 'object' && (file.size ?? 0) > 10 * 1024 * 1024) throw badRequest('PHOTO_INVALID_DIMENSIONS');
+      const caption = str(p['caption']) ?? '';
+      if (caption.length > 1024) throw badRequest('message caption is too long');
+      const replyParameters = obj(p['reply_parameters']) as { message_id?: unknown } | undefined;
+      const replyTo = int(p['reply_to_message_id']) ?? int(replyParameters?.message_id);
+      const base: Omit<StoredMessage, 'message'> = {
+        chatId: Number(key), messageId: allocMessageId(key), fromBot: true, text: caption, rawText: caption, entities: [],
+        ...(replyTo !== undefined ? { replyToMessageId: replyTo } : {}),
+        ...(replyParameters !== undefined ? { replyParameters } : {}),
+        date: nowSeconds(), history: [], deleted: false,
+        ...(typeof file === 'object' && file.bytes ? { photo: file.bytes } : {}),
+      };
+      const message = { ...(toMessage(base, chat, botUser) as unknown as Record<string, unknown>) };
+      delete message['text'];
+      message['photo'] = [{ file_id: `photo-${key}-${base.messageId}`, file_unique_id: `u${base.messageId}`, width: 900, height: 420 }];
+      if (caption) message['caption'] = caption;
+      const stored: StoredMessage = { ...base, message: message as unknown as Message };
+      chatStore(key).set(stored.messageId, stored);
+      return message;
+    },
     editMessageText: (p) => {
       if (p['inline_message_id'] !== undefined) return true;
       const { stored } = findMessage(p, 'message to edit not found');
@@ -635,7 +661,8 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       // undici's Response parses both encodings, so no hand-written multipart parser is needed.
       const form = await new Response(raw, { headers: { 'content-type': ct } }).formData();
       for (const [k, v] of form.entries()) {
-        params[k] = typeof v === 'string' ? v : { filename: v.name, size: v.size, type: v.type };
+        // Uploaded files keep their bytes: tests decode the charts the bot sends.
+        params[k] = typeof v === 'string' ? v : { filename: v.name, size: v.size, type: v.type, bytes: Buffer.from(await v.arrayBuffer()) };
       }
       return params;
     }

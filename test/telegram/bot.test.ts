@@ -183,7 +183,7 @@ describe('telegram bot over real HTTP (telegraf ↔ fake Bot API)', () => {
     assert.equal((await c.store.findAlert(alert.shortId))!.ackedBy, 'User1001 (id 1001)');
     assert.match(await ask('/alerts'), /acked by User1001/);
     assert.match(await ask('/history'), /pg-down pending→firing/);
-    assert.match(await ask('/history 0'), /n must be between 1 and 50\nUsage: \/history \[n\]/);
+    assert.match(await ask('/history 0'), /n must be between 1 and 50\nUsage: \/history \[n\|range\]/);
     assert.match(await ask('/history lots'), /"lots" is not a number/);
     const rules = await ask('/rules');
     assert.match(rules, /pg-down http — 🔥 1 firing/);

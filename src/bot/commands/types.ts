@@ -8,10 +8,8 @@ import type { DrillRequest } from '../../drill/run.js';
 import type { DrillReport } from '../../drill/types.js';
 
 /** A reply with inline buttons (callback data ≤ 64 bytes). */
-export interface CommandReply {
-  html: string;
-  buttons?: { text: string; data: string }[][];
-}
+/** A command's answer: HTML text, or text with buttons (drill confirmation) and/or a chart sent before it. */
+export type CommandReply = string | { html: string; buttons?: { text: string; data: string }[][]; photo?: { png: Buffer; caption: string; filename: string } };
 
 /** What commands read and change: injected, so every command is testable without Telegram. */
 export interface BotDeps {
@@ -39,6 +37,8 @@ export interface CommandCall {
   chatId: number | string;
 }
 
+/** A reply: HTML text, optionally with a chart sent first as a photo (its caption a short title). */
+
 export interface Command {
   name: string;
   /** For setMyCommands and /help. */
@@ -46,5 +46,5 @@ export interface Command {
   usage: string;
   /** Changes state: limited to `allowed_users` when configured. */
   mutating: boolean;
-  run(call: CommandCall): Promise<string | CommandReply>;
+  run(call: CommandCall): Promise<CommandReply>;
 }
