@@ -11,13 +11,22 @@ import { existsSync } from 'node:fs';
 const scopes = {
   alerts: {
     mutate: ['src/alerts/**/*.ts'],
-    tests: ['test/alerts/concurrency.test.ts', 'test/alerts/inhibit.test.ts', 'test/alerts/lifecycle.test.ts', 'test/alerts/mutation-gaps.test.ts'],
+    tests: [
+      'test/alerts/concurrency.test.ts',
+      'test/alerts/inhibit.test.ts',
+      'test/alerts/lifecycle.test.ts',
+      'test/alerts/mutation-gaps.test.ts',
+    ],
   },
   rules: {
     mutate: ['src/rules/types/**/*.ts'],
     tests: [
-      'test/rules/cluster-rules.test.ts', 'test/rules/cluster-rule-types.test.ts', 'test/rules/cluster-unknowns.test.ts',
-      'test/elasticsearch/types.test.ts', 'test/elasticsearch/log-rule-types.test.ts', 'test/sources/postgres.test.ts',
+      'test/rules/cluster-rules.test.ts',
+      'test/rules/cluster-rule-types.test.ts',
+      'test/rules/cluster-unknowns.test.ts',
+      'test/elasticsearch/types.test.ts',
+      'test/elasticsearch/log-rule-types.test.ts',
+      'test/sources/postgres.test.ts',
       'test/rules/mutation-gaps.test.ts',
     ],
   },
@@ -27,7 +36,12 @@ const scopes = {
   },
   store: {
     mutate: ['src/store/**/*.ts'],
-    tests: ['test/alerts/lifecycle.test.ts', 'test/app/store-and-retire.test.ts', 'test/elasticsearch/windows.test.ts', 'test/telegram/delivery.test.ts'],
+    tests: [
+      'test/alerts/lifecycle.test.ts',
+      'test/app/store-and-retire.test.ts',
+      'test/elasticsearch/windows.test.ts',
+      'test/telegram/delivery.test.ts',
+    ],
   },
 };
 

@@ -37,7 +37,8 @@ import type { OutboxItem } from '../src/store/store.js';
 import { labConfigYaml } from '../test/integration/cluster-harness.js';
 import { labSkipReason, startLab, type Lab, type MemberName } from '../test/support/lab.js';
 
-const USAGE = 'npm run bench -- [--runs N] [--idle-seconds S] [--detect events|polling|both]   (as root; = tsx bench/failover.ts …)';
+const USAGE =
+  'npm run bench -- [--runs N] [--idle-seconds S] [--detect events|polling|both]   (as root; = tsx bench/failover.ts …)';
 const CLUSTER_POLL_MS = 150;
 const MIN = 60_000;
 
@@ -72,16 +73,25 @@ class TimingNotifier implements Notifier {
     for (;;) {
       const hit = this.handed.find((h) => h.at >= since && pred(h.n));
       if (hit) return hit;
-      if (Date.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; handed since ${iso(since)}:\n${this.describe(since)}`);
+      if (Date.now() >= deadline)
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what}; handed since ${iso(since)}:\n${this.describe(since)}`,
+        );
       await sleep(50);
     }
   }
   describe(since = 0): string {
-    return this.handed.filter((h) => h.at >= since).map((h) => `  ${iso(h.at)} ${h.n.kind} ${h.n.rule.id}: ${h.n.alerts.map((a) => a.message).join(' | ')}`).join('\n') || '  (nothing)';
+    return (
+      this.handed
+        .filter((h) => h.at >= since)
+        .map((h) => `  ${iso(h.at)} ${h.n.kind} ${h.n.rule.id}: ${h.n.alerts.map((a) => a.message).join(' | ')}`)
+        .join('\n') || '  (nothing)'
+    );
   }
 }
 
-const isFailoverDone = (n: Notification) => n.rule.id === 'patroni-failover' && n.kind === 'firing' && n.alerts.some((a) => a.labels['event'] === 'failover');
+const isFailoverDone = (n: Notification) =>
+  n.rule.id === 'patroni-failover' && n.kind === 'firing' && n.alerts.some((a) => a.labels['event'] === 'failover');
 
 interface ClusterWatch {
   stop(): void;
@@ -101,7 +111,8 @@ interface ClusterWatch {
 function watchCluster(members: readonly { name: string; url: string }[], old: string): ClusterWatch {
   let stopped = false;
   const w: ClusterWatch = { stop: () => (stopped = true) };
-  const get = async <T>(url: string): Promise<T> => (await (await fetch(url, { signal: AbortSignal.timeout(1000) })).json()) as T;
+  const get = async <T>(url: string): Promise<T> =>
+    (await (await fetch(url, { signal: AbortSignal.timeout(1000) })).json()) as T;
   const earliest = (cur: number | undefined, at: number) => (cur === undefined || at < cur ? at : cur);
   void (async () => {
     while (!stopped) {
@@ -109,15 +120,21 @@ function watchCluster(members: readonly { name: string; url: string }[], old: st
       await Promise.all(
         members.map(async (m) => {
           try {
-            const [cluster, self] = await Promise.all([get<{ members?: { name: string; role: string; state: string }[] }>(`${m.url}/cluster`), get<{ role?: string; state?: string }>(`${m.url}/patroni`)]);
+            const [cluster, self] = await Promise.all([
+              get<{ members?: { name: string; role: string; state: string }[] }>(`${m.url}/cluster`),
+              get<{ role?: string; state?: string }>(`${m.url}/patroni`),
+            ]);
             const at = Date.now();
-            const l = cluster.members?.find((x) => (x.role === 'leader' || x.role === 'standby_leader') && x.name !== old);
+            const l = cluster.members?.find(
+              (x) => (x.role === 'leader' || x.role === 'standby_leader') && x.name !== old,
+            );
             if (l) {
               w.visible = earliest(w.visible, at);
               w.leader ??= l.name;
               if (l.state === 'running') w.running = earliest(w.running, at);
             }
-            if (m.name !== old && (self.role === 'master' || self.role === 'primary') && self.state === 'running') w.promoted = earliest(w.promoted, at);
+            if (m.name !== old && (self.role === 'master' || self.role === 'primary') && self.state === 'running')
+              w.promoted = earliest(w.promoted, at);
           } catch {
             // the killed member refuses; a busy one may time out — next poll
           }
@@ -190,15 +207,34 @@ async function runMode(mode: Detect, lab: Lab, runs: number, idleMs: number): Pr
   const store = new SqliteStore(join(dir, 'state.db'));
   const notifier = new TimingNotifier();
   const outbox = new OutboxWorker({ store, notifiers: [notifier], logger: silentLogger });
-  const engine = new AlertEngine({ store, notifiers: [notifier], cluster: config.cluster.name, logger: silentLogger, failingAfterMs: config.evaluation.failing_source_after, inhibit: config.inhibit, onCommitted: () => outbox.kick() });
+  const engine = new AlertEngine({
+    store,
+    notifiers: [notifier],
+    cluster: config.cluster.name,
+    logger: silentLogger,
+    failingAfterMs: config.evaluation.failing_source_after,
+    inhibit: config.inhibit,
+    onCommitted: () => outbox.kick(),
+  });
   const scheduler = new Scheduler({ engine, registry, sources, store, logger: silentLogger });
   let events = 0;
-  const trigger = new ClusterTrigger({ evaluateNow: (f) => scheduler.evaluateNow(f), sourceOf: (r) => registry.get(r.type)?.source, refresh: () => sources.refresh?.(), logger: silentLogger, onEvent: () => events++ });
+  const trigger = new ClusterTrigger({
+    evaluateNow: (f) => scheduler.evaluateNow(f),
+    sourceOf: (r) => registry.get(r.type)?.source,
+    refresh: () => sources.refresh?.(),
+    logger: silentLogger,
+    onEvent: () => events++,
+  });
   scheduler.start(rules);
   outbox.start();
-  const clusterEvents = mode === 'events' ? startClusterEvents(config, { onEvent: (e) => trigger.handle(e), logger: silentLogger }) : undefined;
+  const clusterEvents =
+    mode === 'events'
+      ? startClusterEvents(config, { onEvent: (e) => trigger.handle(e), logger: silentLogger })
+      : undefined;
   const failover = rules.find((r) => r.id === 'patroni-failover');
-  out(`bench [${mode}]: ${rules.length} rules from rules/{patroni,haproxy,postgres,etcd}.yaml at their shipped intervals (patroni-failover every ${(failover?.every ?? 0) / 1000} s); ${runs} run(s)`);
+  out(
+    `bench [${mode}]: ${rules.length} rules from rules/{patroni,haproxy,postgres,etcd}.yaml at their shipped intervals (patroni-failover every ${(failover?.every ?? 0) / 1000} s); ${runs} run(s)`,
+  );
 
   const results: RunResult[] = [];
   const rssSamples: number[] = [];
@@ -208,7 +244,9 @@ async function runMode(mode: Detect, lab: Lab, runs: number, idleMs: number): Pr
       await lab.waitReady(180);
       // The previous incident must be over: no firing patroni-failover alert.
       const quietBy = Date.now() + 3 * MIN;
-      while ((await store.alertsForRule('patroni-failover')).some((a) => a.state === 'firing' || a.state === 'pending')) {
+      while (
+        (await store.alertsForRule('patroni-failover')).some((a) => a.state === 'firing' || a.state === 'pending')
+      ) {
         if (Date.now() > quietBy) throw new Error('patroni-failover still firing 3 min after the cluster was ready');
         await sleep(500);
       }
@@ -217,7 +255,10 @@ async function runMode(mode: Detect, lab: Lab, runs: number, idleMs: number): Pr
       const idle = await idleMinute(idleMs, rssSamples);
 
       const old = await lab.leader();
-      const watch = watchCluster(lab.info.patroniUrls.map((url, k) => ({ name: `pg-node-${k + 1}`, url })), old);
+      const watch = watchCluster(
+        lab.info.patroniUrls.map((url, k) => ({ name: `pg-node-${k + 1}`, url })),
+        old,
+      );
       const before = Date.now();
       const killed = await lab.run(['kill-primary'], 30_000);
       pendingRestart = old;
@@ -228,9 +269,14 @@ async function runMode(mode: Detect, lab: Lab, runs: number, idleMs: number): Pr
       const first = await notifier.waitFor(tKill, () => true, 2 * MIN, 'the first notification after the kill');
       const done = await notifier.waitFor(tKill, isFailoverDone, 3 * MIN, 'the failover-completed notification');
       const by = Date.now() + 10_000;
-      while ((watch.visible === undefined || watch.running === undefined || watch.promoted === undefined) && Date.now() < by) await sleep(50);
+      while (
+        (watch.visible === undefined || watch.running === undefined || watch.promoted === undefined) &&
+        Date.now() < by
+      )
+        await sleep(50);
       watch.stop();
-      if (watch.visible === undefined) throw new Error('notified of the failover, but no new leader was ever seen in /cluster');
+      if (watch.visible === undefined)
+        throw new Error('notified of the failover, but no new leader was ever seen in /cluster');
 
       const r: RunResult = {
         old,
@@ -254,10 +300,18 @@ async function runMode(mode: Detect, lab: Lab, runs: number, idleMs: number): Pr
       await lab.restartNode(old);
       pendingRestart = undefined;
       await lab.waitReady(180);
-      await notifier.waitFor(tKill, (n) => n.rule.id === 'patroni-failover' && n.kind === 'resolved', 4 * MIN, `the resolve once ${old} rejoined`);
+      await notifier.waitFor(
+        tKill,
+        (n) => n.rule.id === 'patroni-failover' && n.kind === 'resolved',
+        4 * MIN,
+        `the resolve once ${old} rejoined`,
+      );
     }
   } finally {
-    if (pendingRestart !== undefined) await lab.restartNode(pendingRestart).catch((e: unknown) => process.stderr.write(`bench: restarting ${pendingRestart} failed: ${String(e)}\n`));
+    if (pendingRestart !== undefined)
+      await lab
+        .restartNode(pendingRestart)
+        .catch((e: unknown) => process.stderr.write(`bench: restarting ${pendingRestart} failed: ${String(e)}\n`));
     trigger.cancel();
     await clusterEvents?.stop();
     await scheduler.stop();
@@ -270,16 +324,31 @@ async function runMode(mode: Detect, lab: Lab, runs: number, idleMs: number): Pr
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, 'idle-seconds': { type: 'string', default: '60' }, detect: { type: 'string', default: 'both' }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '5' },
+      'idle-seconds': { type: 'string', default: '60' },
+      detect: { type: 'string', default: 'both' },
+      help: { type: 'boolean', default: false },
+    },
+  });
   if (values.help) {
-    out(`usage: ${USAGE}\n  --runs N           failovers to measure per detection mode (default 5)\n  --idle-seconds S   steady-polling window for RSS/CPU per run (default 60)\n  --detect MODE      events (shipped), polling (baseline) or both, side by side (default)`);
+    out(
+      `usage: ${USAGE}\n  --runs N           failovers to measure per detection mode (default 5)\n  --idle-seconds S   steady-polling window for RSS/CPU per run (default 60)\n  --detect MODE      events (shipped), polling (baseline) or both, side by side (default)`,
+    );
     return 0;
   }
   const runs = Number(values.runs);
   const idleMs = Number(values['idle-seconds']) * 1000;
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a positive integer, got ${values.runs}`);
-  if (!Number.isFinite(idleMs) || idleMs < 1000) throw new Error(`--idle-seconds: expected >= 1, got ${values['idle-seconds']}`);
-  const modes: Detect[] = values.detect === 'both' ? ['polling', 'events'] : values.detect === 'events' || values.detect === 'polling' ? [values.detect] : [];
+  if (!Number.isFinite(idleMs) || idleMs < 1000)
+    throw new Error(`--idle-seconds: expected >= 1, got ${values['idle-seconds']}`);
+  const modes: Detect[] =
+    values.detect === 'both'
+      ? ['polling', 'events']
+      : values.detect === 'events' || values.detect === 'polling'
+        ? [values.detect]
+        : [];
   if (modes.length === 0) throw new Error(`--detect: expected events, polling or both, got ${values.detect}`);
   const skip = labSkipReason();
   if (skip !== undefined) {
@@ -296,15 +365,22 @@ async function main(): Promise<number> {
   for (const mode of modes) measured.push(await runMode(mode, lab, runs, idleMs));
 
   out('');
-  out(`failover benchmark: ${runs} run(s) per mode, shipped rule intervals (cluster polls shared for ${CLUSTER_POLL_TTL_MS} ms), /cluster polled by the bench every ${CLUSTER_POLL_MS} ms; median / max`);
+  out(
+    `failover benchmark: ${runs} run(s) per mode, shipped rule intervals (cluster polls shared for ${CLUSTER_POLL_TTL_MS} ms), /cluster polled by the bench every ${CLUSTER_POLL_MS} ms; median / max`,
+  );
   const cell = (xs: number[], digits: number) => {
     const st = stats(xs);
     return `${st.median.toFixed(digits)} / ${st.max.toFixed(digits)}`;
   };
-  const header = ['metric', ...measured.map((m) => (m.mode === 'events' ? 'events (shipped)' : 'polling only (baseline)')), 'target'];
+  const header = [
+    'metric',
+    ...measured.map((m) => (m.mode === 'events' ? 'events (shipped)' : 'polling only (baseline)')),
+    'target',
+  ];
   out(`| ${header.join(' | ')} |`);
   out(`|${header.map(() => '---').join('|')}|`);
-  const row = (name: string, f: (r: RunResult) => number, digits: number, target: string) => out(`| ${name} | ${measured.map((m) => cell(m.results.map(f), digits)).join(' | ')} | ${target} |`);
+  const row = (name: string, f: (r: RunResult) => number, digits: number, target: string) =>
+    out(`| ${name} | ${measured.map((m) => cell(m.results.map(f), digits)).join(' | ')} | ${target} |`);
   row('P1 kill -9 of the primary → first notification (s)', (r) => r.killToFirstMs / 1000, 2, 'median ≤ 0.5, max ≤ 1');
   row('P2 new leader in /cluster → failover notification (s)', (r) => r.visibleToNotifiedMs / 1000, 2, '≤ 0.1');
   row('new leader reports primary → failover notification (s)', (r) => r.promotedToNotifiedMs / 1000, 2, '');

@@ -23,14 +23,25 @@ const TOKEN = '654321:BENCH';
 const etcd = await startEtcdCluster(27640);
 const tg = await startFakeTelegram({ token: TOKEN, maxPollMs: 3000 });
 const target = await startTarget();
-const world: HaWorld = { dir: mkdtempSync(join(tmpdir(), 'ohw-ha-bench-')), apiRoot: tg.apiRoot, token: TOKEN, chatId: CHAT, targets: { 'bench-down': target.url } };
+const world: HaWorld = {
+  dir: mkdtempSync(join(tmpdir(), 'ohw-ha-bench-')),
+  apiRoot: tg.apiRoot,
+  token: TOKEN,
+  chatId: CHAT,
+  targets: { 'bench-down': target.url },
+};
 const ports: Record<string, number> = { 'obs-a': 27660, 'obs-b': 27661 };
 const procs: Record<string, WatcherProc> = {};
-const start = async (name: string) => { procs[name] = await startWatcher(world, { instance: name, port: ports[name]!, endpoints: etcd.urls }); };
+const start = async (name: string) => {
+  procs[name] = await startWatcher(world, { instance: name, port: ports[name]!, endpoints: etcd.urls });
+};
 const roleOf = async (name: string) => (await procs[name]!.ha())?.role;
 /** sendMessage calls answered 200 whose text matches (edits do not change these counts). */
-const count = (re: RegExp) => tg.callsOf('sendMessage').filter((c) => c.status === 200 && re.test(String(c.params['text']))).length;
-const resolves = () => tg.callsOf('editMessageText').filter((c) => c.status === 200 && /RESOLVED/.test(String(c.params['text']))).length + count(/RESOLVED/);
+const count = (re: RegExp) =>
+  tg.callsOf('sendMessage').filter((c) => c.status === 200 && re.test(String(c.params['text']))).length;
+const resolves = () =>
+  tg.callsOf('editMessageText').filter((c) => c.status === 200 && /RESOLVED/.test(String(c.params['text']))).length +
+  count(/RESOLVED/);
 
 const samples: number[] = [];
 let repeats = 0;
@@ -55,7 +66,9 @@ try {
     const took = Date.now() - t0;
     samples.push(took);
     if (count(/\bFIRING\b/) > firingAfter) repeats++;
-    process.stdout.write(`kill ${i + 1}/${kills}: ${active} killed, ${standby} sent the resolve after ${(took / 1000).toFixed(1)} s\n`);
+    process.stdout.write(
+      `kill ${i + 1}/${kills}: ${active} killed, ${standby} sent the resolve after ${(took / 1000).toFixed(1)} s\n`,
+    );
     await start(active);
     await until(`${active} standby`, async () => (await roleOf(active)) === 'standby', 30_000, 200);
   }
@@ -67,7 +80,14 @@ try {
   rmSync(world.dir, { recursive: true, force: true });
 }
 const sorted = [...samples].sort((a, b) => a - b);
-const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
-process.stdout.write(`\ntakeover (kill -9 of the active → resolve delivered by the standby), lease_ttl 10s, rules every 1s, ${samples.length} kills:\n`);
-process.stdout.write(`  median ${(median / 1000).toFixed(1)} s, min ${(sorted[0]! / 1000).toFixed(1)} s, max ${(sorted.at(-1)! / 1000).toFixed(1)} s; repeated FIRING: ${repeats}\n`);
+const median =
+  sorted.length % 2
+    ? sorted[(sorted.length - 1) / 2]!
+    : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+process.stdout.write(
+  `\ntakeover (kill -9 of the active → resolve delivered by the standby), lease_ttl 10s, rules every 1s, ${samples.length} kills:\n`,
+);
+process.stdout.write(
+  `  median ${(median / 1000).toFixed(1)} s, min ${(sorted[0]! / 1000).toFixed(1)} s, max ${(sorted.at(-1)! / 1000).toFixed(1)} s; repeated FIRING: ${repeats}\n`,
+);
 process.exit(0);

@@ -59,7 +59,8 @@ const info = lab.info;
 // every member, Odoo logs requests on both workers. Time stamps are "now"; event.ingested is set by the
 // stand-in as the project's ingest pipelines do.
 const es = await startFakeElasticsearch({ version: '9.1.0', ingestTimestamp: true });
-for (const ds of ['logs-odoo.app-default', 'logs-patroni.log-default', 'logs-postgresql.log-default']) es.createIndex(ds);
+for (const ds of ['logs-odoo.app-default', 'logs-patroni.log-default', 'logs-postgresql.log-default'])
+  es.createIndex(ds);
 let leader = await lab.leader();
 const feed = setInterval(() => {
   const now = new Date().toISOString();
@@ -68,12 +69,23 @@ const feed = setInterval(() => {
     [1, 2, 3].map((n) => {
       const member = `pg-node-${n}`;
       const role = member === leader ? 'the leader with the lock' : `a secondary, and following a leader (${leader})`;
-      return { '@timestamp': now, host: { name: member }, log: { level: 'INFO' }, patroni: { event: 'heartbeat' }, message: `INFO: no action. I am (${member}), ${role}` };
+      return {
+        '@timestamp': now,
+        host: { name: member },
+        log: { level: 'INFO' },
+        patroni: { event: 'heartbeat' },
+        message: `INFO: no action. I am (${member}), ${role}`,
+      };
     }),
   );
   es.indexDocs(
     'logs-odoo.app-default',
-    [1, 2].map((n) => ({ '@timestamp': now, host: { name: `odoo${n}` }, log: { level: 'INFO' }, message: `127.0.0.1 - - "GET /web/login HTTP/1.1" 200 - 12 0.004 0.010` })),
+    [1, 2].map((n) => ({
+      '@timestamp': now,
+      host: { name: `odoo${n}` },
+      log: { level: 'INFO' },
+      message: `127.0.0.1 - - "GET /web/login HTTP/1.1" 200 - 12 0.004 0.010`,
+    })),
   );
 }, 10_000);
 
@@ -84,7 +96,10 @@ const dir = mkdtempSync(join(tmpdir(), 'ohw-quiet-'));
 const shipped = readFileSync(join(ROOT, 'config/odoo-ha-watch.yaml'), 'utf8');
 const notifierAt = shipped.search(/^notifiers:/m);
 if (notifierAt < 0) throw new Error('config/odoo-ha-watch.yaml has no top-level notifiers: block');
-const config = `${shipped.slice(0, notifierAt).replace('"../rules/*.yaml"', JSON.stringify(join(ROOT, 'rules/*.yaml'))).replace(/^  every: .*$/m, `  every: ${values.every}`)}notifiers:
+const config = `${shipped
+  .slice(0, notifierAt)
+  .replace('"../rules/*.yaml"', JSON.stringify(join(ROOT, 'rules/*.yaml')))
+  .replace(/^ {2}every: .*$/m, `  every: ${values.every}`)}notifiers:
   telegram:
     token: ${JSON.stringify(telegram.token)}
     api_root: ${JSON.stringify(telegram.apiRoot)}
@@ -114,7 +129,11 @@ const env = {
   OHW_ETCD2_URL: e2,
   OHW_ETCD3_URL: e3,
 };
-const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run'], { env, cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+const service = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run'], {
+  env,
+  cwd: ROOT,
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
 let serviceLog = '';
 service.stderr.on('data', (b: Buffer) => {
   serviceLog = (serviceLog + b.toString()).slice(-20_000);
@@ -131,7 +150,9 @@ interface Seen {
 }
 const sent = (since: number): Seen[] =>
   telegram.calls
-    .filter((c) => c.at >= since && c.status === 200 && ['sendMessage', 'editMessageText', 'sendPhoto'].includes(c.method))
+    .filter(
+      (c) => c.at >= since && c.status === 200 && ['sendMessage', 'editMessageText', 'sendPhoto'].includes(c.method),
+    )
     .map((c) => ({ at: c.at, method: c.method, text: String(c.params.text ?? c.params.caption ?? '') }));
 const isPage = (s: Seen) => /critical|warning|🔴|🟠/i.test(s.text.split('\n')[0] ?? '');
 
@@ -140,7 +161,9 @@ try {
   // The bot is up once it polls; the first full evaluation pass follows within one interval.
   await telegram.waitForPolling(60_000);
   const t0 = Date.now();
-  out(`quiet-watch: lab leader ${leader}; service pid ${service.pid}; watching the healthy cluster for ${minutes} min (evaluation every ${values.every})`);
+  out(
+    `quiet-watch: lab leader ${leader}; service pid ${service.pid}; watching the healthy cluster for ${minutes} min (evaluation every ${values.every})`,
+  );
   await sleep(minutes * 60_000);
   if (exited) throw new Error(`the service exited during the healthy watch:\n${serviceLog}`);
   const healthy = sent(t0);
@@ -168,5 +191,9 @@ try {
   await es.close();
   rmSync(dir, { recursive: true, force: true });
 }
-out(failed ? 'quiet-watch: FAILED (see the messages above)' : 'quiet-watch: OK — nothing sent while healthy, no page on the planned switchover');
+out(
+  failed
+    ? 'quiet-watch: FAILED (see the messages above)'
+    : 'quiet-watch: OK — nothing sent while healthy, no page on the planned switchover',
+);
 process.exit(failed ? 1 : 0);

@@ -31,8 +31,16 @@ async function main(): Promise<void> {
   await lab.waitReady(120);
   const dir = mkdtempSync(join(tmpdir(), 'ohw-shots-'));
   const file = join(dir, 'config.yaml');
-  writeFileSync(file, `${labConfigYaml(lab.info)}\nstate: { path: ${JSON.stringify(join(dir, 'state.db'))}, series: { every: 2s } }\nhttp: { listen: 127.0.0.1, port: 0, status_page: { refresh: 15s, lag_range: 5m } }\n`);
-  const app = await createApp({ configPath: file, logger: silentLogger, notifiers: [new CapturingNotifier()], httpPort: 0 });
+  writeFileSync(
+    file,
+    `${labConfigYaml(lab.info)}\nstate: { path: ${JSON.stringify(join(dir, 'state.db'))}, series: { every: 2s } }\nhttp: { listen: 127.0.0.1, port: 0, status_page: { refresh: 15s, lag_range: 5m } }\n`,
+  );
+  const app = await createApp({
+    configPath: file,
+    logger: silentLogger,
+    notifiers: [new CapturingNotifier()],
+    httpPort: 0,
+  });
   await app.start();
   const t0 = Date.now();
   const leader = await lab.leader();
@@ -51,13 +59,34 @@ async function main(): Promise<void> {
     await sleep(20_000);
     await lab.stopApp(1);
     say('Odoo worker 1 stopped: waiting for the alert…');
-    for (let i = 0; i < 60 && !(await app.store.listAlerts(['firing'])).some((a) => a.ruleId.startsWith('haproxy-odoo')); i++) await sleep(1000);
+    for (
+      let i = 0;
+      i < 60 && !(await app.store.listAlerts(['firing'])).some((a) => a.ruleId.startsWith('haproxy-odoo'));
+      i++
+    )
+      await sleep(1000);
     const now = Date.now();
     const samples = await app.store.samples([SERIES.lagBytes, SERIES.lagSeconds, SERIES.leader], t0, now);
-    const status = await import('../src/status/snapshot.js').then((m) => m.buildStatus(app.loaded.config, app.sources, app.store, now));
-    writeFileSync(join(OUT, 'lag-chart.png'), lagChartPng({ cluster: app.loaded.config.cluster.name, from: t0, to: now, samples, ...(status.patroni ? { thresholdBytes: status.patroni.maximumLagOnFailoverBytes } : {}) }));
+    const status = await import('../src/status/snapshot.js').then((m) =>
+      m.buildStatus(app.loaded.config, app.sources, app.store, now),
+    );
+    writeFileSync(
+      join(OUT, 'lag-chart.png'),
+      lagChartPng({
+        cluster: app.loaded.config.cluster.name,
+        from: t0,
+        to: now,
+        samples,
+        ...(status.patroni ? { thresholdBytes: status.patroni.maximumLagOnFailoverBytes } : {}),
+      }),
+    );
     say(`wrote docs/img/lag-chart.png (${samples.length} samples)`);
-    await screenshot(`http://127.0.0.1:${app.httpPort}/`, join(OUT, 'status-page.png'), { width: 1100, height: 1250 }, 60_000);
+    await screenshot(
+      `http://127.0.0.1:${app.httpPort}/`,
+      join(OUT, 'status-page.png'),
+      { width: 1100, height: 1250 },
+      60_000,
+    );
     say('wrote docs/img/status-page.png');
   } finally {
     await lab.unlag(replica).catch(() => undefined);
@@ -67,7 +96,10 @@ async function main(): Promise<void> {
   say('done (the lab is left up: scripts/lab down)');
 }
 
-main().then(() => process.exit(0), (e: unknown) => {
-  process.stderr.write(`screenshots failed: ${(e as Error)?.stack ?? String(e)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`screenshots failed: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(1);
+  },
+);

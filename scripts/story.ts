@@ -17,4 +17,6 @@ const lab = await startLab();
 const s = await runFailoverStory(lab, { degradedMs: 30_000, log: (m) => process.stderr.write(`story: ${m}\n`) });
 const out = resolve(import.meta.dirname, '../docs/failover-story.md');
 writeFileSync(out, storyMarkdown(s, { command: 'npm run story', date: new Date().toISOString().slice(0, 10) }));
-process.stdout.write(`wrote ${out}: kill → page ${s.pageMs} ms, kill → failover reply ${s.failoverReplyMs} ms, new leader → reply ${s.leaderToReplyMs} ms, restart → resolve ${s.restartToResolveMs} ms\n`);
+process.stdout.write(
+  `wrote ${out}: kill → page ${s.pageMs} ms, kill → failover reply ${s.failoverReplyMs} ms, new leader → reply ${s.leaderToReplyMs} ms, restart → resolve ${s.restartToResolveMs} ms\n`,
+);

@@ -84,7 +84,9 @@ export function loadOrThrow(configPath: string, opts: LoadOptions = {}): Loaded 
 export async function createApp(o: AppOptions): Promise<App> {
   const registry = o.registry ?? createRegistry();
   let loaded = loadOrThrow(o.configPath, { ...o, registry });
-  const logger = o.logger ?? createLogger({ level: loaded.config.log.level, pretty: resolveLogFormat(loaded.config.log.format) === 'human' });
+  const logger =
+    o.logger ??
+    createLogger({ level: loaded.config.log.level, pretty: resolveLogFormat(loaded.config.log.format) === 'human' });
   const metrics = createMetrics();
   const now = o.now ?? Date.now;
   const storePath = resolveFromConfig(loaded, loaded.config.state.path);
@@ -95,34 +97,89 @@ export async function createApp(o: AppOptions): Promise<App> {
       logger.error({ path: storePath, reason: h.reason }, 'state store not writable: alerting degraded');
       if (degradedNotice) return;
       degradedNotice = { since: h.since, reason: h.reason };
-      void sendDirect(notifiers, systemNotification({
-        cluster: loaded.config.cluster.name, id: STORE_ALERT_ID, name: 'Alerting degraded: state store not writable', severity: 'critical', kind: 'firing', now: now(), since: h.since,
-        message: `state store ${storePath} not writable: ${h.reason}. Rules still evaluate, but alert state cannot be saved: pages may come late or twice until it is writable again.`,
-        runbook: 'Free disk space on the volume of state.path (or fix its permissions / read-only mount); the service retries every evaluation and says when it recovered.',
-      }), { logger, now });
+      void sendDirect(
+        notifiers,
+        systemNotification({
+          cluster: loaded.config.cluster.name,
+          id: STORE_ALERT_ID,
+          name: 'Alerting degraded: state store not writable',
+          severity: 'critical',
+          kind: 'firing',
+          now: now(),
+          since: h.since,
+          message: `state store ${storePath} not writable: ${h.reason}. Rules still evaluate, but alert state cannot be saved: pages may come late or twice until it is writable again.`,
+          runbook:
+            'Free disk space on the volume of state.path (or fix its permissions / read-only mount); the service retries every evaluation and says when it recovered.',
+        }),
+        { logger, now },
+      );
       return;
     }
     logger.info({ path: storePath }, 'state store writable again');
     if (!degradedNotice) return;
     const was = degradedNotice;
     degradedNotice = undefined;
-    void sendDirect(notifiers, systemNotification({
-      cluster: loaded.config.cluster.name, id: STORE_ALERT_ID, name: 'Alerting degraded: state store not writable', severity: 'critical', kind: 'resolved', now: now(), since: was.since,
-      message: `state store ${storePath} writable again after ${formatDuration(now() - was.since)} (was: ${was.reason}); alert state is being brought up to date`,
-    }), { logger, now });
+    void sendDirect(
+      notifiers,
+      systemNotification({
+        cluster: loaded.config.cluster.name,
+        id: STORE_ALERT_ID,
+        name: 'Alerting degraded: state store not writable',
+        severity: 'critical',
+        kind: 'resolved',
+        now: now(),
+        since: was.since,
+        message: `state store ${storePath} writable again after ${formatDuration(now() - was.since)} (was: ${was.reason}); alert state is being brought up to date`,
+      }),
+      { logger, now },
+    );
   };
   const opened = SqliteStore.openForService(storePath, { onHealthChange: onStoreHealth, now });
   // Several watchers (`ha:`): each keeps its own SQLite; silences, acks and what was sent are shared in etcd.
   const haConfig = loaded.config.ha;
-  const ha = haConfig ? new HaRuntime({ ha: haConfig, local: opened.store, logger, registry: metrics.registry, now, resolvePath: (p) => resolveFromConfig(loaded, p) }) : undefined;
+  const ha = haConfig
+    ? new HaRuntime({
+        ha: haConfig,
+        local: opened.store,
+        logger,
+        registry: metrics.registry,
+        now,
+        resolvePath: (p) => resolveFromConfig(loaded, p),
+      })
+    : undefined;
   const store = ha ? ha.store : opened.store;
   const sources = o.sources ?? createSources(loaded.config, logger);
   if (ha) sources.ha = ha;
   const notifiers = o.notifiers ?? buildNotifiers(loaded.config, logger, { store, ...(o.now ? { now: o.now } : {}) });
   const outbox = new OutboxWorker({ store, notifiers, logger, metrics, now, ...(ha ? { gate: ha.gate } : {}) });
-  const engine = new AlertEngine({ store, notifiers, cluster: loaded.config.cluster.name, logger, metrics, failingAfterMs: loaded.config.evaluation.failing_source_after, inhibit: loaded.config.inhibit, onCommitted: () => outbox.kick() });
-  const series = new SeriesRecorder({ config: () => loaded.config, sources, store, logger, now, sourceOf: (t) => registry.get(t)?.source });
-  const scheduler = new Scheduler({ engine, registry, sources, store, logger, metrics, now, onEvaluated: (rule, ev, at) => series.onEvaluated(rule, ev, at) });
+  const engine = new AlertEngine({
+    store,
+    notifiers,
+    cluster: loaded.config.cluster.name,
+    logger,
+    metrics,
+    failingAfterMs: loaded.config.evaluation.failing_source_after,
+    inhibit: loaded.config.inhibit,
+    onCommitted: () => outbox.kick(),
+  });
+  const series = new SeriesRecorder({
+    config: () => loaded.config,
+    sources,
+    store,
+    logger,
+    now,
+    sourceOf: (t) => registry.get(t)?.source,
+  });
+  const scheduler = new Scheduler({
+    engine,
+    registry,
+    sources,
+    store,
+    logger,
+    metrics,
+    now,
+    onEvaluated: (rule, ev, at) => series.onEvaluated(rule, ev, at),
+  });
   let http: Awaited<ReturnType<typeof startHealthServer>> | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   let gaugeTimer: NodeJS.Timeout | undefined;
@@ -147,7 +204,11 @@ export async function createApp(o: AppOptions): Promise<App> {
   const runStartupPreflight = () => {
     if (!(o.preflight ?? !o.sources)) return;
     // After a reload only when what it probes changed: the same findings are not logged twice.
-    const key = JSON.stringify([loaded.config.sources, loaded.config.cluster, logPatterns(loaded.config, loaded.rules)]);
+    const key = JSON.stringify([
+      loaded.config.sources,
+      loaded.config.cluster,
+      logPatterns(loaded.config, loaded.rules),
+    ]);
     if (key === preflightKey) return;
     preflightKey = key;
     const run = ++preflightRun;
@@ -156,8 +217,13 @@ export async function createApp(o: AppOptions): Promise<App> {
       (r) => {
         if (stopped || run !== preflightRun) return;
         preflight = r;
-        for (const f of r.findings) logger[f.severity === 'error' ? 'error' : 'warn']({ preflight: { source: f.source, severity: f.severity, fix: f.fix } }, `preflight: ${formatFinding(f)}`);
-        if (!r.findings.length && r.checked.length) logger.info({ checked: r.checked }, 'preflight: every source answers as configured');
+        for (const f of r.findings)
+          logger[f.severity === 'error' ? 'error' : 'warn'](
+            { preflight: { source: f.source, severity: f.severity, fix: f.fix } },
+            `preflight: ${formatFinding(f)}`,
+          );
+        if (!r.findings.length && r.checked.length)
+          logger.info({ checked: r.checked }, 'preflight: every source answers as configured');
       },
       (e: unknown) => {
         if (run === preflightRun) preflight = undefined;
@@ -167,18 +233,38 @@ export async function createApp(o: AppOptions): Promise<App> {
   };
 
   const readiness = async (): Promise<ReadinessCheck[]> => {
-    const checks: ReadinessCheck[] = [{ name: 'config', ok: lastReloadError === undefined, ...(lastReloadError ? { detail: `last reload failed, running the previous rule set: ${lastReloadError}` } : { detail: `${scheduler.activeRules.length} rules` }) }];
+    const checks: ReadinessCheck[] = [
+      {
+        name: 'config',
+        ok: lastReloadError === undefined,
+        ...(lastReloadError
+          ? { detail: `last reload failed, running the previous rule set: ${lastReloadError}` }
+          : { detail: `${scheduler.activeRules.length} rules` }),
+      },
+    ];
     try {
       const counts = await store.outboxCounts();
       const h = store.health();
-      checks.push(h.writable
-        ? { name: 'store', ok: true, detail: `schema v${store.schemaVersion}, outbox pending ${counts.pending}, failed ${counts.failed}` }
-        : { name: 'store', ok: false, detail: `not writable since ${new Date(h.since).toISOString()}: ${h.reason}` });
+      checks.push(
+        h.writable
+          ? {
+              name: 'store',
+              ok: true,
+              detail: `schema v${store.schemaVersion}, outbox pending ${counts.pending}, failed ${counts.failed}`,
+            }
+          : { name: 'store', ok: false, detail: `not writable since ${new Date(h.since).toISOString()}: ${h.reason}` },
+      );
     } catch (e) {
       checks.push({ name: 'store', ok: false, detail: (e as Error).message });
     }
-    const failing = (await store.ruleHealth().catch(() => [])).filter((h) => h.consecutiveFailures > 0 && scheduler.activeRules.some((r) => r.id === h.ruleId));
-    checks.push({ name: 'sources', ok: failing.length === 0, detail: failing.length ? failing.map((h) => `${h.ruleId}: ${h.lastError}`).join('; ') : 'all rules evaluating' });
+    const failing = (await store.ruleHealth().catch(() => [])).filter(
+      (h) => h.consecutiveFailures > 0 && scheduler.activeRules.some((r) => r.id === h.ruleId),
+    );
+    checks.push({
+      name: 'sources',
+      ok: failing.length === 0,
+      detail: failing.length ? failing.map((h) => `${h.ruleId}: ${h.lastError}`).join('; ') : 'all rules evaluating',
+    });
     if (clusterEvents) checks.push({ name: 'cluster-events', ok: true, detail: clusterEvents.describe() });
     if (ha) checks.push(ha.readiness());
     for (const n of notifiers) {
@@ -189,14 +275,21 @@ export async function createApp(o: AppOptions): Promise<App> {
     if (preflight === 'running') checks.push({ name: 'preflight', ok: true, detail: 'probing the sources' });
     else if (preflight) {
       const errors = preflight.findings.filter((f) => f.severity === 'error');
-      checks.push({ name: 'preflight', ok: errors.length === 0, detail: preflight.findings.length ? preflight.findings.map(formatFinding).join(' | ') : `nothing to fix (${preflight.checked.join(', ') || 'no sources'})` });
+      checks.push({
+        name: 'preflight',
+        ok: errors.length === 0,
+        detail: preflight.findings.length
+          ? preflight.findings.map(formatFinding).join(' | ')
+          : `nothing to fix (${preflight.checked.join(', ') || 'no sources'})`,
+      });
     }
     return checks;
   };
 
   const updateGauges = async () => {
     const alerts = await store.listAlerts();
-    for (const state of ['pending', 'firing', 'resolved'] as const) metrics.alerts.set({ state }, alerts.filter((a) => a.state === state).length);
+    for (const state of ['pending', 'firing', 'resolved'] as const)
+      metrics.alerts.set({ state }, alerts.filter((a) => a.state === state).length);
   };
 
   /**
@@ -206,31 +299,62 @@ export async function createApp(o: AppOptions): Promise<App> {
   const retireOrphans = async () => {
     const active = new Set(loaded.rules.filter((r) => r.enabled).map((r) => r.id));
     const ids = new Set<string>();
-    for (const a of await store.listAlerts(['pending', 'firing'])) if (a.ruleId !== EVALUATION_FAILING_RULE_ID && a.ruleId !== STORE_ALERT_ID) ids.add(a.ruleId);
+    for (const a of await store.listAlerts(['pending', 'firing']))
+      if (a.ruleId !== EVALUATION_FAILING_RULE_ID && a.ruleId !== STORE_ALERT_ID) ids.add(a.ruleId);
     for (const h of await store.ruleHealth()) ids.add(h.ruleId);
-    const retired = [...ids].filter((id) => !active.has(id)).map((id) => {
-      const known = loaded.rules.find((r) => r.id === id);
-      const rule: Pick<Rule, 'id' | 'name' | 'type' | 'severity'> = known ?? { id, name: id, type: 'removed', severity: 'warning' };
-      return { rule, reason: known ? 'rule disabled' : 'rule no longer in the rule files' };
-    });
+    const retired = [...ids]
+      .filter((id) => !active.has(id))
+      .map((id) => {
+        const known = loaded.rules.find((r) => r.id === id);
+        const rule: Pick<Rule, 'id' | 'name' | 'type' | 'severity'> = known ?? {
+          id,
+          name: id,
+          type: 'removed',
+          severity: 'warning',
+        };
+        return { rule, reason: known ? 'rule disabled' : 'rule no longer in the rule files' };
+      });
     if (retired.length) await engine.retire(retired, now());
   };
 
   const announceMovedAside = async () => {
     if (!opened.movedAside) return;
     const { to, reason } = opened.movedAside;
-    logger.error({ path: storePath, movedTo: to, reason }, 'state store was unreadable: moved aside, started with an empty store');
+    logger.error(
+      { path: storePath, movedTo: to, reason },
+      'state store was unreadable: moved aside, started with an empty store',
+    );
     const n = systemNotification({
-      cluster: loaded.config.cluster.name, id: STORE_RESET_ID, name: 'State store was corrupt: started empty', severity: 'warning', kind: 'firing', now: now(),
+      cluster: loaded.config.cluster.name,
+      id: STORE_RESET_ID,
+      name: 'State store was corrupt: started empty',
+      severity: 'warning',
+      kind: 'firing',
+      now: now(),
       message: `state store ${storePath} could not be read (${reason}): moved aside to ${to}; a fresh one was created. Alert state, silences and acks were reset: what is still wrong will page again.`,
     });
-    await store.commit({ upserts: [], deletes: [], transitions: [], outbox: notifiers.flatMap((nt) => nt.receivers(n).map((receiver) => ({ receiver, notification: n }))) });
+    await store.commit({
+      upserts: [],
+      deletes: [],
+      transitions: [],
+      outbox: notifiers.flatMap((nt) => nt.receivers(n).map((receiver) => ({ receiver, notification: n }))),
+    });
     outbox.kick();
   };
 
   const app: App = {
-    get loaded() { return loaded; },
-    store, metrics, logger, scheduler, engine, outbox, registry, sources, notifiers,
+    get loaded() {
+      return loaded;
+    },
+    store,
+    metrics,
+    logger,
+    scheduler,
+    engine,
+    outbox,
+    registry,
+    sources,
+    notifiers,
     async start() {
       await retireOrphans();
       ha?.start();
@@ -238,11 +362,21 @@ export async function createApp(o: AppOptions): Promise<App> {
       // Crashes and leader changes are learnt from events where the stack offers them, then confirmed
       // by the rules' own fresh polls; the ticks stay the safety net. Injected sources (tests) do not
       // read the config's cluster, so there is nothing of theirs to watch.
-      if (loaded.config.evaluation.on_cluster_events && !o.sources) clusterEvents = startClusterEvents(loaded.config, { onEvent: (e) => trigger.handle(e), logger, now });
+      if (loaded.config.evaluation.on_cluster_events && !o.sources)
+        clusterEvents = startClusterEvents(loaded.config, { onEvent: (e) => trigger.handle(e), logger, now });
       series.start();
       outbox.start();
       await announceMovedAside();
-      const newBot = () => createTelegramBot({ config: () => loaded.config, store, sources, rules: () => loaded.rules, notifiers, logger, now });
+      const newBot = () =>
+        createTelegramBot({
+          config: () => loaded.config,
+          store,
+          sources,
+          rules: () => loaded.rules,
+          notifiers,
+          logger,
+          now,
+        });
       if (!ha) {
         bot = newBot();
         await bot?.start();
@@ -251,30 +385,46 @@ export async function createApp(o: AppOptions): Promise<App> {
         // watcher that was active keeps its bot; the others stay quiet in the chat.
         let botChange: Promise<void> = Promise.resolve();
         ha.leadership.on('role', (role: string) => {
-          botChange = botChange.then(async () => {
-            if (role === 'active' && !bot) {
-              bot = newBot();
-              await bot?.start();
-            } else if (role !== 'active' && role !== 'fail-open' && bot) {
-              const b = bot;
-              bot = undefined;
-              await b.stop();
-            }
-            if (role === 'active' || role === 'fail-open') outbox.kick();
-          }).catch((e: unknown) => logger.error({ err: e }, 'ha: bot start/stop failed'));
+          botChange = botChange
+            .then(async () => {
+              if (role === 'active' && !bot) {
+                bot = newBot();
+                await bot?.start();
+              } else if (role !== 'active' && role !== 'fail-open' && bot) {
+                const b = bot;
+                bot = undefined;
+                await b.stop();
+              }
+              if (role === 'active' || role === 'fail-open') outbox.kick();
+            })
+            .catch((e: unknown) => logger.error({ err: e }, 'ha: bot start/stop failed'));
         });
       }
       if (loaded.config.http.enabled) {
-        http = await startHealthServer({ listen: loaded.config.http.listen, port: o.httpPort ?? loaded.config.http.port, metrics, readiness, ...(ha ? { json: { '/ha': () => ha.report() } } : {}), routes: statusRoutes({ config: () => loaded.config, sources, store, now, logger }) });
+        http = await startHealthServer({
+          listen: loaded.config.http.listen,
+          port: o.httpPort ?? loaded.config.http.port,
+          metrics,
+          readiness,
+          ...(ha ? { json: { '/ha': () => ha.report() } } : {}),
+          routes: statusRoutes({ config: () => loaded.config, sources, store, now, logger }),
+        });
         app.httpPort = http.port;
       }
       const retention = loaded.config.evaluation.resolved_retention;
-      purgeTimer = setInterval(() => void store.purge(now() - retention).catch((e) => logger.error({ err: e }, 'purge failed')), 3_600_000);
+      purgeTimer = setInterval(
+        () => void store.purge(now() - retention).catch((e) => logger.error({ err: e }, 'purge failed')),
+        3_600_000,
+      );
       purgeTimer.unref();
       gaugeTimer = setInterval(() => void updateGauges().catch(() => undefined), 5000);
       gaugeTimer.unref();
       if (o.statusLine) {
-        const print = () => void buildStatus(loaded.config, sources, store, now()).then((s) => o.statusLine!(formatStatusLine(s)), (e) => logger.warn({ err: e }, 'status line failed'));
+        const print = () =>
+          void buildStatus(loaded.config, sources, store, now()).then(
+            (s) => o.statusLine!(formatStatusLine(s)),
+            (e) => logger.warn({ err: e }, 'status line failed'),
+          );
         setTimeout(print, 3000).unref(); // after the first polls: a newcomer sees the cluster at once
         statusTimer = setInterval(print, loaded.config.log.status_every);
         statusTimer.unref();
@@ -290,7 +440,15 @@ export async function createApp(o: AppOptions): Promise<App> {
           });
         }
       }
-      logger.info({ rules: scheduler.activeRules.length, files: loaded.ruleFiles.length, notifiers: notifiers.map((n) => n.name), http: app.httpPort }, 'odoo-ha-watch started');
+      logger.info(
+        {
+          rules: scheduler.activeRules.length,
+          files: loaded.ruleFiles.length,
+          notifiers: notifiers.map((n) => n.name),
+          http: app.httpPort,
+        },
+        'odoo-ha-watch started',
+      );
       runStartupPreflight();
       // Once: a server or node that matches no Patroni member is a configuration warning with its fix
       // (the rules treat the comparison as unknown), never a page.
@@ -299,7 +457,8 @@ export async function createApp(o: AppOptions): Promise<App> {
         void checkTopology(loaded.config, loaded.rules, sources).then(
           (t) => {
             for (const p of t.problems) logger.warn({ topology: p }, `configuration warning: ${p}`);
-            if (t.skipped.length) logger.info({ skipped: t.skipped }, 'topology not checked against unreachable sources');
+            if (t.skipped.length)
+              logger.info({ skipped: t.skipped }, 'topology not checked against unreachable sources');
           },
           (e: unknown) => logger.warn({ err: e }, 'topology check failed'),
         );
@@ -335,7 +494,13 @@ export async function createApp(o: AppOptions): Promise<App> {
       const tg = loaded.config.notifiers.telegram;
       if (tg) {
         for (const n of notifiers) {
-          if (n instanceof TelegramNotifier) n.reconfigure({ chats: tg.chats.map((c) => ({ ...c })), maxSampleLines: tg.max_sample_lines, maxSampleChars: tg.max_sample_chars, coalesceAfter: tg.pacing.coalesce_after });
+          if (n instanceof TelegramNotifier)
+            n.reconfigure({
+              chats: tg.chats.map((c) => ({ ...c })),
+              maxSampleLines: tg.max_sample_lines,
+              maxSampleChars: tg.max_sample_chars,
+              coalesceAfter: tg.pacing.coalesce_after,
+            });
         }
       }
       engine.setInhibitRules(loaded.config.inhibit);
@@ -344,7 +509,10 @@ export async function createApp(o: AppOptions): Promise<App> {
         const next = loaded.rules.find((x) => x.id === rule.id);
         return next?.enabled ? [] : [{ rule, reason: next ? 'rule disabled' : 'rule removed from the rule files' }];
       });
-      if (retired.length) await engine.retire(retired, now()).catch((e) => logger.error({ err: e }, 'resolving the alerts of retired rules failed'));
+      if (retired.length)
+        await engine
+          .retire(retired, now())
+          .catch((e) => logger.error({ err: e }, 'resolving the alerts of retired rules failed'));
       metrics.reloads.inc({ outcome: 'ok' });
       logger.info({ rules: scheduler.activeRules.length }, 'rules reloaded');
       runStartupPreflight();

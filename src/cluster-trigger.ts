@@ -43,7 +43,10 @@ export class ClusterTrigger {
   }
 
   handle(e: ClusterEvent): void {
-    this.o.logger.info({ source: e.source, subject: e.subject, what: e.what }, 'cluster event: evaluating the cluster rules now');
+    this.o.logger.info(
+      { source: e.source, subject: e.subject, what: e.what },
+      'cluster event: evaluating the cluster rules now',
+    );
     this.o.onEvent?.(e);
     this.cancel();
     const isCluster = (rule: Rule) => CLUSTER_SOURCES.has(this.o.sourceOf(rule) ?? '');

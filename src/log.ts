@@ -3,8 +3,22 @@ import { escapeControl } from './util/text.js';
 
 /** Keys whose values never reach a log line, wherever they sit in the object. */
 export const REDACTED_PATHS = [
-  'token', '*.token', '*.*.token', 'password', '*.password', '*.*.password', 'api_key', '*.api_key', '*.*.api_key',
-  'dsn', '*.dsn', '*.*.dsn', 'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+  'token',
+  '*.token',
+  '*.*.token',
+  'password',
+  '*.password',
+  '*.*.password',
+  'api_key',
+  '*.api_key',
+  '*.*.api_key',
+  'dsn',
+  '*.dsn',
+  '*.*.dsn',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  '*.headers.authorization',
 ];
 
 /**
@@ -27,20 +41,40 @@ export type LogFormat = 'auto' | 'human' | 'json';
  * Human output (one short line per log record, plus notifications and a status line) when a person
  * watches a terminal; JSON when stdout goes to a file, journald or a collector. $LOG_FORMAT wins.
  */
-export function resolveLogFormat(configured: LogFormat = 'auto', env: string | undefined = process.env['LOG_FORMAT'], isTTY = process.stdout.isTTY === true): 'human' | 'json' {
+export function resolveLogFormat(
+  configured: LogFormat = 'auto',
+  env: string | undefined = process.env['LOG_FORMAT'],
+  isTTY = process.stdout.isTTY === true,
+): 'human' | 'json' {
   const want = env === 'human' || env === 'json' ? env : configured;
   return want === 'auto' ? (isTTY ? 'human' : 'json') : want;
 }
 
-export function createLogger(opts: { level?: string; pretty?: boolean; destination?: pino.DestinationStream } = {}): Logger {
-  const pretty = opts.destination ? false : opts.pretty ?? resolveLogFormat() === 'human';
+export function createLogger(
+  opts: { level?: string; pretty?: boolean; destination?: pino.DestinationStream } = {},
+): Logger {
+  const pretty = opts.destination ? false : (opts.pretty ?? resolveLogFormat() === 'human');
   const options: pino.LoggerOptions = {
     level: opts.level ?? process.env['LOG_LEVEL'] ?? 'info',
     base: { service: 'odoo-ha-watch' },
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     formatters: { log: (o) => escapeLogFields(o) as Record<string, unknown> },
     // Human: one line per record on stderr (stdout carries notifications and the status line).
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, singleLine: true, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname,service', errorLikeObjectKeys: [], destination: 2 } } } : {}),
+    ...(pretty
+      ? {
+          transport: {
+            target: 'pino-pretty',
+            options: {
+              colorize: true,
+              singleLine: true,
+              translateTime: 'SYS:HH:MM:ss',
+              ignore: 'pid,hostname,service',
+              errorLikeObjectKeys: [],
+              destination: 2,
+            },
+          },
+        }
+      : {}),
   };
   return opts.destination ? pino(options, opts.destination) : pino(options);
 }

@@ -21,7 +21,12 @@ export interface SchedulerOptions {
 }
 
 /** Runs one evaluation with a hard deadline: a source that ignores the abort signal still cannot hang the rule. */
-export async function evaluateRule(rule: Rule, o: Pick<SchedulerOptions, 'registry' | 'sources' | 'logger' | 'store'>, now: Date, extra: { lookbackMs?: number } = {}): Promise<Evaluation> {
+export async function evaluateRule(
+  rule: Rule,
+  o: Pick<SchedulerOptions, 'registry' | 'sources' | 'logger' | 'store'>,
+  now: Date,
+  extra: { lookbackMs?: number } = {},
+): Promise<Evaluation> {
   const type = o.registry.get(rule.type);
   if (!type) return { ok: false, source: 'internal', error: `unknown rule type ${rule.type}` };
   const ac = new AbortController();
@@ -35,8 +40,17 @@ export async function evaluateRule(rule: Rule, o: Pick<SchedulerOptions, 'regist
   try {
     const cursor = await o.store.getCursor(rule.id);
     const run = type
-      .evaluate(rule, { now, signal: ac.signal, sources: o.sources, logger: o.logger.child({ rule: rule.id }), ...(cursor !== undefined ? { cursor } : {}), ...(extra.lookbackMs !== undefined ? { lookbackMs: extra.lookbackMs } : {}) })
-      .catch((e: unknown): Evaluation => ({ ok: false, source: type.source, error: (e as Error)?.message ?? String(e) }));
+      .evaluate(rule, {
+        now,
+        signal: ac.signal,
+        sources: o.sources,
+        logger: o.logger.child({ rule: rule.id }),
+        ...(cursor !== undefined ? { cursor } : {}),
+        ...(extra.lookbackMs !== undefined ? { lookbackMs: extra.lookbackMs } : {}),
+      })
+      .catch(
+        (e: unknown): Evaluation => ({ ok: false, source: type.source, error: (e as Error)?.message ?? String(e) }),
+      );
     return await Promise.race([run, deadline]);
   } finally {
     clearTimeout(timer);
@@ -146,7 +160,8 @@ export class Scheduler {
       // A store or engine failure is surfaced and counted; the next tick tries again.
       this.o.metrics?.evaluations.inc({ rule: rule.id, outcome: 'internal_error' });
       // An unwritable store is logged and announced once by the service, not once per rule per tick.
-      if (e instanceof StoreWriteError) this.o.logger.debug({ rule: rule.id, reason: e.reason }, 'evaluation not saved: state store not writable');
+      if (e instanceof StoreWriteError)
+        this.o.logger.debug({ rule: rule.id, reason: e.reason }, 'evaluation not saved: state store not writable');
       else this.o.logger.error({ rule: rule.id, err: e }, 'applying evaluation failed');
     } finally {
       this.o.metrics?.evaluationDuration.observe({ rule: rule.id }, (performance.now() - started) / 1000);
@@ -164,6 +179,9 @@ export class Scheduler {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopped = true;
     this.clearTimers();
-    await Promise.race([Promise.allSettled([...this.inFlight.values()]), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    await Promise.race([
+      Promise.allSettled([...this.inFlight.values()]),
+      new Promise((r) => setTimeout(r, graceMs).unref()),
+    ]);
   }
 }

@@ -40,14 +40,27 @@ export class SourceHealthLog {
       for (const [source, d] of this.down) {
         if (!d.failing.delete(ruleId) || d.failing.size > 0) continue;
         this.down.delete(source);
-        this.logger.info({ source, downForMs: now - d.since, failedEvaluations: d.failedTotal, lastError: d.lastError }, 'source recovered');
+        this.logger.info(
+          { source, downForMs: now - d.since, failedEvaluations: d.failedTotal, lastError: d.lastError },
+          'source recovered',
+        );
       }
       return;
     }
     const d = this.down.get(ev.source);
     if (!d) {
-      this.down.set(ev.source, { since: now, failing: new Map([[ruleId, ev.error]]), lastError: ev.error, lastLoggedAt: now, failedSinceLog: 0, failedTotal: 1 });
-      this.logger.warn({ source: ev.source, rule: ruleId, error: ev.error }, 'source down: rules reading it are frozen (their alerts neither fire nor resolve)');
+      this.down.set(ev.source, {
+        since: now,
+        failing: new Map([[ruleId, ev.error]]),
+        lastError: ev.error,
+        lastLoggedAt: now,
+        failedSinceLog: 0,
+        failedTotal: 1,
+      });
+      this.logger.warn(
+        { source: ev.source, rule: ruleId, error: ev.error },
+        'source down: rules reading it are frozen (their alerts neither fire nor resolve)',
+      );
       return;
     }
     d.failing.set(ruleId, ev.error);
@@ -55,7 +68,16 @@ export class SourceHealthLog {
     d.failedSinceLog++;
     d.failedTotal++;
     if (now - d.lastLoggedAt >= this.summaryEveryMs) {
-      this.logger.warn({ source: ev.source, downForMs: now - d.since, failedEvaluations: d.failedSinceLog, rules: [...d.failing.keys()].sort(), error: ev.error }, 'source still down');
+      this.logger.warn(
+        {
+          source: ev.source,
+          downForMs: now - d.since,
+          failedEvaluations: d.failedSinceLog,
+          rules: [...d.failing.keys()].sort(),
+          error: ev.error,
+        },
+        'source still down',
+      );
       d.lastLoggedAt = now;
       d.failedSinceLog = 0;
     }
@@ -71,7 +93,10 @@ export class SourceHealthLog {
     const unknown = ev.unknown ?? [];
     if (unknown.length && since === undefined) {
       this.partlyUnknown.set(ruleId, now);
-      this.logger.info({ rule: ruleId, unknown: unknown.map((u) => ({ labels: u.labels, reason: u.reason })) }, 'rule partly unknown: matching alerts kept as they are');
+      this.logger.info(
+        { rule: ruleId, unknown: unknown.map((u) => ({ labels: u.labels, reason: u.reason })) },
+        'rule partly unknown: matching alerts kept as they are',
+      );
     } else if (!unknown.length && since !== undefined) {
       this.partlyUnknown.delete(ruleId);
       this.logger.info({ rule: ruleId, unknownForMs: now - since }, 'rule fully known again');

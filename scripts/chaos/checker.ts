@@ -45,9 +45,17 @@ export function classifyText(html: string): MessageClass {
   const resolved = /\bRESOLVED\b/.test(first);
   const sev = /\b(CRITICAL|WARNING|INFO)\b/i.exec(first)?.[1]?.toLowerCase() as Severity | undefined;
   // "id 3f2a9c" under a firing alert; "• 3f2a9c …" per alert in a RESOLVED message
-  const alertIds = [...text.matchAll(/\bid ([0-9a-f]{6,})\b/g), ...text.matchAll(/^• ([0-9a-f]{6,})\b/gm)].map((m) => m[1]!);
+  const alertIds = [...text.matchAll(/\bid ([0-9a-f]{6,})\b/g), ...text.matchAll(/^• ([0-9a-f]{6,})\b/gm)].map(
+    (m) => m[1]!,
+  );
   const rule = [...text.matchAll(/\brule ([A-Za-z0-9_.-]+)/g)].pop()?.[1];
-  return { resolved, severity: sev ?? 'unknown', alertIds: [...new Set(alertIds)].sort(), ...(rule !== undefined ? { rule } : {}), failover: /failover completed/i.test(text) };
+  return {
+    resolved,
+    severity: sev ?? 'unknown',
+    alertIds: [...new Set(alertIds)].sort(),
+    ...(rule !== undefined ? { rule } : {}),
+    failover: /failover completed/i.test(text),
+  };
 }
 
 export type ViolationRule =
@@ -122,7 +130,11 @@ interface IncidentState extends Incident {
 }
 
 const aboveInfo = (s: Severity) => s !== 'info';
-const ok = (c: BotCall) => c.status === 200 && typeof c.response === 'object' && c.response !== null && (c.response as { ok?: unknown }).ok === true;
+const ok = (c: BotCall) =>
+  c.status === 200 &&
+  typeof c.response === 'object' &&
+  c.response !== null &&
+  (c.response as { ok?: unknown }).ok === true;
 const resultMessageId = (c: BotCall): number | undefined => {
   const r = (c.response as { result?: { message_id?: unknown } }).result;
   return typeof r?.message_id === 'number' ? r.message_id : undefined;
@@ -131,7 +143,8 @@ const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? St
 
 function replyTarget(params: Record<string, unknown>): number | undefined {
   const rp = params['reply_parameters'];
-  if (typeof rp === 'object' && rp !== null && typeof (rp as { message_id?: unknown }).message_id === 'number') return (rp as { message_id: number }).message_id;
+  if (typeof rp === 'object' && rp !== null && typeof (rp as { message_id?: unknown }).message_id === 'number')
+    return (rp as { message_id: number }).message_id;
   return typeof params['reply_to_message_id'] === 'number' ? params['reply_to_message_id'] : undefined;
 }
 
@@ -139,7 +152,11 @@ function cycleAt(cycles: readonly CycleRecord[], at: number): CycleRecord | unde
   return cycles.find((c) => at >= c.start && at < c.end);
 }
 
-export function checkRun(calls: readonly BotCall[], timeline: Timeline, opts: { classify?: (html: string) => MessageClass } = {}): CheckResult {
+export function checkRun(
+  calls: readonly BotCall[],
+  timeline: Timeline,
+  opts: { classify?: (html: string) => MessageClass } = {},
+): CheckResult {
   const classify = opts.classify ?? classifyText;
   const cycles = timeline.cycles;
   const violations: Violation[] = [];
@@ -162,35 +179,70 @@ export function checkRun(calls: readonly BotCall[], timeline: Timeline, opts: { 
       if (id === undefined) continue;
       const m: Msg = { key: `${chat}:${id}`, chat, id, at: call.at, text, cls: classify(text) };
       const seen = texts.get(text);
-      if (seen !== undefined) add('duplicate-text', call.at, `sent twice (first at ${new Date(seen).toISOString()}): ${plainText(text).split('\n', 1)[0]}`);
+      if (seen !== undefined)
+        add(
+          'duplicate-text',
+          call.at,
+          `sent twice (first at ${new Date(seen).toISOString()}): ${plainText(text).split('\n', 1)[0]}`,
+        );
       else texts.set(text, call.at);
       const target = replyTarget(call.params);
       if (target === undefined) {
         if (m.cls.resolved) {
-          add('resolve-not-a-reply', m.at, `a RESOLVED message that answers no page: ${plainText(text).split('\n', 1)[0]}`);
+          add(
+            'resolve-not-a-reply',
+            m.at,
+            `a RESOLVED message that answers no page: ${plainText(text).split('\n', 1)[0]}`,
+          );
           continue;
         }
-        const key = m.cls.alertIds.length ? m.cls.alertIds.join(',') : `${m.cls.rule ?? ''}|${plainText(text).split('\n', 1)[0]}`;
-        const open = incidents.find((i) => i.resolvedAt === undefined && (i.alertIds.length ? i.alertIds.join(',') : `${i.rule ?? ''}|${i.firstLine}`) === key && key !== '|');
-        if (open) add('duplicate-page', m.at, `a second first page for ${key} while the one of ${new Date(open.at).toISOString()} is still open`);
+        const key = m.cls.alertIds.length
+          ? m.cls.alertIds.join(',')
+          : `${m.cls.rule ?? ''}|${plainText(text).split('\n', 1)[0]}`;
+        const open = incidents.find(
+          (i) =>
+            i.resolvedAt === undefined &&
+            (i.alertIds.length ? i.alertIds.join(',') : `${i.rule ?? ''}|${i.firstLine}`) === key &&
+            key !== '|',
+        );
+        if (open)
+          add(
+            'duplicate-page',
+            m.at,
+            `a second first page for ${key} while the one of ${new Date(open.at).toISOString()} is still open`,
+          );
         const c = cycleAt(cycles, m.at);
         const inc: IncidentState = {
-          key: m.key, at: m.at, severity: m.cls.severity, alertIds: m.cls.alertIds, firstLine: plainText(text).split('\n', 1)[0] ?? '',
-          replies: 0, edits: 0, resolves: 0, members: new Set([m.key]),
-          ...(m.cls.rule !== undefined ? { rule: m.cls.rule } : {}), ...(c ? { cycle: c.cycle } : {}),
+          key: m.key,
+          at: m.at,
+          severity: m.cls.severity,
+          alertIds: m.cls.alertIds,
+          firstLine: plainText(text).split('\n', 1)[0] ?? '',
+          replies: 0,
+          edits: 0,
+          resolves: 0,
+          members: new Set([m.key]),
+          ...(m.cls.rule !== undefined ? { rule: m.cls.rule } : {}),
+          ...(c ? { cycle: c.cycle } : {}),
         };
         incidents.push(inc);
         byMessage.set(m.key, inc);
         messages.push({ inc, m, edit: false });
         if (c && aboveInfo(m.cls.severity)) {
-          if (c.planned && m.at >= c.faultAt) add('page-during-planned', m.at, `${m.cls.severity} page during a planned ${c.kind}: ${inc.firstLine}`);
-          else if (m.at < c.faultAt) add('page-while-healthy', m.at, `${m.cls.severity} page while the lab was healthy: ${inc.firstLine}`);
+          if (c.planned && m.at >= c.faultAt)
+            add('page-during-planned', m.at, `${m.cls.severity} page during a planned ${c.kind}: ${inc.firstLine}`);
+          else if (m.at < c.faultAt)
+            add('page-while-healthy', m.at, `${m.cls.severity} page while the lab was healthy: ${inc.firstLine}`);
         }
         continue;
       }
       const inc = byMessage.get(`${chat}:${target}`);
       if (!inc) {
-        add('reply-to-unknown', m.at, `a reply to message ${target}, which is no page of this run: ${plainText(text).split('\n', 1)[0]}`);
+        add(
+          'reply-to-unknown',
+          m.at,
+          `a reply to message ${target}, which is no page of this run: ${plainText(text).split('\n', 1)[0]}`,
+        );
         continue;
       }
       byMessage.set(m.key, inc);
@@ -202,7 +254,11 @@ export function checkRun(calls: readonly BotCall[], timeline: Timeline, opts: { 
         if (inc.resolves > 1) add('multiple-resolves', m.at, `resolved ${inc.resolves} times: ${inc.firstLine}`);
         if (inc.resolvedAt === undefined || inc.resolves === 1) inc.resolvedAt = Math.min(inc.resolvedAt ?? m.at, m.at);
       } else if (inc.resolvedAt !== undefined) {
-        add('after-resolve', m.at, `a follow-up after the resolve: ${plainText(text).split('\n', 1)[0]} (incident: ${inc.firstLine})`);
+        add(
+          'after-resolve',
+          m.at,
+          `a follow-up after the resolve: ${plainText(text).split('\n', 1)[0]} (incident: ${inc.firstLine})`,
+        );
       }
     } else if (call.method === 'editMessageText') {
       const id = typeof call.params['message_id'] === 'number' ? call.params['message_id'] : undefined;
@@ -212,17 +268,33 @@ export function checkRun(calls: readonly BotCall[], timeline: Timeline, opts: { 
       inc.edits++;
       messages.push({ inc, m: { key: `${chat}:${id}`, chat, id: id!, at: call.at, text, cls }, edit: true });
       if (cls.resolved) inc.resolvedAt ??= call.at;
-      else if (inc.resolvedAt !== undefined) add('after-resolve', call.at, `the page was edited back to firing after its resolve: ${plainText(text).split('\n', 1)[0]}`);
+      else if (inc.resolvedAt !== undefined)
+        add(
+          'after-resolve',
+          call.at,
+          `the page was edited back to firing after its resolve: ${plainText(text).split('\n', 1)[0]}`,
+        );
     }
   }
 
   for (const inc of incidents) {
     if (inc.resolvedAt === undefined && aboveInfo(inc.severity)) {
       // A resolve of several alerts replies to one page only: the others stay FIRING in the chat.
-      const elsewhere = messages.find((x) => !x.edit && x.inc !== inc && x.m.cls.resolved && x.m.at > inc.at && x.m.cls.alertIds.some((id) => inc.alertIds.includes(id)));
-      add('never-resolved', inc.at, elsewhere
-        ? `never resolved in its own thread: its alert ${inc.alertIds.join(',')} was resolved only inside a reply to another page (${new Date(elsewhere.inc.at).toISOString()}); this page stays FIRING: ${inc.firstLine}`
-        : `never resolved (lost?): ${inc.firstLine}`);
+      const elsewhere = messages.find(
+        (x) =>
+          !x.edit &&
+          x.inc !== inc &&
+          x.m.cls.resolved &&
+          x.m.at > inc.at &&
+          x.m.cls.alertIds.some((id) => inc.alertIds.includes(id)),
+      );
+      add(
+        'never-resolved',
+        inc.at,
+        elsewhere
+          ? `never resolved in its own thread: its alert ${inc.alertIds.join(',')} was resolved only inside a reply to another page (${new Date(elsewhere.inc.at).toISOString()}); this page stays FIRING: ${inc.firstLine}`
+          : `never resolved (lost?): ${inc.firstLine}`,
+      );
     }
   }
 
@@ -230,7 +302,12 @@ export function checkRun(calls: readonly BotCall[], timeline: Timeline, opts: { 
     if (c.error !== undefined) add('cycle-error', c.faultAt, `${c.kind}: ${c.error}`);
     const own = incidents.filter((i) => i.cycle === c.cycle && i.at >= c.faultAt);
     const pages = own.filter((i) => aboveInfo(i.severity));
-    if (c.expectPage && !c.planned && c.error === undefined && pages.length === 0) add('not-reported', c.faultAt, `${c.kind}${c.target ? ` (${c.target})` : ''}: no page between the fault and the end of the cycle`);
+    if (c.expectPage && !c.planned && c.error === undefined && pages.length === 0)
+      add(
+        'not-reported',
+        c.faultAt,
+        `${c.kind}${c.target ? ` (${c.target})` : ''}: no page between the fault and the end of the cycle`,
+      );
     const first = (pages.length ? pages : own)[0];
     const failover = messages.find((x) => x.m.at >= c.faultAt && x.m.at < c.end && x.m.cls.failover);
     const resolves = own.map((i) => i.resolvedAt).filter((t): t is number => t !== undefined);
@@ -244,7 +321,9 @@ export function checkRun(calls: readonly BotCall[], timeline: Timeline, opts: { 
       edits: mine.filter((x) => x.edit).length,
       ...(first ? { firstPageMs: first.at - c.faultAt } : {}),
       ...(failover && c.leaderVisibleAt !== undefined ? { failoverMessageMs: failover.m.at - c.leaderVisibleAt } : {}),
-      ...(resolves.length && (c.recoverAt ?? c.recoveredAt) !== undefined ? { resolveMs: Math.max(...resolves) - (c.recoverAt ?? c.recoveredAt)! } : {}),
+      ...(resolves.length && (c.recoverAt ?? c.recoveredAt) !== undefined
+        ? { resolveMs: Math.max(...resolves) - (c.recoverAt ?? c.recoveredAt)! }
+        : {}),
       violations: 0,
     };
   });

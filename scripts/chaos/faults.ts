@@ -27,7 +27,11 @@ export function seededRng(seed: number): Rng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  return { next, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)), pick: (xs) => xs[Math.floor(next() * xs.length)]! };
+  return {
+    next,
+    int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
+    pick: (xs) => xs[Math.floor(next() * xs.length)]!,
+  };
 }
 
 export interface FaultContext {
@@ -57,7 +61,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function waitForPage(tg: FakeTelegram, since: number, timeoutMs: number): Promise<number | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const hit = tg.calls.find((c) => c.method === 'sendMessage' && c.at >= since && c.status === 200 && c.params['reply_parameters'] === undefined);
+    const hit = tg.calls.find(
+      (c) =>
+        c.method === 'sendMessage' && c.at >= since && c.status === 200 && c.params['reply_parameters'] === undefined,
+    );
     if (hit) return hit.at;
     if (Date.now() >= deadline) return undefined;
     await sleep(250);
@@ -68,13 +75,23 @@ export async function waitForPage(tg: FakeTelegram, since: number, timeoutMs: nu
 async function waitForFailoverMessage(tg: FakeTelegram, since: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (tg.calls.some((c) => c.at >= since && c.status === 200 && /failover completed/i.test(String(c.params['text'] ?? '')))) return;
+    if (
+      tg.calls.some(
+        (c) => c.at >= since && c.status === 200 && /failover completed/i.test(String(c.params['text'] ?? '')),
+      )
+    )
+      return;
     await sleep(250);
   }
 }
 
 /** Polls every member's /cluster until a running leader other than `old` shows; records when. */
-async function waitForNewLeader(lab: Lab, old: string, rec: CycleRecord, timeoutMs: number): Promise<string | undefined> {
+async function waitForNewLeader(
+  lab: Lab,
+  old: string,
+  rec: CycleRecord,
+  timeoutMs: number,
+): Promise<string | undefined> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const url of lab.info.patroniUrls) {
@@ -188,7 +205,8 @@ export const FAULT_KINDS: FaultKind[] = [
       // real write load past maximum_lag_on_failover (1 MiB): 4 MiB, then a trickle while held
       await ctx.lab.write(4096);
       const deadline = Date.now() + 120_000;
-      while (Date.now() < deadline && (await waitForPage(ctx.telegram, rec.faultAt, 5_000)) === undefined) await ctx.lab.write(64);
+      while (Date.now() < deadline && (await waitForPage(ctx.telegram, rec.faultAt, 5_000)) === undefined)
+        await ctx.lab.write(64);
       await sleep(5_000);
       rec.recoverAt = Date.now();
       await ctx.lab.unlag(n);
@@ -298,7 +316,8 @@ export const FAULT_KINDS: FaultKind[] = [
         const killedAt = Date.now();
         await ctx.service.kill9();
         await ctx.service.start();
-        (rec.serviceRestarts ??= []).push({ killedAt, startedAt: Date.now() });
+        rec.serviceRestarts ??= [];
+        rec.serviceRestarts.push({ killedAt, startedAt: Date.now() });
       });
     },
   },
@@ -306,7 +325,8 @@ export const FAULT_KINDS: FaultKind[] = [
     name: 'disk-full',
     planned: false,
     expectPage: true,
-    unavailable: (ctx) => (ctx.stateTmpfs === undefined ? 'the state store is not on its own tmpfs (needs root and mount)' : undefined),
+    unavailable: (ctx) =>
+      ctx.stateTmpfs === undefined ? 'the state store is not on its own tmpfs (needs root and mount)' : undefined,
     async run(ctx, rec) {
       const filler = join(ctx.stateTmpfs!, 'filler');
       rec.target = ctx.stateTmpfs!;

@@ -58,17 +58,25 @@ function mountTmpfs(dir: string, log: (s: string) => void): string | undefined {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0700', 'ohw-chaos-state', dir], { stdio: 'pipe' });
     return dir;
   } catch (e) {
-    log(`chaos: no tmpfs for the state store (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); disk-full is skipped`);
+    log(
+      `chaos: no tmpfs for the state store (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); disk-full is skipped`,
+    );
     return undefined;
   }
 }
 
 /** One chaos run end to end; returns the report (the caller prints / writes it). */
-export async function runChaos(o: ChaosOptions, command: string): Promise<ChaosReport & { calls: ReturnType<typeof toBotCalls> }> {
+export async function runChaos(
+  o: ChaosOptions,
+  command: string,
+): Promise<ChaosReport & { calls: ReturnType<typeof toBotCalls> }> {
   const skip = labSkipReason();
   if (skip !== undefined) throw new Error(`cannot run: ${skip}`);
   const unknown = o.kinds.filter((k) => !FAULT_KINDS.some((f) => f.name === k));
-  if (unknown.length) throw new Error(`unknown fault kind(s): ${unknown.join(', ')} (known: ${FAULT_KINDS.map((k) => k.name).join(', ')})`);
+  if (unknown.length)
+    throw new Error(
+      `unknown fault kind(s): ${unknown.join(', ')} (known: ${FAULT_KINDS.map((k) => k.name).join(', ')})`,
+    );
   o.log('chaos: scripts/lab up (reuses a healthy running lab)…');
   const lab = await startLab();
   await lab.waitReady(180);
@@ -78,22 +86,55 @@ export async function runChaos(o: ChaosOptions, command: string): Promise<ChaosR
   const needsTmpfs = o.kinds.includes('disk-full');
   const stateTmpfs = needsTmpfs ? mountTmpfs(stateDir, o.log) : undefined;
   mkdirSync(stateDir, { recursive: true });
-  const service = new ServiceProcess({ info: lab.info, apiRoot: telegram.apiRoot, dir, statePath: join(stateDir, 'state.db') });
+  const service = new ServiceProcess({
+    info: lab.info,
+    apiRoot: telegram.apiRoot,
+    dir,
+    statePath: join(stateDir, 'state.db'),
+  });
   o.log(`chaos: work dir ${dir} (service log ${service.logPath})`);
   try {
     const serviceStartedAt = Date.now();
     await service.start();
-    const ctx: FaultContext = { lab, telegram, service, rng: seededRng(o.seed), log: o.log, ...(stateTmpfs !== undefined ? { stateTmpfs } : {}) };
-    const kinds = (o.each === true ? o.kinds.map((n) => FAULT_KINDS.find((k) => k.name === n)!) : FAULT_KINDS.filter((k) => o.kinds.includes(k.name))).filter((k) => {
+    const ctx: FaultContext = {
+      lab,
+      telegram,
+      service,
+      rng: seededRng(o.seed),
+      log: o.log,
+      ...(stateTmpfs !== undefined ? { stateTmpfs } : {}),
+    };
+    const kinds = (
+      o.each === true
+        ? o.kinds.map((n) => FAULT_KINDS.find((k) => k.name === n)!)
+        : FAULT_KINDS.filter((k) => o.kinds.includes(k.name))
+    ).filter((k) => {
       const why = k.unavailable?.(ctx);
       if (why !== undefined) o.log(`chaos: ${k.name} skipped: ${why}`);
       return why === undefined;
     });
     if (kinds.length === 0) throw new Error('no fault kind can run here');
-    const timeline = await runCycles(ctx, { seed: o.seed, cycles: o.cycles, ...(o.soakMs !== undefined ? { soakMs: o.soakMs } : {}), kinds, quietMs: o.quietMs, settleMs: o.settleMs, serviceStartedAt, warmupMs: o.warmupMs ?? 15_000, ...(o.each === true ? { each: true } : {}) }, (rec) =>
-      o.log(`cycle ${rec.cycle}: ${rec.kind}${rec.target ? ` (${rec.target})` : ''} done in ${((rec.end - rec.faultAt) / 1000).toFixed(0)} s${rec.error ? ` — ERROR ${rec.error}` : ''}`),
+    const timeline = await runCycles(
+      ctx,
+      {
+        seed: o.seed,
+        cycles: o.cycles,
+        ...(o.soakMs !== undefined ? { soakMs: o.soakMs } : {}),
+        kinds,
+        quietMs: o.quietMs,
+        settleMs: o.settleMs,
+        serviceStartedAt,
+        warmupMs: o.warmupMs ?? 15_000,
+        ...(o.each === true ? { each: true } : {}),
+      },
+      (rec) =>
+        o.log(
+          `cycle ${rec.cycle}: ${rec.kind}${rec.target ? ` (${rec.target})` : ''} done in ${((rec.end - rec.faultAt) / 1000).toFixed(0)} s${rec.error ? ` — ERROR ${rec.error}` : ''}`,
+        ),
     );
-    const calls = toBotCalls(telegram.calls).filter((c) => c.method === 'sendMessage' || c.method === 'editMessageText');
+    const calls = toBotCalls(telegram.calls).filter(
+      (c) => c.method === 'sendMessage' || c.method === 'editMessageText',
+    );
     const result = checkRun(calls, timeline);
     return { ...buildReport(command, timeline, result), calls };
   } finally {
@@ -136,21 +177,49 @@ async function main(): Promise<number> {
   if (values.recheck !== undefined) {
     const old = JSON.parse(readFileSync(values.recheck, 'utf8')) as ChaosReport & { calls: BotCall[] };
     const result = checkRun(old.calls, old.timeline);
-    process.stdout.write(`${renderTable(kindRows(result.cycles))}\n\n${renderViolations(result)}\ncommand: ${old.command}\n`);
+    process.stdout.write(
+      `${renderTable(kindRows(result.cycles))}\n\n${renderViolations(result)}\ncommand: ${old.command}\n`,
+    );
     return result.violations.length === 0 ? 0 : 1;
   }
   const cycles = Number(values.cycles);
-  if (!Number.isInteger(cycles) || cycles < 1) throw new Error(`--cycles: expected a positive integer, got ${values.cycles}`);
+  if (!Number.isInteger(cycles) || cycles < 1)
+    throw new Error(`--cycles: expected a positive integer, got ${values.cycles}`);
   const seed = values.seed !== undefined ? Number(values.seed) : Date.now() % 100_000;
   if (!Number.isInteger(seed)) throw new Error(`--seed: expected an integer, got ${values.seed}`);
   const soakMs = values.soak !== undefined ? parseDuration(values.soak) : undefined;
-  if (values.soak !== undefined && soakMs === undefined) throw new Error(`--soak: expected a duration like 1h or 30m, got ${values.soak}`);
-  const kinds = values.kinds === undefined ? FAULT_KINDS.map((k) => k.name) : values.kinds.split(',').flatMap((k) => (k === 'cheap' ? FAULT_KINDS.filter((f) => f.cheap).map((f) => f.name) : [k.trim()]));
-  const log = values.quiet ? () => undefined : (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
+  if (values.soak !== undefined && soakMs === undefined)
+    throw new Error(`--soak: expected a duration like 1h or 30m, got ${values.soak}`);
+  const kinds =
+    values.kinds === undefined
+      ? FAULT_KINDS.map((k) => k.name)
+      : values.kinds
+          .split(',')
+          .flatMap((k) => (k === 'cheap' ? FAULT_KINDS.filter((f) => f.cheap).map((f) => f.name) : [k.trim()]));
+  const log = values.quiet
+    ? () => undefined
+    : (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
   const command = `npm run chaos -- ${process.argv.slice(2).join(' ')}${values.seed === undefined ? ` (seed ${seed})` : ''}`;
-  log(`chaos: seed ${seed}, ${soakMs !== undefined ? `soak ${values.soak}` : values.each ? 'each kind once' : `${cycles} cycles`}, kinds ${kinds.join(',')}`);
-  const report = await runChaos({ cycles, seed, kinds, ...(soakMs !== undefined ? { soakMs } : {}), quietMs: Number(values['quiet-seconds']) * 1000, settleMs: Number(values['settle-seconds']) * 1000, log, down: values.down, each: values.each }, command);
-  process.stdout.write(`\n${renderTable(report.kinds)}\n\n${renderViolations({ violations: report.violations, incidents: report.incidents, cycles: report.cycles })}\ncommand: ${command}\n`);
+  log(
+    `chaos: seed ${seed}, ${soakMs !== undefined ? `soak ${values.soak}` : values.each ? 'each kind once' : `${cycles} cycles`}, kinds ${kinds.join(',')}`,
+  );
+  const report = await runChaos(
+    {
+      cycles,
+      seed,
+      kinds,
+      ...(soakMs !== undefined ? { soakMs } : {}),
+      quietMs: Number(values['quiet-seconds']) * 1000,
+      settleMs: Number(values['settle-seconds']) * 1000,
+      log,
+      down: values.down,
+      each: values.each,
+    },
+    command,
+  );
+  process.stdout.write(
+    `\n${renderTable(report.kinds)}\n\n${renderViolations({ violations: report.violations, incidents: report.incidents, cycles: report.cycles })}\ncommand: ${command}\n`,
+  );
   if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(report, null, 2)}\n`);
   return report.violations.length === 0 ? 0 : 1;
 }

@@ -42,17 +42,32 @@ const pair = (s: { median?: number; max?: number }) => `${sec(s.median)} / ${sec
 
 /** Markdown table (it goes into the README as is). */
 export function renderTable(rows: readonly KindRow[]): string {
-  const head = ['fault kind', 'cycles', 'first page s (median / max)', 'leader → failover msg s', 'recovery → resolve s', 'messages / incident', 'violations'];
+  const head = [
+    'fault kind',
+    'cycles',
+    'first page s (median / max)',
+    'leader → failover msg s',
+    'recovery → resolve s',
+    'messages / incident',
+    'violations',
+  ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
-    lines.push(`| ${r.kind} | ${r.cycles} | ${pair(r.firstPage)} | ${pair(r.failoverMessage)} | ${pair(r.resolve)} | ${r.messagesPerIncident === undefined ? '–' : r.messagesPerIncident.toFixed(1)} | ${r.violations} |`);
+    lines.push(
+      `| ${r.kind} | ${r.cycles} | ${pair(r.firstPage)} | ${pair(r.failoverMessage)} | ${pair(r.resolve)} | ${r.messagesPerIncident === undefined ? '–' : r.messagesPerIncident.toFixed(1)} | ${r.violations} |`,
+    );
   }
   return lines.join('\n');
 }
 
 export function renderViolations(result: CheckResult): string {
   if (result.violations.length === 0) return 'violations: none';
-  return ['violations:', ...result.violations.map((v) => `  cycle ${v.cycle ?? '-'} ${v.kind ?? ''} [${v.rule}] ${new Date(v.at).toISOString()} ${v.detail}`)].join('\n');
+  return [
+    'violations:',
+    ...result.violations.map(
+      (v) => `  cycle ${v.cycle ?? '-'} ${v.kind ?? ''} [${v.rule}] ${new Date(v.at).toISOString()} ${v.detail}`,
+    ),
+  ].join('\n');
 }
 
 export interface ChaosReport {
@@ -65,5 +80,12 @@ export interface ChaosReport {
 }
 
 export function buildReport(command: string, timeline: Timeline, result: CheckResult): ChaosReport {
-  return { command, timeline, kinds: kindRows(result.cycles), cycles: result.cycles, violations: result.violations, incidents: result.incidents };
+  return {
+    command,
+    timeline,
+    kinds: kindRows(result.cycles),
+    cycles: result.cycles,
+    violations: result.violations,
+    incidents: result.incidents,
+  };
 }

@@ -27,7 +27,8 @@ export interface RunnerOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export const toBotCalls = (calls: readonly CallRecord[]): BotCall[] => calls.map((c) => ({ method: c.method, params: c.params, at: c.at, status: c.status, response: c.response }));
+export const toBotCalls = (calls: readonly CallRecord[]): BotCall[] =>
+  calls.map((c) => ({ method: c.method, params: c.params, at: c.at, status: c.status, response: c.response }));
 
 /** Incidents (pages above info) opened at or after `since` and not resolved yet. */
 function openIncidents(calls: readonly CallRecord[], since: number): number {
@@ -40,7 +41,11 @@ async function settle(ctx: FaultContext, since: number, maxMs: number): Promise<
   while (Date.now() < deadline && openIncidents(ctx.telegram.calls, since) > 0) await sleep(500);
 }
 
-export async function runCycles(ctx: FaultContext, o: RunnerOptions, onCycle: (rec: CycleRecord) => void = () => undefined): Promise<Timeline> {
+export async function runCycles(
+  ctx: FaultContext,
+  o: RunnerOptions,
+  onCycle: (rec: CycleRecord) => void = () => undefined,
+): Promise<Timeline> {
   const rng = seededRng(o.seed);
   const kctx: FaultContext = { ...ctx, rng };
   const timeline: Timeline = { seed: o.seed, startedAt: Date.now(), endedAt: 0, cycles: [] };
@@ -50,7 +55,15 @@ export async function runCycles(ctx: FaultContext, o: RunnerOptions, onCycle: (r
     await sleep(o.warmupMs ?? 15_000);
     await settle(ctx, lastFault, o.settleMs);
     const end = Date.now();
-    timeline.cycles.push({ cycle: 0, kind: 'startup', planned: false, expectPage: false, start: o.serviceStartedAt, faultAt: end, end });
+    timeline.cycles.push({
+      cycle: 0,
+      kind: 'startup',
+      planned: false,
+      expectPage: false,
+      start: o.serviceStartedAt,
+      faultAt: end,
+      end,
+    });
   }
   const t0 = Date.now();
   const cycles = o.each === true ? o.kinds.length : o.cycles;
@@ -60,7 +73,15 @@ export async function runCycles(ctx: FaultContext, o: RunnerOptions, onCycle: (r
     const kind = o.each === true ? o.kinds[(i - 1) % o.kinds.length]! : rng.pick(o.kinds);
     // The lab was verified healthy when the previous cycle ended: from then on until this fault is a
     // healthy period (a late page of the previous fault shows up here, as it should).
-    const rec: CycleRecord = { cycle: i, kind: kind.name, planned: kind.planned, expectPage: kind.expectPage, start: timeline.cycles.at(-1)?.end ?? Date.now(), faultAt: 0, end: 0 };
+    const rec: CycleRecord = {
+      cycle: i,
+      kind: kind.name,
+      planned: kind.planned,
+      expectPage: kind.expectPage,
+      start: timeline.cycles.at(-1)?.end ?? Date.now(),
+      faultAt: 0,
+      end: 0,
+    };
     ctx.log(`cycle ${i}: ${kind.name}: healthy ${o.quietMs / 1000} s…`);
     await sleep(o.quietMs);
     rec.faultAt = Date.now();

@@ -50,7 +50,7 @@ export class ServiceProcess {
   readonly unexpectedExits: { at: number; code: number | null; signal: NodeJS.Signals | null }[] = [];
   private expectingExit = false;
 
-  constructor(private readonly o: ServiceOptions) {
+  constructor(readonly o: ServiceOptions) {
     this.configPath = join(o.dir, 'config.yaml');
     this.logPath = join(o.dir, 'service.log');
     writeFileSync(this.configPath, chaosConfigYaml(o));
@@ -65,11 +65,15 @@ export class ServiceProcess {
     this.out ??= createWriteStream(this.logPath, { flags: 'a' });
     this.output = '';
     this.expectingExit = false;
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '--config', this.configPath], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOG_LEVEL: 'info' },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'run', '--config', this.configPath],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LOG_LEVEL: 'info' },
+      },
+    );
     this.child = child;
     const onData = (d: Buffer) => {
       this.out?.write(d);
@@ -83,7 +87,8 @@ export class ServiceProcess {
     const deadline = Date.now() + timeoutMs;
     while (!this.output.includes('odoo-ha-watch started')) {
       if (!this.running) throw new Error(`the service exited while starting:\n${this.output.slice(-2000)}`);
-      if (Date.now() > deadline) throw new Error(`the service did not start within ${timeoutMs} ms:\n${this.output.slice(-2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`the service did not start within ${timeoutMs} ms:\n${this.output.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

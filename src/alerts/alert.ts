@@ -51,7 +51,12 @@ export function addToStory(story: readonly StoryEntry[] | undefined, e: StoryEnt
 
 /** fingerprint = rule id + sorted labels: the same trouble keeps the same identity across restarts. */
 export function fingerprintOf(ruleId: string, labels: Labels): string {
-  const canon = JSON.stringify([ruleId, Object.keys(labels).sort().map((k) => [k, labels[k]])]);
+  const canon = JSON.stringify([
+    ruleId,
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  ]);
   return createHash('sha256').update(canon).digest('hex').slice(0, 16);
 }
 

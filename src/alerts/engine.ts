@@ -37,7 +37,12 @@ export interface EngineOptions {
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
 
 /** The placeholders of a RESOLVED line: the alert's last labels and values, recovery facts, timing. */
-export function resolveVars(base: Record<string, unknown>, a: Alert, recoveries: readonly Recovery[] | undefined, now: number): Record<string, unknown> {
+export function resolveVars(
+  base: Record<string, unknown>,
+  a: Alert,
+  recoveries: readonly Recovery[] | undefined,
+  now: number,
+): Record<string, unknown> {
   const rec = (recoveries ?? []).filter((r) => Object.entries(r.labels).every(([k, val]) => a.labels[k] === val));
   return {
     ...base,
@@ -56,8 +61,18 @@ function matcherOk(want: string | readonly string[], value: string | undefined):
   return typeof want === 'string' ? v === want : want.includes(v);
 }
 
-function matchesAll(matchers: InhibitRule['source_matchers'], ruleId: string, severity: string, labels: Labels): boolean {
-  return Object.entries(matchers).every(([k, want]) => matcherOk(want, k === 'rule' ? ruleId : k === 'severity' && labels['severity'] === undefined ? severity : labels[k]));
+function matchesAll(
+  matchers: InhibitRule['source_matchers'],
+  ruleId: string,
+  severity: string,
+  labels: Labels,
+): boolean {
+  return Object.entries(matchers).every(([k, want]) =>
+    matcherOk(
+      want,
+      k === 'rule' ? ruleId : k === 'severity' && labels['severity'] === undefined ? severity : labels[k],
+    ),
+  );
 }
 
 /**
@@ -65,7 +80,11 @@ function matchesAll(matchers: InhibitRule['source_matchers'], ruleId: string, se
  * firing alert matches a rule's source_matchers, the target matches its target_matchers, and both
  * have the same values for the `equal` labels. An alert never inhibits itself.
  */
-export function isInhibited(target: { ruleId: string; severity: string; labels: Labels }, firing: readonly Alert[], rules: readonly InhibitRule[]): boolean {
+export function isInhibited(
+  target: { ruleId: string; severity: string; labels: Labels },
+  firing: readonly Alert[],
+  rules: readonly InhibitRule[],
+): boolean {
   const self = fingerprintOf(target.ruleId, target.labels);
   for (const r of rules) {
     if (!matchesAll(r.target_matchers, target.ruleId, target.severity, target.labels)) continue;
@@ -127,7 +146,10 @@ export class AlertEngine {
    * otherwise stay firing forever. Firing ones resolve with a message saying why, pending ones are
    * dropped, and their health no longer counts towards the evaluation-failing alert.
    */
-  retire(retired: readonly { rule: Pick<Rule, 'id' | 'name' | 'type' | 'severity'> & Partial<Rule>; reason: string }[], now: number): Promise<Notification[]> {
+  retire(
+    retired: readonly { rule: Pick<Rule, 'id' | 'name' | 'type' | 'severity'> & Partial<Rule>; reason: string }[],
+    now: number,
+  ): Promise<Notification[]> {
     return this.exclusive(async () => {
       const out: Notification[] = [];
       const sources = new Set<string>();
@@ -137,7 +159,14 @@ export class AlertEngine {
         await this.o.store.forgetRule(rule.id);
         const open = (await this.o.store.alertsForRule(rule.id)).filter((a) => a.state !== 'resolved');
         if (open.length === 0) continue;
-        const meta: LifecycleRule = { id: rule.id, severity: rule.severity, labels: rule.labels ?? {}, for: 0, keepFiringFor: 0, repeat: 0 };
+        const meta: LifecycleRule = {
+          id: rule.id,
+          severity: rule.severity,
+          labels: rule.labels ?? {},
+          for: 0,
+          keepFiringFor: 0,
+          repeat: 0,
+        };
         const r = await this.applyFindings(meta, [], now, {
           dryRun: false,
           render: () => '',
@@ -147,18 +176,30 @@ export class AlertEngine {
         out.push(...r.notifications);
       }
       const all = await this.o.store.ruleHealth();
-      for (const source of sources) out.push(...(await this.applySourceHealth(source, all, 0, now, false)).notifications);
+      for (const source of sources)
+        out.push(...(await this.applySourceHealth(source, all, 0, now, false)).notifications);
       return out;
     });
   }
 
-  private async applyNow(rule: Rule, evaluation: Evaluation, now: number, opts: { dryRun?: boolean } = {}): Promise<ApplyResult> {
+  private async applyNow(
+    rule: Rule,
+    evaluation: Evaluation,
+    now: number,
+    opts: { dryRun?: boolean } = {},
+  ): Promise<ApplyResult> {
     const dryRun = opts.dryRun === true;
     const { health, all } = await this.recordHealth(rule, evaluation, now, dryRun);
     if (!evaluation.ok) {
       // Unknown is not OK: the rule's own alerts stay as they are; only the source's meta-alert moves.
       if (!dryRun && evaluation.cursor !== undefined) {
-        await this.o.store.commit({ upserts: [], deletes: [], transitions: [], outbox: [], cursor: { ruleId: rule.id, value: evaluation.cursor } });
+        await this.o.store.commit({
+          upserts: [],
+          deletes: [],
+          transitions: [],
+          outbox: [],
+          cursor: { ruleId: rule.id, value: evaluation.cursor },
+        });
       }
       return this.applySourceHealth(evaluation.source, all, rule.repeat, now, dryRun);
     }
@@ -166,7 +207,12 @@ export class AlertEngine {
     const result = await this.applyFindings(this.asLifecycle(rule), evaluation.findings, now, {
       dryRun,
       // What the rule could not see this time is not "clear": those alerts keep their state.
-      ...(unknown.length ? { inScope: (labels: Labels) => !unknown.some((u) => Object.entries(u.labels).every(([k, v]) => labels[k] === v)) } : {}),
+      ...(unknown.length
+        ? {
+            inScope: (labels: Labels) =>
+              !unknown.some((u) => Object.entries(u.labels).every(([k, v]) => labels[k] === v)),
+          }
+        : {}),
       render: (f, labels) => renderTemplate(rule.message, this.vars(rule, f, labels)),
       recovered: (a) => this.recoveredText(rule, a, evaluation.recoveries, now),
       ...(evaluation.cursor !== undefined ? { cursor: evaluation.cursor } : {}),
@@ -183,40 +229,86 @@ export class AlertEngine {
    * One "rule evaluation failing" alert per source, listing every rule that cannot read it: when
    * Elasticsearch is down, twenty log rules are one page, not twenty.
    */
-  private applySourceHealth(source: string, all: RuleHealth[], repeat: number, now: number, dryRun: boolean): Promise<ApplyResult> {
-    const failing = all.filter((h) => h.source === source && h.consecutiveFailures > 0 && now - (h.lastEvalAt ?? 0) <= HEALTH_FRESH_MS);
-    const findings: Finding[] = failing.length === 0 ? [] : [{
-      labels: { source },
-      values: {
-        source,
-        rules: failing.length,
-        rule_ids: failing.map((h) => h.ruleId).sort().join(', '),
-        error: (failing.reduce((a, b) => ((b.lastEvalAt ?? 0) > (a.lastEvalAt ?? 0) ? b : a)).lastError ?? '').replace(`${source}: `, ''),
-      },
-    }];
-    const meta: LifecycleRule = { id: EVALUATION_FAILING_RULE_ID, severity: 'warning', labels: {}, for: this.o.failingAfterMs, keepFiringFor: 0, repeat };
+  private applySourceHealth(
+    source: string,
+    all: RuleHealth[],
+    repeat: number,
+    now: number,
+    dryRun: boolean,
+  ): Promise<ApplyResult> {
+    const failing = all.filter(
+      (h) => h.source === source && h.consecutiveFailures > 0 && now - (h.lastEvalAt ?? 0) <= HEALTH_FRESH_MS,
+    );
+    const findings: Finding[] =
+      failing.length === 0
+        ? []
+        : [
+            {
+              labels: { source },
+              values: {
+                source,
+                rules: failing.length,
+                rule_ids: failing
+                  .map((h) => h.ruleId)
+                  .sort()
+                  .join(', '),
+                error: (
+                  failing.reduce((a, b) => ((b.lastEvalAt ?? 0) > (a.lastEvalAt ?? 0) ? b : a)).lastError ?? ''
+                ).replace(`${source}: `, ''),
+              },
+            },
+          ];
+    const meta: LifecycleRule = {
+      id: EVALUATION_FAILING_RULE_ID,
+      severity: 'warning',
+      labels: {},
+      for: this.o.failingAfterMs,
+      keepFiringFor: 0,
+      repeat,
+    };
     return this.applyFindings(meta, findings, now, {
       inScope: (l) => l['source'] === source,
       dryRun,
-      render: (f) => `${f.values['rules']} rule(s) cannot read ${source}: ${f.values['error']} — ${f.values['rule_ids']}`,
-      recovered: (a) => `every rule reads ${source} again (${String(a.values['rules'] ?? '?')} could not, last failure at ${hhmm(a.lastSeenAt)})`,
+      render: (f) =>
+        `${f.values['rules']} rule(s) cannot read ${source}: ${f.values['error']} — ${f.values['rule_ids']}`,
+      recovered: (a) =>
+        `every rule reads ${source} again (${String(a.values['rules'] ?? '?')} could not, last failure at ${hhmm(a.lastSeenAt)})`,
     });
   }
 
   /** The RESOLVED line: the rule's `resolved_message`, else its type's `recovered` — what is true now. */
   private recoveredText(rule: Rule, a: Alert, recoveries: readonly Recovery[] | undefined, now: number): string {
-    const vars = resolveVars({ rule_id: rule.id, rule_name: rule.name, severity: rule.severity, cluster: this.o.cluster }, a, recoveries, now);
+    const vars = resolveVars(
+      { rule_id: rule.id, rule_name: rule.name, severity: rule.severity, cluster: this.o.cluster },
+      a,
+      recoveries,
+      now,
+    );
     if (rule.resolvedMessage) return renderTemplate(rule.resolvedMessage, vars);
     const t = this.registry.get(rule.type);
     return t ? t.recovered(vars) : `condition cleared (last seen at ${String(vars['last_at'])})`;
   }
 
   private vars(rule: Rule, f: Finding, labels: Labels): Record<string, unknown> {
-    return { rule_id: rule.id, rule_name: rule.name, severity: rule.severity, cluster: this.o.cluster, ...labels, ...f.values };
+    return {
+      rule_id: rule.id,
+      rule_name: rule.name,
+      severity: rule.severity,
+      cluster: this.o.cluster,
+      ...labels,
+      ...f.values,
+    };
   }
 
   private asLifecycle(rule: Rule): LifecycleRule {
-    return { id: rule.id, severity: rule.severity, labels: rule.labels, for: rule.for, keepFiringFor: rule.keepFiringFor, repeat: rule.repeat };
+    return {
+      id: rule.id,
+      severity: rule.severity,
+      labels: rule.labels,
+      for: rule.for,
+      keepFiringFor: rule.keepFiringFor,
+      repeat: rule.repeat,
+    };
   }
 
   private async applyFindings(
@@ -247,19 +339,48 @@ export class AlertEngine {
       findings,
       now,
       render: o.render,
-      isMuted: (labels) => findSilence(silences, rule.id, labels, now) !== undefined || (inhibitRules.length > 0 && isInhibited({ ruleId: rule.id, severity: rule.severity, labels }, firingElsewhere, inhibitRules)),
+      isMuted: (labels) =>
+        findSilence(silences, rule.id, labels, now) !== undefined ||
+        (inhibitRules.length > 0 &&
+          isInhibited({ ruleId: rule.id, severity: rule.severity, labels }, firingElsewhere, inhibitRules)),
       ...(o.inScope ? { inScope: (a) => o.inScope!(a.labels) } : {}),
       ...(o.recovered ? { recovered: o.recovered } : {}),
     });
     if (o.resolvedMessage) result.resolved = result.resolved.map((a) => ({ ...a, message: o.resolvedMessage!(a) }));
     const meta = o.meta;
-    const info = o.info ?? (meta
-      ? { id: meta.id, name: meta.name, type: meta.type, severity: meta.severity, ...(meta.description ? { description: meta.description } : {}), ...(meta.runbook ? { runbook: meta.runbook } : {}) }
-      : { id: rule.id, name: 'Rule evaluation failing', type: 'internal', severity: rule.severity, runbook: 'The rule cannot read its source: check the source is reachable and its credentials; its own alerts are frozen (neither fired nor resolved) until it can.' });
+    const info =
+      o.info ??
+      (meta
+        ? {
+            id: meta.id,
+            name: meta.name,
+            type: meta.type,
+            severity: meta.severity,
+            ...(meta.description ? { description: meta.description } : {}),
+            ...(meta.runbook ? { runbook: meta.runbook } : {}),
+          }
+        : {
+            id: rule.id,
+            name: 'Rule evaluation failing',
+            type: 'internal',
+            severity: rule.severity,
+            runbook:
+              'The rule cannot read its source: check the source is reachable and its credentials; its own alerts are frozen (neither fired nor resolved) until it can.',
+          });
     const notifications: Notification[] = [];
     const mk = (kind: Notification['kind'], alerts: NotifiedAlert[]) => {
       if (alerts.length === 0) return;
-      const renderedRunbook = info.runbook && meta ? renderTemplate(info.runbook, { rule_id: meta.id, rule_name: meta.name, severity: meta.severity, cluster: this.o.cluster, ...alerts[0]!.labels, ...alerts[0]!.values }) : info.runbook;
+      const renderedRunbook =
+        info.runbook && meta
+          ? renderTemplate(info.runbook, {
+              rule_id: meta.id,
+              rule_name: meta.name,
+              severity: meta.severity,
+              cluster: this.o.cluster,
+              ...alerts[0]!.labels,
+              ...alerts[0]!.values,
+            })
+          : info.runbook;
       notifications.push({
         key: `${rule.id}:${now}:${kind}`,
         kind,
@@ -278,12 +399,19 @@ export class AlertEngine {
         upserts: result.upserts,
         deletes: result.deletes,
         transitions: result.transitions,
-        outbox: notifications.flatMap((n) => this.o.notifiers.flatMap((nt) => nt.receivers(n).map((receiver) => ({ receiver, notification: n })))),
+        outbox: notifications.flatMap((n) =>
+          this.o.notifiers.flatMap((nt) => nt.receivers(n).map((receiver) => ({ receiver, notification: n }))),
+        ),
         ...(o.cursor !== undefined ? { cursor: { ruleId: rule.id, value: o.cursor } } : {}),
       };
       if (commit.upserts.length || commit.deletes.length || commit.outbox.length || commit.cursor) {
         await this.o.store.commit(commit);
-        for (const t of result.transitions) if (t.to === 'firing' || t.to === 'resolved') this.o.logger.info({ rule: t.ruleId, fingerprint: t.fingerprint, labels: t.labels, from: t.from, to: t.to }, 'alert transition');
+        for (const t of result.transitions)
+          if (t.to === 'firing' || t.to === 'resolved')
+            this.o.logger.info(
+              { rule: t.ruleId, fingerprint: t.fingerprint, labels: t.labels, from: t.from, to: t.to },
+              'alert transition',
+            );
         if (commit.outbox.length) this.o.onCommitted?.();
       }
     }
@@ -291,12 +419,25 @@ export class AlertEngine {
   }
 
   /** Records this evaluation's outcome; returns it with every rule's health (for the per-source alert). */
-  private async recordHealth(rule: Rule, ev: Evaluation, now: number, dryRun: boolean): Promise<{ health: RuleHealth & { recoveredFrom?: string }; all: RuleHealth[] }> {
+  private async recordHealth(
+    rule: Rule,
+    ev: Evaluation,
+    now: number,
+    dryRun: boolean,
+  ): Promise<{ health: RuleHealth & { recoveredFrom?: string }; all: RuleHealth[] }> {
     const all = await this.o.store.ruleHealth();
     const prev = all.find((h) => h.ruleId === rule.id);
     const h: RuleHealth = ev.ok
       ? { ruleId: rule.id, lastEvalAt: now, lastSuccessAt: now, consecutiveFailures: 0 }
-      : { ruleId: rule.id, source: ev.source, lastEvalAt: now, ...(prev?.lastSuccessAt !== undefined ? { lastSuccessAt: prev.lastSuccessAt } : {}), lastError: `${ev.source}: ${ev.error}`, consecutiveFailures: (prev?.consecutiveFailures ?? 0) + 1, failingSince: prev?.failingSince ?? now };
+      : {
+          ruleId: rule.id,
+          source: ev.source,
+          lastEvalAt: now,
+          ...(prev?.lastSuccessAt !== undefined ? { lastSuccessAt: prev.lastSuccessAt } : {}),
+          lastError: `${ev.source}: ${ev.error}`,
+          consecutiveFailures: (prev?.consecutiveFailures ?? 0) + 1,
+          failingSince: prev?.failingSince ?? now,
+        };
     if (!dryRun) await this.o.store.setRuleHealth(h);
     const merged = [...all.filter((x) => x.ruleId !== rule.id), h];
     const recoveredFrom = ev.ok && prev?.source && prev.consecutiveFailures > 0 ? prev.source : undefined;

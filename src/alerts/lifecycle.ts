@@ -87,28 +87,68 @@ export function step(input: StepInput): StepResult {
     const message = input.render(f, labels);
     let a: Alert = live
       ? { ...live, lastSeenAt: now, values: f.values, message, severity: rule.severity }
-      : { fingerprint: fp, shortId: shortIdOf(fp), ruleId: rule.id, labels, state: 'pending', severity: rule.severity, activeSince: now, lastSeenAt: now, message, values: f.values };
+      : {
+          fingerprint: fp,
+          shortId: shortIdOf(fp),
+          ruleId: rule.id,
+          labels,
+          state: 'pending',
+          severity: rule.severity,
+          activeSince: now,
+          lastSeenAt: now,
+          message,
+          values: f.values,
+        };
     if (f.samples) a.samples = f.samples;
     else delete a.samples;
     if (f.phase !== undefined) a.phase = f.phase;
     if (f.announce) a.announce = true;
     else delete a.announce;
-    if (!live) out.transitions.push({ fingerprint: fp, ruleId: rule.id, labels, from: 'inactive', to: 'pending', at: now, message });
+    if (!live)
+      out.transitions.push({
+        fingerprint: fp,
+        ruleId: rule.id,
+        labels,
+        from: 'inactive',
+        to: 'pending',
+        at: now,
+        message,
+      });
 
     if (a.state === 'pending' && now - a.activeSince >= rule.for) {
       a = { ...a, state: 'firing', firedAt: now };
-      out.transitions.push({ fingerprint: fp, ruleId: rule.id, labels, from: 'pending', to: 'firing', at: now, message });
+      out.transitions.push({
+        fingerprint: fp,
+        ruleId: rule.id,
+        labels,
+        from: 'pending',
+        to: 'firing',
+        at: now,
+        message,
+      });
     }
     if (a.state === 'firing' && !input.isMuted(labels)) {
       const phaseChanged = live?.notifiedAt !== undefined && f.phase !== undefined && f.phase !== live.phase;
       if (a.notifiedAt === undefined) {
-        a = { ...a, notifiedAt: now, lastNotifiedAt: now, ...(a.phase !== undefined ? { story: addToStory(undefined, { phase: a.phase, at: now, text: message }) } : {}) };
+        a = {
+          ...a,
+          notifiedAt: now,
+          lastNotifiedAt: now,
+          ...(a.phase !== undefined
+            ? { story: addToStory(undefined, { phase: a.phase, at: now, text: message }) }
+            : {}),
+        };
         out.firing.push(notified(a, false));
       } else if (phaseChanged) {
         // The incident moved on: told in its thread, and it counts as a notification for `repeat`.
         a = { ...a, lastNotifiedAt: now, story: addToStory(a.story, { phase: a.phase!, at: now, text: message }) };
         out.updates.push(notified(a, false, { phaseChanged: true, attention: f.attention === true }));
-      } else if (!a.announce && a.ackedAt === undefined && rule.repeat > 0 && now - (a.lastNotifiedAt ?? a.notifiedAt) >= rule.repeat) {
+      } else if (
+        !a.announce &&
+        a.ackedAt === undefined &&
+        rule.repeat > 0 &&
+        now - (a.lastNotifiedAt ?? a.notifiedAt) >= rule.repeat
+      ) {
         a = { ...a, lastNotifiedAt: now };
         out.firing.push(notified(a, true));
       } else if (f.live && live && message !== live.message) {
@@ -123,15 +163,35 @@ export function step(input: StepInput): StepResult {
     if (input.inScope && !input.inScope(a)) continue;
     if (a.state === 'pending') {
       out.deletes.push(a.fingerprint);
-      out.transitions.push({ fingerprint: a.fingerprint, ruleId: a.ruleId, labels: a.labels, from: 'pending', to: 'inactive', at: now, message: a.message });
+      out.transitions.push({
+        fingerprint: a.fingerprint,
+        ruleId: a.ruleId,
+        labels: a.labels,
+        from: 'pending',
+        to: 'inactive',
+        at: now,
+        message: a.message,
+      });
       continue;
     }
     if (now - a.lastSeenAt < rule.keepFiringFor) continue; // hysteresis: not resolved yet
     const { ackedAt: _ackedAt, ackedBy: _ackedBy, ...rest } = a;
     const closed: Alert = { ...rest, state: 'resolved', resolvedAt: now };
     const text = input.recovered ? input.recovered(closed) : a.message;
-    const r: Alert = { ...closed, message: text, ...(a.story ? { phase: 'recovered', story: addToStory(a.story, { phase: 'recovered', at: now, text }) } : {}) };
-    out.transitions.push({ fingerprint: a.fingerprint, ruleId: a.ruleId, labels: a.labels, from: 'firing', to: 'resolved', at: now, message: text });
+    const r: Alert = {
+      ...closed,
+      message: text,
+      ...(a.story ? { phase: 'recovered', story: addToStory(a.story, { phase: 'recovered', at: now, text }) } : {}),
+    };
+    out.transitions.push({
+      fingerprint: a.fingerprint,
+      ruleId: a.ruleId,
+      labels: a.labels,
+      from: 'firing',
+      to: 'resolved',
+      at: now,
+      message: text,
+    });
     // An announcement (a planned switchover) was the whole story: its end is not news.
     if (a.notifiedAt !== undefined && !a.announce && !input.isMuted(a.labels)) out.resolved.push(notified(r, false));
     out.upserts.push(r);

@@ -27,6 +27,11 @@ export function silenceMatches(s: Silence, ruleId: string, labels: Labels, now: 
 }
 
 /** The silence muting this alert, if any: notifications are withheld, state still advances. */
-export function findSilence(silences: readonly Silence[], ruleId: string, labels: Labels, now: number): Silence | undefined {
+export function findSilence(
+  silences: readonly Silence[],
+  ruleId: string,
+  labels: Labels,
+  now: number,
+): Silence | undefined {
   return silences.find((s) => silenceMatches(s, ruleId, labels, now));
 }

@@ -22,7 +22,11 @@ export function parseSilenceDuration(raw: string | undefined): Parsed<number> {
   if (!raw) return { ok: false, error: 'missing duration' };
   const ms = parseDuration(raw);
   if (ms === undefined) return { ok: false, error: `"${raw}" is not a duration (e.g. 30m, 2h, 1d)` };
-  if (ms < SILENCE_MIN_MS || ms > SILENCE_MAX_MS) return { ok: false, error: `duration must be between ${formatDuration(SILENCE_MIN_MS)} and ${formatDuration(SILENCE_MAX_MS)}` };
+  if (ms < SILENCE_MIN_MS || ms > SILENCE_MAX_MS)
+    return {
+      ok: false,
+      error: `duration must be between ${formatDuration(SILENCE_MIN_MS)} and ${formatDuration(SILENCE_MAX_MS)}`,
+    };
   return { ok: true, value: ms };
 }
 
@@ -36,5 +40,8 @@ export function parseCount(raw: string | undefined, def: number, max: number): P
 
 /** Text from a user, made safe to store and echo: control characters dropped, length bounded. */
 export function cleanReason(raw: string | undefined): string {
-  return (raw ?? '').replace(/[\u0000-\u001f\u007f]/g, ' ').trim().slice(0, MAX_REASON);
+  return (raw ?? '')
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .trim()
+    .slice(0, MAX_REASON);
 }

@@ -25,7 +25,7 @@ export function createTelegramBot(o: {
   now: () => number;
 }): TelegramBot | undefined {
   const tg = o.config().notifiers.telegram;
-  if (!tg || !tg.commands) return undefined;
+  if (!tg?.commands) return undefined;
   const notifier = o.notifiers.find((n): n is TelegramNotifier => n instanceof TelegramNotifier);
   const bot: TelegramBot = new TelegramBot({
     token: tg.token,
@@ -35,7 +35,10 @@ export function createTelegramBot(o: {
     // Read from the config at every update: a reload's chats and allowed_users apply at once.
     auth: () => {
       const now = o.config().notifiers.telegram ?? tg;
-      return authPolicy(now.chats.map((c) => c.id), now.allowed_users);
+      return authPolicy(
+        now.chats.map((c) => c.id),
+        now.allowed_users,
+      );
     },
     staleAfterMs: () => (o.config().notifiers.telegram ?? tg).stale_update_age,
     logger: o.logger,

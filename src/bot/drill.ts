@@ -24,10 +24,14 @@ const pending = new Map<string, Pending>();
 
 const isAdmin = (deps: BotDeps, userId: number) => deps.config().drill.admin_users.includes(userId);
 const NOT_ADMIN = 'Not authorized: drills are limited to the users in drill.admin_users.';
-const USAGE = 'Usage: <code>/drill switchover [member]</code> · <code>/drill app-node N</code> · <code>/drill history</code>';
+const USAGE =
+  'Usage: <code>/drill switchover [member]</code> · <code>/drill app-node N</code> · <code>/drill history</code>';
 
 export const drill: Command = {
-  name: 'drill', description: 'Failover drill (admins): switchover [member] | app-node N | history', usage: '/drill switchover [member] | app-node N | history', mutating: false,
+  name: 'drill',
+  description: 'Failover drill (admins): switchover [member] | app-node N | history',
+  usage: '/drill switchover [member] | app-node N | history',
+  mutating: false,
   async run({ deps, args, user, chatId }): Promise<string | CommandReply> {
     const [sub, arg] = args.trim().split(/\s+/);
     if (sub === 'history') return `<pre>${esc(formatHistory(await deps.store.listDrills(10)))}</pre>`;
@@ -39,23 +43,41 @@ export const drill: Command = {
     if (!deps.runDrill) return 'Drills are not available in this service (no drill runner).';
     let req: DrillRequest;
     if (sub === 'switchover') {
-      if (arg !== undefined && !/^[\w.-]{1,64}$/.test(arg)) return `Not a member name: <code>${esc(arg.slice(0, 64))}</code>\n${USAGE}`;
+      if (arg !== undefined && !/^[\w.-]{1,64}$/.test(arg))
+        return `Not a member name: <code>${esc(arg.slice(0, 64))}</code>\n${USAGE}`;
       req = { kind: 'switchover', by: user.label, ...(arg ? { to: arg } : {}) };
     } else {
       if (!/^[1-9]\d?$/.test(arg ?? '')) return USAGE;
       req = { kind: 'app-node', node: Number(arg), by: user.label };
     }
     const cfg = deps.config();
-    const leader = req.kind === 'switchover' ? (await deps.status().catch(() => undefined))?.patroni?.leader : undefined;
+    const leader =
+      req.kind === 'switchover' ? (await deps.status().catch(() => undefined))?.patroni?.leader : undefined;
     const now = deps.now();
     const expiresAt = now + cfg.drill.confirm_within;
     const token = randomBytes(6).toString('hex');
     for (const [k, p] of pending) if (p.expiresAt < now) pending.delete(k);
-    const text = describeDrill(cfg, { kind: req.kind, ...(req.kind === 'switchover' && req.to ? { to: req.to } : {}), ...(req.kind === 'app-node' ? { node: req.node } : {}) }, leader);
+    const text = describeDrill(
+      cfg,
+      {
+        kind: req.kind,
+        ...(req.kind === 'switchover' && req.to ? { to: req.to } : {}),
+        ...(req.kind === 'app-node' ? { node: req.node } : {}),
+      },
+      leader,
+    );
     pending.set(token, { req, chatId, expiresAt, text });
     return {
       html: `🧪 <b>Failover drill — confirm</b>\n${esc(text)}\nThe drill refuses to start unless the cluster is healthy.\nThis button expires at ${utc(expiresAt)}.`,
-      buttons: [[{ text: `▶ Run: ${req.kind === 'switchover' ? `switchover ${leader ?? ''} → ${req.to ?? 'best replica'}` : `stop app node ${req.node}`}`, data: `drill:go:${token}` }, { text: 'Cancel', data: `drill:no:${token}` }]],
+      buttons: [
+        [
+          {
+            text: `▶ Run: ${req.kind === 'switchover' ? `switchover ${leader ?? ''} → ${req.to ?? 'best replica'}` : `stop app node ${req.node}`}`,
+            data: `drill:go:${token}`,
+          },
+          { text: 'Cancel', data: `drill:no:${token}` },
+        ],
+      ],
     };
   },
 };
@@ -70,15 +92,25 @@ export interface DrillPress {
 }
 
 /** A press on a drill button (data `drill:go|no:<token>`). */
-export function pressDrill(deps: BotDeps, data: string, user: { id: number; label: string }, chatId: number | string | undefined): DrillPress {
+export function pressDrill(
+  deps: BotDeps,
+  data: string,
+  user: { id: number; label: string },
+  chatId: number | string | undefined,
+): DrillPress {
   const m = /^drill:(go|no):([0-9a-f]{12})$/.exec(data);
   if (!m) return { answer: 'Unknown button.' };
   if (!isAdmin(deps, user.id)) return { answer: NOT_ADMIN };
   const p = pending.get(m[2]!);
-  if (!p || String(p.chatId) !== String(chatId)) return { answer: 'This confirmation is no longer valid: send /drill again.' };
+  if (!p || String(p.chatId) !== String(chatId))
+    return { answer: 'This confirmation is no longer valid: send /drill again.' };
   pending.delete(m[2]!);
   const now = deps.now();
-  if (now > p.expiresAt) return { answer: 'Expired: nothing was started. Send /drill again.', edit: `🧪 Drill not started: the confirmation expired at ${utc(p.expiresAt)}.` };
+  if (now > p.expiresAt)
+    return {
+      answer: 'Expired: nothing was started. Send /drill again.',
+      edit: `🧪 Drill not started: the confirmation expired at ${utc(p.expiresAt)}.`,
+    };
   if (m[1] === 'no') return { answer: 'Cancelled.', edit: `🧪 Drill cancelled by ${esc(user.label)}.` };
   const run = deps.runDrill!;
   return {

@@ -6,9 +6,14 @@ import type { Alert } from '../alerts/alert.js';
 import type { Labels } from '../rules/rule-type.js';
 import type { TelegramRoute } from '../notify/telegram/notifier.js';
 
-export interface ChatRoute extends TelegramRoute { admin?: boolean }
+export interface ChatRoute extends TelegramRoute {
+  admin?: boolean;
+}
 
-export interface ChatScope { admin: boolean; routes: readonly ChatRoute[] }
+export interface ChatScope {
+  admin: boolean;
+  routes: readonly ChatRoute[];
+}
 
 export function scopeOf(chats: readonly ChatRoute[], chatId: number | string | undefined): ChatScope {
   const routes = chats.filter((c) => chatId !== undefined && String(c.id) === String(chatId));

@@ -22,8 +22,10 @@ const b = (s: string) => `<b>${esc(truncateText(s, NAME_MAX))}</b>`;
 const t = (s: string) => esc(truncateText(s, DETAIL_MAX));
 
 /** Data age as of `now`: the age when the snapshot was built plus the time since. */
-const ager = (s: StatusSnapshot, now: number) => (ms: number | undefined): string =>
-  ms === undefined ? '' : ` · ${formatDuration(ms + Math.max(0, now - s.at))} old`;
+const ager =
+  (s: StatusSnapshot, now: number) =>
+  (ms: number | undefined): string =>
+    ms === undefined ? '' : ` · ${formatDuration(ms + Math.max(0, now - s.at))} old`;
 
 const sourceOf = (s: StatusSnapshot, name: string): SourceLine =>
   s.sources.find((x) => x.name === name) ?? { name, state: 'not configured' };
@@ -36,7 +38,13 @@ function whyNoData(src: SourceLine, old: (ms: number | undefined) => string): st
 const bytes = (n: number | null): string => (n === null ? 'no data' : formatBytes(n));
 const seconds = (x: number): string => (x < 10 ? `${x.toFixed(1)} s` : `${Math.round(x)} s`);
 
-const ROLE_SHORT: Record<string, string> = { leader: 'leader', standby_leader: 'stby-leader', sync_standby: 'sync', quorum_standby: 'quorum', replica: 'replica' };
+const ROLE_SHORT: Record<string, string> = {
+  leader: 'leader',
+  standby_leader: 'stby-leader',
+  sync_standby: 'sync',
+  quorum_standby: 'quorum',
+  replica: 'replica',
+};
 
 /** Visible characters the member table may use, so the rest of /status still fits one message. */
 const TABLE_BUDGET = 2400;
@@ -47,10 +55,22 @@ const CELL_MAX = 48;
  * would push it over the budget are counted in a line after it instead.
  */
 function memberTable(members: readonly StatusMember[]): string[] {
-  const cells = (m: StatusMember) => [m.name, ROLE_SHORT[m.role] ?? m.role, m.state, m.timeline === undefined ? '?' : String(m.timeline), m.isLeader ? '-' : bytes(m.lagBytes ?? m.pgLagBytes)].map((c) => truncateText(c, CELL_MAX));
+  const cells = (m: StatusMember) =>
+    [
+      m.name,
+      ROLE_SHORT[m.role] ?? m.role,
+      m.state,
+      m.timeline === undefined ? '?' : String(m.timeline),
+      m.isLeader ? '-' : bytes(m.lagBytes ?? m.pgLagBytes),
+    ].map((c) => truncateText(c, CELL_MAX));
   const render = (rows: string[][]) => {
     const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-    return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : i === 3 ? cell.padStart(width[i]!) : cell.padEnd(width[i]!))).join(' ').trimEnd());
+    return rows.map((r) =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : i === 3 ? cell.padStart(width[i]!) : cell.padEnd(width[i]!)))
+        .join(' ')
+        .trimEnd(),
+    );
   };
   let rows = [['MEMBER', 'ROLE', 'STATE', 'TL', 'LAG']];
   for (const m of members) {
@@ -64,7 +84,11 @@ function memberTable(members: readonly StatusMember[]): string[] {
 
 function patroniLines(s: StatusSnapshot, old: (ms: number | undefined) => string): string[] {
   const p = s.patroni;
-  if (!p) return [`${STATE_ICON[sourceOf(s, 'patroni').state] ?? '•'} <b>Patroni</b>: ${whyNoData(sourceOf(s, 'patroni'), old)}`, 'Leader and members: no data'];
+  if (!p)
+    return [
+      `${STATE_ICON[sourceOf(s, 'patroni').state] ?? '•'} <b>Patroni</b>: ${whyNoData(sourceOf(s, 'patroni'), old)}`,
+      'Leader and members: no data',
+    ];
   const lines = [`<b>Patroni</b>${p.version ? ` ${t(p.version)}` : ''}${old(p.ageMs)}`];
   const tl = ` · timeline ${p.timeline === undefined ? 'no data' : p.timeline}`;
   if (!p.leader) lines.push(`🚨 <b>No leader</b>${p.leaderProblem ? `: ${t(p.leaderProblem)}` : ''}${tl}`);
@@ -81,9 +105,14 @@ function patroniLines(s: StatusSnapshot, old: (ms: number | undefined) => string
     if (m.pendingRestart) notes.push('pending restart');
     if (notes.length) lines.push(`⚠️ ${b(m.name)}: ${notes.join('; ')}`);
   }
-  lines.push(`Failover candidates: ${p.failoverCandidates.length ? p.failoverCandidates.map(b).join(', ') : '<b>none</b>'}`);
+  lines.push(
+    `Failover candidates: ${p.failoverCandidates.length ? p.failoverCandidates.map(b).join(', ') : '<b>none</b>'}`,
+  );
   const lp = p.lastPromotion;
-  if (lp) lines.push(`Last promotion: timeline ${lp.timeline}${lp.newLeader ? ` → ${b(lp.newLeader)}` : ''}${lp.at ? ` at ${t(lp.at)}` : ''}`);
+  if (lp)
+    lines.push(
+      `Last promotion: timeline ${lp.timeline}${lp.newLeader ? ` → ${b(lp.newLeader)}` : ''}${lp.at ? ` at ${t(lp.at)}` : ''}`,
+    );
   return lines;
 }
 
@@ -100,7 +129,10 @@ function counts(x: BackendStatus): string {
 
 function haproxyLines(s: StatusSnapshot, old: (ms: number | undefined) => string): string[] {
   const h = s.haproxy;
-  if (!h) return [`${STATE_ICON[sourceOf(s, 'haproxy').state] ?? '•'} <b>HAProxy</b>: ${whyNoData(sourceOf(s, 'haproxy'), old)}`];
+  if (!h)
+    return [
+      `${STATE_ICON[sourceOf(s, 'haproxy').state] ?? '•'} <b>HAProxy</b>: ${whyNoData(sourceOf(s, 'haproxy'), old)}`,
+    ];
   const lines = [`<b>HAProxy</b>${old(h.ageMs)}`];
   const w = h.write;
   if (!w) lines.push('⚠️ Writes: write backend not found in the stats');
@@ -112,10 +144,18 @@ function haproxyLines(s: StatusSnapshot, old: (ms: number | undefined) => string
     // Unknown is not OK: a server no member matches (odoo-ha-watch check says why) gets no ✅.
     const unknown = w.upServer !== undefined && w.upMember === undefined && s.patroni?.leader !== undefined;
     const icon = w.matchesLeader === false ? '⚠️' : unknown ? '❔' : '✅';
-    const note = w.matchesLeader === false ? ' — <b>not the Patroni leader</b>' : unknown ? ' — Patroni member unknown (see <code>odoo-ha-watch check</code>)' : '';
-    lines.push(`${icon} Writes ${code(w.name)}: ${counts(w)}${w.upServer ? ` → ${b(w.upServer)}${member}` : ''}${note}`);
+    const note =
+      w.matchesLeader === false
+        ? ' — <b>not the Patroni leader</b>'
+        : unknown
+          ? ' — Patroni member unknown (see <code>odoo-ha-watch check</code>)'
+          : '';
+    lines.push(
+      `${icon} Writes ${code(w.name)}: ${counts(w)}${w.upServer ? ` → ${b(w.upServer)}${member}` : ''}${note}`,
+    );
   }
-  const row = (label: string, x: BackendStatus) => `${x.up === 0 ? '🔴' : x.up < x.total ? '🟠' : '🟢'} ${label} ${code(x.name)}: ${counts(x)}`;
+  const row = (label: string, x: BackendStatus) =>
+    `${x.up === 0 ? '🔴' : x.up < x.total ? '🟠' : '🟢'} ${label} ${code(x.name)}: ${counts(x)}`;
   if (h.read) lines.push(row('Reads', h.read));
   for (const a of h.apps) lines.push(row('App', a));
   return lines;
@@ -155,7 +195,10 @@ export function lagView(s: StatusSnapshot, now: number = s.at): string {
   lines.push(`Leader ${v.leader ? b(v.leader) : '<b>NONE</b>'} · timeline ${v.timeline ?? 'no data'}${old(v.ageMs)}`);
   lines.push(`Failover limit: ${esc(formatBytes(max))} (maximum_lag_on_failover)`);
   lines.push('<i>lag = bytes behind (Patroni), delay = replay seconds (PostgreSQL)</i>');
-  if (pg.state !== 'ok') lines.push(`delay: postgres ${esc(pg.state)}${pg.detail && pg.state === 'unreachable' ? ` — ${t(pg.detail)}` : ''}`);
+  if (pg.state !== 'ok')
+    lines.push(
+      `delay: postgres ${esc(pg.state)}${pg.detail && pg.state === 'unreachable' ? ` — ${t(pg.detail)}` : ''}`,
+    );
   lines.push('');
   if (v.replicas.length === 0) lines.push('No replicas reported.');
   for (const r of v.replicas) {
@@ -166,7 +209,9 @@ export function lagView(s: StatusSnapshot, now: number = s.at): string {
       : `<b>NOT a failover candidate</b>: ${over ? `over the limit (${esc(formatBytes(r.lagBytes))} &gt; ${esc(formatBytes(max))})` : t(r.notCandidateReason ?? 'no reason reported')}`;
     const tl = m?.timeline === undefined ? '' : ` · TL ${m.timeline}`;
     const rest = m && !m.restReachable ? ' · REST API unreachable' : '';
-    lines.push(`${r.failoverCandidate ? '✅' : '❌'} ${b(r.member)} · ${t(r.state)}${tl}${rest}\n   lag ${esc(bytes(r.lagBytes))} · delay ${r.lagSeconds === null ? esc(noDelay) : seconds(r.lagSeconds)}\n   ${cand}`);
+    lines.push(
+      `${r.failoverCandidate ? '✅' : '❌'} ${b(r.member)} · ${t(r.state)}${tl}${rest}\n   lag ${esc(bytes(r.lagBytes))} · delay ${r.lagSeconds === null ? esc(noDelay) : seconds(r.lagSeconds)}\n   ${cand}`,
+    );
   }
   return fit(lines);
 }

@@ -7,7 +7,14 @@ import type { Transition } from '../alerts/lifecycle.js';
 import type { Severity } from '../config/zod-types.js';
 import type { Sample } from '../store/store.js';
 import { leaderChanges } from './lag.js';
-import { FAILOVER_COLOUR, SEVERITY_COLOUR, timelinePng, type TimelineBar, type TimelineInput, type TimelineMark } from './timeline.js';
+import {
+  FAILOVER_COLOUR,
+  SEVERITY_COLOUR,
+  timelinePng,
+  type TimelineBar,
+  type TimelineInput,
+  type TimelineMark,
+} from './timeline.js';
 
 export interface HistoryChartInput {
   cluster: string;
@@ -23,7 +30,10 @@ export interface HistoryChartInput {
 export const LEADER_LANE = 'leader (failovers)';
 
 /** Incidents: each firing until its resolve (or still open). A resolve whose firing is before the range starts at the left edge. */
-export function incidents(transitions: readonly Transition[], from: number): { fingerprint: string; ruleId: string; from: number; to?: number; message: string }[] {
+export function incidents(
+  transitions: readonly Transition[],
+  from: number,
+): { fingerprint: string; ruleId: string; from: number; to?: number; message: string }[] {
   const open = new Map<string, { fingerprint: string; ruleId: string; from: number; to?: number; message: string }>();
   const out: { fingerprint: string; ruleId: string; from: number; to?: number; message: string }[] = [];
   for (const t of [...transitions].sort((a, b) => a.at - b.at)) {
@@ -43,13 +53,23 @@ export function incidents(transitions: readonly Transition[], from: number): { f
 
 export function historyTimeline(i: HistoryChartInput): TimelineInput {
   const incs = incidents(i.transitions, i.from).filter((x) => (x.to ?? i.to) >= i.from && x.from <= i.to);
-  const bars: TimelineBar[] = incs.map((x) => ({ lane: x.ruleId, from: x.from, ...(x.to !== undefined ? { to: x.to } : {}), color: SEVERITY_COLOUR[i.severityOf(x.ruleId) ?? 'warning'] }));
-  const marks: TimelineMark[] = leaderChanges(i.samples).filter((c) => c.at >= i.from && c.at <= i.to).map((c) => ({ lane: LEADER_LANE, at: c.at, color: FAILOVER_COLOUR, label: `→ ${c.leader}` }));
+  const bars: TimelineBar[] = incs.map((x) => ({
+    lane: x.ruleId,
+    from: x.from,
+    ...(x.to !== undefined ? { to: x.to } : {}),
+    color: SEVERITY_COLOUR[i.severityOf(x.ruleId) ?? 'warning'],
+  }));
+  const marks: TimelineMark[] = leaderChanges(i.samples)
+    .filter((c) => c.at >= i.from && c.at <= i.to)
+    .map((c) => ({ lane: LEADER_LANE, at: c.at, color: FAILOVER_COLOUR, label: `→ ${c.leader}` }));
   const open = incs.filter((x) => x.to === undefined).length;
   return {
     title: `Incidents and failovers — ${i.cluster}`,
     subtitle: `${new Date(i.from).toISOString().slice(0, 16).replace('T', ' ')} → ${new Date(i.to).toISOString().slice(11, 16)} UTC · ${incs.length} incident(s), ${open} still open, ${marks.length} failover(s)`,
-    from: i.from, to: i.to, bars, marks,
+    from: i.from,
+    to: i.to,
+    bars,
+    marks,
   };
 }
 

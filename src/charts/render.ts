@@ -6,10 +6,22 @@
 import { Resvg } from '@resvg/resvg-js';
 import * as echarts from 'echarts';
 
-export interface ChartSize { width: number; height: number }
+export interface ChartSize {
+  width: number;
+  height: number;
+}
 
 /** Series colours, in order: fixed so a replica keeps its colour between charts (and tests can find them). */
-export const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777'] as const;
+export const PALETTE = [
+  '#2563eb',
+  '#dc2626',
+  '#16a34a',
+  '#9333ea',
+  '#ea580c',
+  '#0891b2',
+  '#ca8a04',
+  '#db2777',
+] as const;
 
 export const FONT = 'DejaVu Sans, sans-serif';
 
@@ -26,7 +38,9 @@ export function renderSvg(option: echarts.EChartsOption, size: ChartSize): strin
 
 /** SVG → PNG. Encodes straight to PNG (reading `pixels` would copy the whole buffer). */
 export function svgToPng(svg: string): Buffer {
-  return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: '#ffffff' }).render().asPng();
+  return new Resvg(svg, { font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' }, background: '#ffffff' })
+    .render()
+    .asPng();
 }
 
 export const renderPng = (option: echarts.EChartsOption, size: ChartSize): Buffer => svgToPng(renderSvg(option, size));

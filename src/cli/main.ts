@@ -69,13 +69,21 @@ Prints the cluster status view shown by the bot's /status.`,
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
-export async function main(argv: string[], io: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Out = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(`${s}\n`) },
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, since: { type: 'string' }, to: { type: 'string' } },
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        since: { type: 'string' },
+        to: { type: 'string' },
+      },
     });
   } catch (e) {
     io.err(`${(e as Error).message}\n\n${USAGE['main']}`);
@@ -97,12 +105,24 @@ export async function main(argv: string[], io: Out = { out: (s) => process.stdou
   const configPath = resolve(parsed.values.config ?? process.env['ODOO_HA_WATCH_CONFIG'] ?? DEFAULT_CONFIG);
   try {
     switch (command) {
-      case 'check': return await check(configPath, io);
-      case 'run': return await run(configPath);
-      case 'rules': return await listRules(configPath, io);
-      case 'test-rule': return await testRule(configPath, rest[0], parsed.values.since, io);
-      case 'status': return await status(configPath, io);
-      case 'drill': return await drillCommand(configPath, rest, parsed.values.to ? { to: parsed.values.to } : {}, io, createLogger({ level: 'warn' }));
+      case 'check':
+        return await check(configPath, io);
+      case 'run':
+        return await run(configPath);
+      case 'rules':
+        return await listRules(configPath, io);
+      case 'test-rule':
+        return await testRule(configPath, rest[0], parsed.values.since, io);
+      case 'status':
+        return await status(configPath, io);
+      case 'drill':
+        return await drillCommand(
+          configPath,
+          rest,
+          parsed.values.to ? { to: parsed.values.to } : {},
+          io,
+          createLogger({ level: 'warn' }),
+        );
     }
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -129,10 +149,17 @@ async function check(configPath: string, io: Out): Promise<number> {
     const byType = new Map<string, number>();
     for (const rule of f.rules) byType.set(rule.type, (byType.get(rule.type) ?? 0) + 1);
     const disabled = f.rules.filter((x) => !x.enabled).length;
-    io.out(`  ${f.file}: ${f.rules.length} rule(s) — ${[...byType].map(([t, n]) => `${t}: ${n}`).join(', ') || 'none'}${disabled ? ` (${disabled} disabled)` : ''}`);
+    io.out(
+      `  ${f.file}: ${f.rules.length} rule(s) — ${[...byType].map(([t, n]) => `${t}: ${n}`).join(', ') || 'none'}${disabled ? ` (${disabled} disabled)` : ''}`,
+    );
   }
-  const notifiers = [loaded.config.notifiers.telegram ? `telegram (${loaded.config.notifiers.telegram.chats.length} chats)` : undefined, (loaded.config.notifiers.console?.enabled ?? !loaded.config.notifiers.telegram) ? 'console' : undefined].filter(Boolean);
-  io.out(`${loaded.rules.length} rule(s) in ${loaded.ruleFiles.length} file(s); notifiers: ${notifiers.join(', ')}; sources: ${Object.keys(loaded.config.sources).join(', ') || 'none'}`);
+  const notifiers = [
+    loaded.config.notifiers.telegram ? `telegram (${loaded.config.notifiers.telegram.chats.length} chats)` : undefined,
+    (loaded.config.notifiers.console?.enabled ?? !loaded.config.notifiers.telegram) ? 'console' : undefined,
+  ].filter(Boolean);
+  io.out(
+    `${loaded.rules.length} rule(s) in ${loaded.ruleFiles.length} file(s); notifiers: ${notifiers.join(', ')}; sources: ${Object.keys(loaded.config.sources).join(', ') || 'none'}`,
+  );
   const s = loaded.config.sources;
   if (s.patroni && (s.haproxy || s.postgres)) {
     // Warnings, not errors: the config is valid; these joins are just unknown until fixed.
@@ -147,7 +174,10 @@ async function check(configPath: string, io: Out): Promise<number> {
     }
   }
   const pre = await runPreflight(loaded.config, loaded.rules);
-  if (pre.checked.length) io.out(`preflight: ${pre.checked.join(', ')} checked, ${pre.findings.length ? `${pre.findings.length} finding(s)` : 'nothing to fix'}`);
+  if (pre.checked.length)
+    io.out(
+      `preflight: ${pre.checked.join(', ')} checked, ${pre.findings.length ? `${pre.findings.length} finding(s)` : 'nothing to fix'}`,
+    );
   for (const f of pre.findings) io.out(`preflight ${formatFinding(f)}`);
   // An error means the source cannot work as configured: the config is valid but not usable yet.
   return pre.findings.some((f) => f.severity === 'error') ? 1 : 0;
@@ -155,7 +185,10 @@ async function check(configPath: string, io: Out): Promise<number> {
 
 async function run(configPath: string): Promise<number> {
   const format = resolveLogFormat(loadOrThrow(configPath).config.log.format);
-  const app = await createApp({ configPath, ...(format === 'human' ? { statusLine: (line: string) => process.stdout.write(`${line}\n`) } : {}) });
+  const app = await createApp({
+    configPath,
+    ...(format === 'human' ? { statusLine: (line: string) => process.stdout.write(`${line}\n`) } : {}),
+  });
   await app.start();
   return new Promise<number>((resolveExit) => {
     let stopping = false;
@@ -163,7 +196,13 @@ async function run(configPath: string): Promise<number> {
       if (stopping) return;
       stopping = true;
       app.logger.info({ signal }, 'shutting down');
-      app.stop().then(() => resolveExit(0), (e) => { app.logger.error({ err: e }, 'shutdown failed'); resolveExit(1); });
+      app.stop().then(
+        () => resolveExit(0),
+        (e) => {
+          app.logger.error({ err: e }, 'shutdown failed');
+          resolveExit(1);
+        },
+      );
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -187,19 +226,35 @@ async function listRules(configPath: string, io: Out): Promise<number> {
       const firing = mine.filter((a) => a.state === 'firing').length;
       const pending = mine.length - firing;
       const h = health.get(r.id);
-      const state = !r.enabled ? 'disabled' : h?.consecutiveFailures ? `ERROR (${h.lastError})` : firing ? `FIRING ${firing}` : pending ? `pending ${pending}` : h ? 'ok' : 'not evaluated yet';
+      const state = !r.enabled
+        ? 'disabled'
+        : h?.consecutiveFailures
+          ? `ERROR (${h.lastError})`
+          : firing
+            ? `FIRING ${firing}`
+            : pending
+              ? `pending ${pending}`
+              : h
+                ? 'ok'
+                : 'not evaluated yet';
       return [r.id, r.type, r.schedule ?? `every ${formatDuration(r.every ?? 0)}`, r.severity, state];
     });
     const header = ['RULE', 'TYPE', 'WHEN', 'SEVERITY', 'STATE'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-    for (const row of [header, ...rows]) io.out(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+    for (const row of [header, ...rows])
+      io.out(row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
     return 0;
   } finally {
     await store.close();
   }
 }
 
-async function testRule(configPath: string, id: string | undefined, since: string | undefined, io: Out): Promise<number> {
+async function testRule(
+  configPath: string,
+  id: string | undefined,
+  since: string | undefined,
+  io: Out,
+): Promise<number> {
   if (!id) {
     io.err(USAGE['test-rule']!);
     return 2;
@@ -220,23 +275,47 @@ async function testRule(configPath: string, id: string | undefined, since: strin
   const store = openStoreForReading(resolveFromConfig(loaded, loaded.config.state.path));
   try {
     const now = Date.now();
-    const ev = await evaluateRule(rule, { registry, sources, logger: silentLogger, store }, new Date(now), lookbackMs !== undefined ? { lookbackMs } : {});
+    const ev = await evaluateRule(
+      rule,
+      { registry, sources, logger: silentLogger, store },
+      new Date(now),
+      lookbackMs !== undefined ? { lookbackMs } : {},
+    );
     if (!ev.ok) {
       io.out(`rule ${rule.id}: evaluation FAILED — ${ev.source}: ${ev.error}`);
-      io.out('Its alerts would stay as they are (unknown is not OK); after evaluation.failing_source_after a "rule evaluation failing" alert fires.');
+      io.out(
+        'Its alerts would stay as they are (unknown is not OK); after evaluation.failing_source_after a "rule evaluation failing" alert fires.',
+      );
       return 1;
     }
     io.out(`rule ${rule.id} (${rule.type}): ${ev.findings.length} finding(s)`);
     if (ev.findings.length > 0) {
       // What a first notification looks like, whatever the current state.
-      const preview = new AlertEngine({ store: new SqliteStore(':memory:'), notifiers: [], cluster: loaded.config.cluster.name, logger: silentLogger, failingAfterMs: 0 });
+      const preview = new AlertEngine({
+        store: new SqliteStore(':memory:'),
+        notifiers: [],
+        cluster: loaded.config.cluster.name,
+        logger: silentLogger,
+        failingAfterMs: 0,
+      });
       const r = await preview.apply({ ...rule, for: 0 }, ev, now, { dryRun: true });
       for (const n of r.notifications) io.out(`\n--- message ---\n${formatText(n, { now })}`);
     }
-    const engine = new AlertEngine({ store, notifiers: [], cluster: loaded.config.cluster.name, logger: silentLogger, failingAfterMs: loaded.config.evaluation.failing_source_after });
+    const engine = new AlertEngine({
+      store,
+      notifiers: [],
+      cluster: loaded.config.cluster.name,
+      logger: silentLogger,
+      failingAfterMs: loaded.config.evaluation.failing_source_after,
+    });
     const live = await engine.apply(rule, ev, now, { dryRun: true });
-    io.out(`\nAgainst the current state: ${live.notifications.length === 0 ? 'nothing would be sent now' : live.notifications.map((n) => `a ${n.kind} notification with ${n.alerts.length} alert(s)`).join(' and ')}` +
-      (live.step.transitions.length ? `; transitions: ${live.step.transitions.map((t) => `${t.labels ? Object.values(t.labels).join('/') : t.fingerprint} ${t.from}→${t.to}`).join(', ')}` : '') + '.');
+    io.out(
+      `\nAgainst the current state: ${live.notifications.length === 0 ? 'nothing would be sent now' : live.notifications.map((n) => `a ${n.kind} notification with ${n.alerts.length} alert(s)`).join(' and ')}` +
+        (live.step.transitions.length
+          ? `; transitions: ${live.step.transitions.map((t) => `${t.labels ? Object.values(t.labels).join('/') : t.fingerprint} ${t.from}→${t.to}`).join(', ')}`
+          : '') +
+        '.',
+    );
     io.out('(nothing was sent and no state was changed)');
     return 0;
   } finally {

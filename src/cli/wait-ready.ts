@@ -8,7 +8,9 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
-interface Readyz { checks?: Array<{ name: string; ok: boolean; detail?: string }> }
+interface Readyz {
+  checks?: Array<{ name: string; ok: boolean; detail?: string }>;
+}
 
 /** Ready to serve: the config loaded and the store is writable (sources and notifiers may still be failing). */
 export function startedEnough(body: Readyz): boolean {
@@ -16,7 +18,11 @@ export function startedEnough(body: Readyz): boolean {
   return ['config', 'store'].every((n) => checks.some((c) => c.name === n && c.ok));
 }
 
-export async function waitReady(url: string, timeoutMs: number, log: (s: string) => void = () => undefined): Promise<boolean> {
+export async function waitReady(
+  url: string,
+  timeoutMs: number,
+  log: (s: string) => void = () => undefined,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
   while (Date.now() < deadline) {
@@ -24,7 +30,10 @@ export async function waitReady(url: string, timeoutMs: number, log: (s: string)
       const r = await fetch(url, { signal: AbortSignal.timeout(2000) });
       const body = (await r.json()) as Readyz;
       if (startedEnough(body)) return true;
-      last = `HTTP ${r.status}: ${(body.checks ?? []).filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failing'}`).join('; ')}`;
+      last = `HTTP ${r.status}: ${(body.checks ?? [])
+        .filter((c) => !c.ok)
+        .map((c) => `${c.name}: ${c.detail ?? 'failing'}`)
+        .join('; ')}`;
     } catch (e) {
       last = (e as Error).message;
     }
@@ -47,5 +56,7 @@ if (import.meta.url === self) {
     process.stderr.write('usage: wait-ready <readyz-url> [timeout-seconds]\n');
     process.exit(2);
   }
-  void waitReady(url, Number(secs ?? 60) * 1000, (s) => process.stderr.write(`${s}\n`)).then((ok) => process.exit(ok ? 0 : 1));
+  void waitReady(url, Number(secs ?? 60) * 1000, (s) => process.stderr.write(`${s}\n`)).then((ok) =>
+    process.exit(ok ? 0 : 1),
+  );
 }

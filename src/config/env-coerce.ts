@@ -2,7 +2,14 @@ import type { z } from 'zod';
 import { schemaAt } from './schema-walk.js';
 
 type AnySchema = z.core.$ZodType;
-interface Def { type: string; innerType?: AnySchema; in?: AnySchema; element?: AnySchema; options?: AnySchema[]; values?: unknown[] }
+interface Def {
+  type: string;
+  innerType?: AnySchema;
+  in?: AnySchema;
+  element?: AnySchema;
+  options?: AnySchema[];
+  values?: unknown[];
+}
 const defOf = (s: AnySchema) => (s as unknown as { _zod: { def: Def } })._zod.def;
 
 type Kind = 'string' | 'number' | 'boolean' | 'array' | 'other';
@@ -12,7 +19,11 @@ function kindsOf(s: AnySchema, depth = 0): Set<Kind> {
   const out = new Set<Kind>();
   if (depth > 20) return out;
   const d = defOf(s);
-  if (d.innerType && ['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional'].includes(d.type)) return kindsOf(d.innerType, depth + 1);
+  if (
+    d.innerType &&
+    ['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional'].includes(d.type)
+  )
+    return kindsOf(d.innerType, depth + 1);
   if (d.type === 'pipe' && d.in) return kindsOf(d.in, depth + 1);
   if (d.type === 'union') {
     for (const o of d.options ?? []) for (const k of kindsOf(o, depth + 1)) out.add(k);
@@ -23,7 +34,16 @@ function kindsOf(s: AnySchema, depth = 0): Set<Kind> {
   else if (d.type === 'boolean') out.add('boolean');
   else if (d.type === 'array') out.add('array');
   else if (d.type === 'literal') {
-    for (const v of d.values ?? []) out.add(typeof v === 'string' ? 'string' : typeof v === 'number' ? 'number' : typeof v === 'boolean' ? 'boolean' : 'other');
+    for (const v of d.values ?? [])
+      out.add(
+        typeof v === 'string'
+          ? 'string'
+          : typeof v === 'number'
+            ? 'number'
+            : typeof v === 'boolean'
+              ? 'boolean'
+              : 'other',
+      );
   } else out.add('other');
   return out;
 }
@@ -61,7 +81,13 @@ export function coerceEnvText(schema: AnySchema, text: string): unknown {
         /* not JSON: fall through to the comma list */
       }
     }
-    items ??= t === '' ? [] : t.split(',').map((x) => x.trim()).filter((x) => x !== '');
+    items ??=
+      t === ''
+        ? []
+        : t
+            .split(',')
+            .map((x) => x.trim())
+            .filter((x) => x !== '');
     const el = elementOf(schema);
     return el ? items.map((x) => (typeof x === 'string' ? coerceEnvText(el, x) : x)) : items;
   }
@@ -72,7 +98,12 @@ export function coerceEnvText(schema: AnySchema, text: string): unknown {
 export function coerceAtPaths(root: AnySchema, value: unknown, paths: readonly PropertyKey[][]): unknown {
   for (const path of paths) {
     if (path.length === 0) continue;
-    const parent = path.slice(0, -1).reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k as string] : undefined), value);
+    const parent = path
+      .slice(0, -1)
+      .reduce<unknown>(
+        (v, k) => (v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k as string] : undefined),
+        value,
+      );
     const key = path.at(-1)!;
     if (!parent || typeof parent !== 'object') continue;
     const text = (parent as Record<PropertyKey, unknown>)[key as string];

@@ -16,7 +16,12 @@ export function expandPathPattern(pattern: string, baseDir: string): string[] {
     }
   }
   const dir = dirname(abs);
-  const re = new RegExp(`^${name.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+  const re = new RegExp(
+    `^${name
+      .split('*')
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('[^/]*')}$`,
+  );
   try {
     return readdirSync(dir)
       .filter((f) => re.test(f) && !f.startsWith('.'))

@@ -53,7 +53,9 @@ export function interpolate(yaml: YamlFile, opts: InterpolateOptions): Interpola
       // Secret files usually end with a newline that is not part of the secret.
       return readEnvFile(file).replace(/\r?\n$/, '');
     } catch (e) {
-      report(`${name}_FILE=${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'}; expected a readable file holding ${name})`);
+      report(
+        `${name}_FILE=${file}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'}; expected a readable file holding ${name})`,
+      );
       return null;
     }
   };
@@ -65,23 +67,30 @@ export function interpolate(yaml: YamlFile, opts: InterpolateOptions): Interpola
     if (typeof v === 'string') {
       if (WHOLE_RE.test(v)) typed.push(path);
       let missing = false;
-      const out = v.replace(VAR_RE, (whole, name: string | undefined, op: string | undefined, arg: string | undefined) => {
-        if (whole === '$$') return '$';
-        const val = lookup(name!, (m) => issue(path, m, whole));
-        if (val === null) {
+      const out = v.replace(
+        VAR_RE,
+        (whole, name: string | undefined, op: string | undefined, arg: string | undefined) => {
+          if (whole === '$$') return '$';
+          const val = lookup(name!, (m) => issue(path, m, whole));
+          if (val === null) {
+            missing = true;
+            return whole;
+          }
+          if (val !== undefined && val !== '') return val;
+          if (op === '-') return arg!;
           missing = true;
-          return whole;
-        }
-        if (val !== undefined && val !== '') return val;
-        if (op === '-') return arg!;
-        missing = true;
-        if (op === '?') {
-          issue(path, `environment variable ${name} is not set: ${arg || 'required'}`, whole);
-          return whole;
-        }
-        issue(path, `environment variable ${name} is not set (expected it in the environment, or a default: \${${name}:-value})`, whole);
-        return whole; // left as written: the load fails on the issue above, not on a confusing empty value
-      });
+          if (op === '?') {
+            issue(path, `environment variable ${name} is not set: ${arg || 'required'}`, whole);
+            return whole;
+          }
+          issue(
+            path,
+            `environment variable ${name} is not set (expected it in the environment, or a default: \${${name}:-value})`,
+            whole,
+          );
+          return whole; // left as written: the load fails on the issue above, not on a confusing empty value
+        },
+      );
       if (missing) unresolved.push(path);
       return out;
     }
@@ -106,7 +115,10 @@ export function interpolate(yaml: YamlFile, opts: InterpolateOptions): Interpola
         try {
           out[key] = readSecret(p).trim();
         } catch (e) {
-          issue([...path, fileKey], `${fileKey}: cannot read secret file ${p} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+          issue(
+            [...path, fileKey],
+            `${fileKey}: cannot read secret file ${p} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
+          );
         }
       }
       return out;

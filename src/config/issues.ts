@@ -45,7 +45,10 @@ export function didYouMean(word: string, known: Iterable<string>): string | unde
   let bestScore = Infinity;
   for (const k of known) {
     const d = editDistance(word.toLowerCase(), k.toLowerCase());
-    if (d < bestScore) { bestScore = d; best = k; }
+    if (d < bestScore) {
+      bestScore = d;
+      best = k;
+    }
   }
   return best !== undefined && bestScore <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
@@ -64,20 +67,34 @@ export function describeValue(v: unknown): string {
 export function fieldName(path: readonly PropertyKey[]): string {
   let i = path.length - 1;
   let suffix = '';
-  while (i >= 0 && typeof path[i] === 'number') suffix = `[${String(path[i])}]${suffix}`, i--;
+  while (i >= 0 && typeof path[i] === 'number') {
+    suffix = `[${String(path[i])}]${suffix}`;
+    i--;
+  }
   return i >= 0 ? `${String(path[i])}${suffix}` : suffix || 'document';
 }
 
 const EXPECTED_NAMES: Record<string, string> = {
-  string: 'a string', number: 'a number', boolean: 'true or false', object: 'a mapping', array: 'a list',
-  int: 'an integer', nonoptional: 'a value', record: 'a mapping', literal: 'a fixed value',
+  string: 'a string',
+  number: 'a number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  array: 'a list',
+  int: 'an integer',
+  nonoptional: 'a value',
+  record: 'a mapping',
+  literal: 'a fixed value',
 };
 
 /** Known keys of the object schema at `path`, for "did you mean" hints. */
 export type KnownKeys = (path: PropertyKey[], value: unknown) => string[];
 
 /** A zod issue as one sentence an operator can act on, with the value that was found. */
-export function describeZodIssue(issue: z.core.$ZodIssue, valueAt: (path: PropertyKey[]) => unknown, knownKeys: KnownKeys): { path: PropertyKey[]; message: string; keyOf?: string }[] {
+export function describeZodIssue(
+  issue: z.core.$ZodIssue,
+  valueAt: (path: PropertyKey[]) => unknown,
+  knownKeys: KnownKeys,
+): { path: PropertyKey[]; message: string; keyOf?: string }[] {
   const got = (p: PropertyKey[]) => describeValue(valueAt(p));
   const field = fieldName(issue.path);
   switch (issue.code) {
@@ -94,32 +111,74 @@ export function describeZodIssue(issue: z.core.$ZodIssue, valueAt: (path: Proper
     }
     case 'invalid_type': {
       const value = valueAt(issue.path);
-      if (value === undefined) return [{ path: issue.path, message: `missing required key "${field}" (expected ${EXPECTED_NAMES[issue.expected] ?? issue.expected})` }];
-      return [{ path: issue.path, message: `${field}: wrong type (expected ${EXPECTED_NAMES[issue.expected] ?? issue.expected}, got ${got(issue.path)})` }];
+      if (value === undefined)
+        return [
+          {
+            path: issue.path,
+            message: `missing required key "${field}" (expected ${EXPECTED_NAMES[issue.expected] ?? issue.expected})`,
+          },
+        ];
+      return [
+        {
+          path: issue.path,
+          message: `${field}: wrong type (expected ${EXPECTED_NAMES[issue.expected] ?? issue.expected}, got ${got(issue.path)})`,
+        },
+      ];
     }
     case 'invalid_value':
-      return [{ path: issue.path, message: `${field}: invalid value (expected one of ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}, got ${got(issue.path)})` }];
+      return [
+        {
+          path: issue.path,
+          message: `${field}: invalid value (expected one of ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}, got ${got(issue.path)})`,
+        },
+      ];
     case 'invalid_union': {
       if ('discriminator' in issue && issue.discriminator) {
         const options = ((issue as { options?: unknown[] }).options ?? []).map(String);
         const value = valueAt(issue.path);
         const hint = typeof value === 'string' ? didYouMean(value, options) : undefined;
-        if (value === undefined) return [{ path: issue.path, message: `missing required key "${field}" (expected one of ${options.join(' | ')})` }];
-        return [{ path: issue.path, message: `${field}: unknown rule type (expected one of ${options.join(' | ')}, got ${got(issue.path)})${hint ? ` — did you mean "${hint}"?` : ''}` }];
+        if (value === undefined)
+          return [
+            { path: issue.path, message: `missing required key "${field}" (expected one of ${options.join(' | ')})` },
+          ];
+        return [
+          {
+            path: issue.path,
+            message: `${field}: unknown rule type (expected one of ${options.join(' | ')}, got ${got(issue.path)})${hint ? ` — did you mean "${hint}"?` : ''}`,
+          },
+        ];
       }
       return [{ path: issue.path, message: `${field}: ${issue.message} (got ${got(issue.path)})` }];
     }
     case 'too_small':
     case 'too_big': {
       const bound = issue.code === 'too_small' ? `at least` : `at most`;
-      const what = issue.origin === 'array' ? (Number(issue.code === 'too_small' ? issue.minimum : issue.maximum) === 1 ? ' item' : ' items') : issue.origin === 'string' ? ' characters' : '';
+      const what =
+        issue.origin === 'array'
+          ? Number(issue.code === 'too_small' ? issue.minimum : issue.maximum) === 1
+            ? ' item'
+            : ' items'
+          : issue.origin === 'string'
+            ? ' characters'
+            : '';
       const n = issue.code === 'too_small' ? issue.minimum : issue.maximum;
-      return [{ path: issue.path, message: `${field}: out of range (expected ${bound} ${String(n)}${what}, got ${got(issue.path)})` }];
+      return [
+        {
+          path: issue.path,
+          message: `${field}: out of range (expected ${bound} ${String(n)}${what}, got ${got(issue.path)})`,
+        },
+      ];
     }
     case 'invalid_key': {
       const key = String(issue.path[issue.path.length - 1]);
       const why = issue.issues[0]?.message ?? issue.message;
-      return [{ path: issue.path, keyOf: key, message: `${fieldName(issue.path.slice(0, -1))}: invalid key "${key}" (${why})` }];
+      return [
+        {
+          path: issue.path,
+          keyOf: key,
+          message: `${fieldName(issue.path.slice(0, -1))}: invalid key "${key}" (${why})`,
+        },
+      ];
     }
     case 'invalid_format':
       return [{ path: issue.path, message: `${field}: ${issue.message} (got ${got(issue.path)})` }];

@@ -1,7 +1,17 @@
 import type { z } from 'zod';
 
 type AnySchema = z.core.$ZodType;
-interface Def { type: string; innerType?: AnySchema; in?: AnySchema; out?: AnySchema; element?: AnySchema; shape?: Record<string, AnySchema>; options?: AnySchema[]; valueType?: AnySchema; discriminator?: string }
+interface Def {
+  type: string;
+  innerType?: AnySchema;
+  in?: AnySchema;
+  out?: AnySchema;
+  element?: AnySchema;
+  shape?: Record<string, AnySchema>;
+  options?: AnySchema[];
+  valueType?: AnySchema;
+  discriminator?: string;
+}
 
 const defOf = (s: AnySchema) => (s as unknown as { _zod: { def: Def } })._zod.def;
 
@@ -9,7 +19,11 @@ const defOf = (s: AnySchema) => (s as unknown as { _zod: { def: Def } })._zod.de
 export function unwrap(s: AnySchema, value?: unknown): AnySchema {
   for (let i = 0; i < 20; i++) {
     const d = defOf(s);
-    if (d.innerType && ['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional'].includes(d.type)) s = d.innerType;
+    if (
+      d.innerType &&
+      ['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional'].includes(d.type)
+    )
+      s = d.innerType;
     else if (d.type === 'pipe' && d.in) s = d.in;
     else if (d.type === 'union' && d.options) {
       const pick = pickUnionOption(d, value);
@@ -49,7 +63,12 @@ export function schemaAt(root: AnySchema, path: readonly PropertyKey[], rootValu
   return s ? unwrap(s, v) : undefined;
 }
 
-export function objectKeysAt(root: AnySchema, path: readonly PropertyKey[], value: unknown, rootValue: unknown): string[] {
+export function objectKeysAt(
+  root: AnySchema,
+  path: readonly PropertyKey[],
+  value: unknown,
+  rootValue: unknown,
+): string[] {
   const s = schemaAt(root, path, rootValue);
   if (!s) return [];
   const d = defOf(unwrap(s, value));

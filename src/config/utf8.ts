@@ -19,7 +19,14 @@ export function decodeUtf8(bytes: Uint8Array): Utf8Result {
     for (let i = 0; i < lineStart; i++) if (bytes[i] === 0x0a) line++;
     // Everything before the bad byte is valid, so the column counts characters as an editor does.
     const prefix = new TextDecoder('utf-8').decode(bytes.subarray(lineStart, bad.offset)).replace(/^\uFEFF/, '');
-    return { ok: false, offset: bad.offset, line, col: prefix.length + 1, byte: bytes[bad.offset]!, reason: bad.reason };
+    return {
+      ok: false,
+      offset: bad.offset,
+      line,
+      col: prefix.length + 1,
+      byte: bytes[bad.offset]!,
+      reason: bad.reason,
+    };
   }
 }
 
@@ -28,20 +35,35 @@ export function firstInvalidSequence(bytes: Uint8Array): { offset: number; reaso
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i]!;
-    if (b < 0x80) { i++; continue; }
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
     let need: number;
     let lo = 0x80;
     let hi = 0xbf;
     if (b >= 0xc2 && b <= 0xdf) need = 1;
-    else if (b >= 0xe0 && b <= 0xef) { need = 2; if (b === 0xe0) lo = 0xa0; if (b === 0xed) hi = 0x9f; }
-    else if (b >= 0xf0 && b <= 0xf4) { need = 3; if (b === 0xf0) lo = 0x90; if (b === 0xf4) hi = 0x8f; }
-    else if (b >= 0x80 && b <= 0xbf) return { offset: i, reason: `byte ${hex(b)} is a continuation byte with no lead byte before it` };
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b === 0xe0) lo = 0xa0;
+      if (b === 0xed) hi = 0x9f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b === 0xf0) lo = 0x90;
+      if (b === 0xf4) hi = 0x8f;
+    } else if (b >= 0x80 && b <= 0xbf)
+      return { offset: i, reason: `byte ${hex(b)} is a continuation byte with no lead byte before it` };
     else return { offset: i, reason: `byte ${hex(b)} never occurs in UTF-8` };
     for (let k = 1; k <= need; k++) {
       const c = bytes[i + k];
       const [min, max] = k === 1 ? [lo, hi] : [0x80, 0xbf];
-      if (c === undefined) return { offset: i, reason: `byte ${hex(b)} starts a ${need + 1}-byte sequence cut off by the end of the file` };
-      if (c < min || c > max) return { offset: i, reason: `byte ${hex(b)} starts a ${need + 1}-byte sequence but is followed by ${hex(c)}` };
+      if (c === undefined)
+        return {
+          offset: i,
+          reason: `byte ${hex(b)} starts a ${need + 1}-byte sequence cut off by the end of the file`,
+        };
+      if (c < min || c > max)
+        return { offset: i, reason: `byte ${hex(b)} starts a ${need + 1}-byte sequence but is followed by ${hex(c)}` };
     }
     i += need + 1;
   }

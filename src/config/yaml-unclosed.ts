@@ -24,11 +24,22 @@ export const OPENER_TEXT: Record<OpenerKind, { open: string; close: string; what
 export function findUnclosed(tokens: Iterable<CST.Token>): Unclosed[] {
   const found: Unclosed[] = [];
   const visit = (node: unknown): void => {
-    if (Array.isArray(node)) { node.forEach(visit); return; }
+    if (Array.isArray(node)) {
+      node.forEach(visit);
+      return;
+    }
     if (!node || typeof node !== 'object') return;
-    const t = node as { type?: string; offset?: number; source?: string; end?: { type: string; source: string }[]; start?: { source?: string } };
-    if (t.type === 'double-quoted-scalar' && t.source !== undefined && !closedDouble(t.source)) found.push({ offset: t.offset!, kind: 'double-quote', swallowed: false });
-    if (t.type === 'single-quoted-scalar' && t.source !== undefined && !closedSingle(t.source)) found.push({ offset: t.offset!, kind: 'single-quote', swallowed: false });
+    const t = node as {
+      type?: string;
+      offset?: number;
+      source?: string;
+      end?: { type: string; source: string }[];
+      start?: { source?: string };
+    };
+    if (t.type === 'double-quoted-scalar' && t.source !== undefined && !closedDouble(t.source))
+      found.push({ offset: t.offset!, kind: 'double-quote', swallowed: false });
+    if (t.type === 'single-quoted-scalar' && t.source !== undefined && !closedSingle(t.source))
+      found.push({ offset: t.offset!, kind: 'single-quote', swallowed: false });
     if (t.type === 'flow-collection') {
       const kind: OpenerKind = t.start?.source === '{' ? 'flow-map' : 'flow-seq';
       const before = found.length;

@@ -9,15 +9,24 @@ export function zDuration(opts: { min?: number; max?: number } = {}) {
     .transform((raw, ctx) => {
       const ms = typeof raw === 'number' ? (raw === 0 ? 0 : undefined) : parseDuration(raw);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `invalid duration (expected a number with a unit such as 30s, 5m, 1h30m or 2d, got ${JSON.stringify(raw)})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `invalid duration (expected a number with a unit such as 30s, 5m, 1h30m or 2d, got ${JSON.stringify(raw)})`,
+        });
         return z.NEVER;
       }
       if (opts.min !== undefined && ms < opts.min) {
-        ctx.addIssue({ code: 'custom', message: `duration too short (expected at least ${opts.min / 1000}s, got ${JSON.stringify(raw)})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `duration too short (expected at least ${opts.min / 1000}s, got ${JSON.stringify(raw)})`,
+        });
         return z.NEVER;
       }
       if (opts.max !== undefined && ms > opts.max) {
-        ctx.addIssue({ code: 'custom', message: `duration too long (expected at most ${opts.max / 1000}s, got ${JSON.stringify(raw)})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `duration too long (expected at most ${opts.max / 1000}s, got ${JSON.stringify(raw)})`,
+        });
         return z.NEVER;
       }
       return ms;

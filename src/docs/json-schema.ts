@@ -11,15 +11,30 @@ import { ruleDefaultsSchema } from '../rules/rule-type.js';
  */
 type Node = Record<string, unknown>;
 
-const INTERPOLATED = { type: 'string', pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*(:[-?][^}]*)?\\}', description: '${VAR}, ${VAR:-default} or ${VAR:?message}, expanded at load time' };
+const INTERPOLATED = {
+  type: 'string',
+  pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*(:[-?][^}]*)?\\}',
+  description: '${VAR}, ${VAR:-default} or ${VAR:?message}, expanded at load time',
+};
 /** A whole-value ${VAR} where a number, boolean or list goes: read as that type (src/config/env-coerce.ts). */
-const TYPED_VAR = { type: 'string', pattern: '^\\$\\{[A-Za-z_][A-Za-z0-9_]*(:[-?][^}]*)?\\}$', description: '${VAR} read as this field\'s type (numbers, true/false, lists as a,b,c)' };
+const TYPED_VAR = {
+  type: 'string',
+  pattern: '^\\$\\{[A-Za-z_][A-Za-z0-9_]*(:[-?][^}]*)?\\}$',
+  description: "${VAR} read as this field's type (numbers, true/false, lists as a,b,c)",
+};
 const DURATION = { type: 'string', pattern: '^\\s*(0|(\\d+(ms|s|m|h|d|w))+)\\s*$' };
 
 function postProcess(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(postProcess);
   if (!node || typeof node !== 'object') return node;
-  const n = Object.fromEntries(Object.entries(node as Node).map(([k, v]) => [k, k === 'properties' && v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, postProcess(pv)])) : postProcess(v)])) as Node;
+  const n = Object.fromEntries(
+    Object.entries(node as Node).map(([k, v]) => [
+      k,
+      k === 'properties' && v && typeof v === 'object'
+        ? Object.fromEntries(Object.entries(v).map(([pk, pv]) => [pk, postProcess(pv)]))
+        : postProcess(v),
+    ]),
+  ) as Node;
   if (n['format'] === 'duration') {
     const { format: _f, type: _t, ...rest } = n;
     return { ...rest, anyOf: [DURATION, { const: 0 }, INTERPOLATED] };
@@ -27,11 +42,19 @@ function postProcess(node: unknown): unknown {
   if (n['format'] === 'cron') delete n['format'];
   if (n['type'] === 'string' && (n['pattern'] !== undefined || n['enum'] !== undefined)) {
     const { description, default: dflt, ...rest } = n;
-    return { ...(description !== undefined ? { description } : {}), ...(dflt !== undefined ? { default: dflt } : {}), anyOf: [rest, INTERPOLATED] };
+    return {
+      ...(description !== undefined ? { description } : {}),
+      ...(dflt !== undefined ? { default: dflt } : {}),
+      anyOf: [rest, INTERPOLATED],
+    };
   }
   if (['number', 'integer', 'boolean', 'array'].includes(n['type'] as string)) {
     const { description, default: dflt, ...rest } = n;
-    return { ...(description !== undefined ? { description } : {}), ...(dflt !== undefined ? { default: dflt } : {}), anyOf: [rest, TYPED_VAR] };
+    return {
+      ...(description !== undefined ? { description } : {}),
+      ...(dflt !== undefined ? { default: dflt } : {}),
+      anyOf: [rest, TYPED_VAR],
+    };
   }
   // A choice of literals (e.g. server_major: 8 | 9 | "8" | "9") may also come from the environment.
   const alts = n['anyOf'] as Node[] | undefined;
@@ -41,7 +64,10 @@ function postProcess(node: unknown): unknown {
     const required = (n['required'] as string[] | undefined) ?? [];
     for (const key of SECRET_KEYS) {
       if (!(key in props)) continue;
-      props[`${key}_file`] = { type: 'string', description: `File holding ${key} (Docker/Kubernetes secret), instead of ${key}.` };
+      props[`${key}_file`] = {
+        type: 'string',
+        description: `File holding ${key} (Docker/Kubernetes secret), instead of ${key}.`,
+      };
       if (required.includes(key)) {
         n['required'] = required.filter((r) => r !== key);
         n['anyOf'] = [{ required: [key] }, { required: [`${key}_file`] }];

@@ -26,7 +26,13 @@ Exit 0 PASS, 1 FAIL or INTERRUPTED, 3 REFUSED.`;
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 
-export async function drillCommand(configPath: string, args: readonly string[], opts: { to?: string }, io: Out, logger: Logger): Promise<number> {
+export async function drillCommand(
+  configPath: string,
+  args: readonly string[],
+  opts: { to?: string },
+  io: Out,
+  logger: Logger,
+): Promise<number> {
   const [sub, arg] = args;
   const loaded = loadOrThrow(configPath);
   const store = new SqliteStore(resolveFromConfig(loaded, loaded.config.state.path));
@@ -45,7 +51,16 @@ export async function drillCommand(configPath: string, args: readonly string[], 
     }
     const sources = createSources(loaded.config, logger);
     try {
-      const r = await runAndStore({ config: loaded.config, sources, store, logger, onEvent: (e) => io.out(`${`+${(e.t / 1000).toFixed(1)}s`.padStart(7)}  ${e.text}`) }, req);
+      const r = await runAndStore(
+        {
+          config: loaded.config,
+          sources,
+          store,
+          logger,
+          onEvent: (e) => io.out(`${`+${(e.t / 1000).toFixed(1)}s`.padStart(7)}  ${e.text}`),
+        },
+        req,
+      );
       io.out(`\n${formatReport(r)}`);
       return r.outcome === 'PASS' ? 0 : r.outcome === 'REFUSED' ? 3 : 1;
     } finally {

@@ -29,17 +29,26 @@ export function longestGap(successes: readonly number[], start: number, end: num
 }
 
 /** Acknowledged writes (by sequence number) not found afterwards: each one is data the cluster lost. */
-export function missingWrites(acked: ReadonlyMap<number, number>, present: ReadonlySet<number>): { seqs: number[]; spanMs: number } {
+export function missingWrites(
+  acked: ReadonlyMap<number, number>,
+  present: ReadonlySet<number>,
+): { seqs: number[]; spanMs: number } {
   const seqs = [...acked.keys()].filter((s) => !present.has(s)).sort((a, b) => a - b);
   if (seqs.length === 0) return { seqs, spanMs: 0 };
   const times = seqs.map((s) => acked.get(s)!);
   return { seqs, spanMs: Math.max(...times) - Math.min(...times) };
 }
 
-const dur = (ms: number | null | undefined) => (ms === null || ms === undefined ? 'not reached' : ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : formatDuration(ms));
+const dur = (ms: number | null | undefined) =>
+  ms === null || ms === undefined ? 'not reached' : ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : formatDuration(ms);
 
 /** A line measuring a duration against an upper bound. */
-export function durationLine(name: string, valueMs: number | null, targetMs: number, targetText = `< ${dur(targetMs)}`): DrillLine {
+export function durationLine(
+  name: string,
+  valueMs: number | null,
+  targetMs: number,
+  targetText = `< ${dur(targetMs)}`,
+): DrillLine {
   return { name, valueMs, targetMs, target: targetText, pass: valueMs !== null && valueMs < targetMs };
 }
 
@@ -49,7 +58,14 @@ export function infoLine(name: string, valueMs: number | null, measured?: string
 
 /** RPO: acknowledged writes missing after the drill. Must be 0; undefined = could not be checked (no primary to read). */
 export function rpoLine(missing: { seqs: number[]; spanMs: number } | undefined, probeIntervalMs: number): DrillLine {
-  if (!missing) return { name: 'RPO (acked writes missing)', valueMs: null, measured: 'not checked (no primary to read back from)', target: '0 writes', pass: false };
+  if (!missing)
+    return {
+      name: 'RPO (acked writes missing)',
+      valueMs: null,
+      measured: 'not checked (no primary to read back from)',
+      target: '0 writes',
+      pass: false,
+    };
   const n = missing.seqs.length;
   return {
     name: 'RPO (acked writes missing)',
@@ -68,7 +84,13 @@ export function outcomeOf(lines: readonly DrillLine[], interrupted: boolean, fai
 }
 
 /** Successes per bucket over [start, end], for the strip chart. */
-export function bucketize(successes: readonly number[], start: number, end: number, maxBuckets = 60, minBucketMs = 250): { bucketMs: number; counts: number[] } {
+export function bucketize(
+  successes: readonly number[],
+  start: number,
+  end: number,
+  maxBuckets = 60,
+  minBucketMs = 250,
+): { bucketMs: number; counts: number[] } {
   const span = Math.max(1, end - start);
   const bucketMs = Math.max(minBucketMs, Math.ceil(span / maxBuckets / 50) * 50);
   const counts = new Array<number>(Math.ceil(span / bucketMs)).fill(0);
@@ -92,15 +114,29 @@ const secs = (t: number) => `+${(t / 1000).toFixed(1)}s`.padStart(7);
 /** The report as plain text (CLI; the chat wraps it in <pre>). */
 export function formatReport(r: DrillReport): string {
   const icon = r.outcome === 'PASS' ? '✅' : r.outcome === 'REFUSED' ? '⛔' : r.outcome === 'INTERRUPTED' ? '⚠️' : '❌';
-  const out = [`${icon} Drill ${r.kind} ${r.subject}: ${r.outcome}${r.outcome === 'REFUSED' || r.outcome === 'INTERRUPTED' ? '' : ` in ${dur(r.endedAt - r.startedAt)}`}`, `id ${r.id} · by ${r.by} · ${new Date(r.startedAt).toISOString().replace('.000Z', 'Z')}`];
+  const out = [
+    `${icon} Drill ${r.kind} ${r.subject}: ${r.outcome}${r.outcome === 'REFUSED' || r.outcome === 'INTERRUPTED' ? '' : ` in ${dur(r.endedAt - r.startedAt)}`}`,
+    `id ${r.id} · by ${r.by} · ${new Date(r.startedAt).toISOString().replace('.000Z', 'Z')}`,
+  ];
   for (const why of r.reasons) out.push(`  ${r.outcome === 'REFUSED' ? 'refused' : 'why'}: ${why}`);
   if (r.lines.length) {
     const width = Math.max(...r.lines.map((l) => l.name.length));
     out.push('');
-    for (const l of r.lines) out.push(`${mark(l.pass).padEnd(4)}  ${l.name.padEnd(width)}  ${(l.measured ?? dur(l.valueMs)).padEnd(10)}  target ${l.target}`);
+    for (const l of r.lines)
+      out.push(
+        `${mark(l.pass).padEnd(4)}  ${l.name.padEnd(width)}  ${(l.measured ?? dur(l.valueMs)).padEnd(10)}  target ${l.target}`,
+      );
   }
-  if (r.probe && r.kind === 'app-node') out.push('', `probe: ${r.probe.writesAcked} good answers through the Odoo frontend, ${r.probe.writesFailed} failed`);
-  else if (r.probe) out.push('', `probes: ${r.probe.writesAcked} writes acked, ${r.probe.writesFailed} failed; ${r.probe.readsOk} reads ok, ${r.probe.readsFailed} failed; ${r.probe.missing} acked write(s) missing`);
+  if (r.probe && r.kind === 'app-node')
+    out.push(
+      '',
+      `probe: ${r.probe.writesAcked} good answers through the Odoo frontend, ${r.probe.writesFailed} failed`,
+    );
+  else if (r.probe)
+    out.push(
+      '',
+      `probes: ${r.probe.writesAcked} writes acked, ${r.probe.writesFailed} failed; ${r.probe.readsOk} reads ok, ${r.probe.readsFailed} failed; ${r.probe.missing} acked write(s) missing`,
+    );
   if (r.strip) {
     out.push('', `${r.kind === 'app-node' ? 'http  ' : 'writes'} ${stripChart(r.strip.writes)}`);
     if (r.strip.reads) out.push(`reads  ${stripChart(r.strip.reads)}`);
@@ -110,7 +146,8 @@ export function formatReport(r: DrillReport): string {
     out.push('', 'timeline:');
     for (const e of r.timeline) out.push(`${secs(e.t)}  ${e.text}`);
   }
-  if (r.silences.length) out.push('', `muted during the drill: silences ${r.silences.join(', ')} (/unsilence <id> to lift early)`);
+  if (r.silences.length)
+    out.push('', `muted during the drill: silences ${r.silences.join(', ')} (/unsilence <id> to lift early)`);
   return out.join('\n');
 }
 

@@ -24,7 +24,9 @@ function ticker(intervalMs: number, op: () => Promise<void>): { stop: () => Prom
   let inFlight: Promise<void> | undefined;
   const timer = setInterval(() => {
     if (inFlight) return;
-    inFlight = op().finally(() => { inFlight = undefined; });
+    inFlight = op().finally(() => {
+      inFlight = undefined;
+    });
   }, intervalMs);
   return {
     async stop() {
@@ -37,14 +39,24 @@ function ticker(intervalMs: number, op: () => Promise<void>): { stop: () => Prom
 const OP_TIMEOUT_MS = 1000;
 
 async function connect(dsn: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: dsn, connectionTimeoutMillis: OP_TIMEOUT_MS, query_timeout: OP_TIMEOUT_MS, application_name: 'odoo-ha-watch-drill' });
+  const c = new pg.Client({
+    connectionString: dsn,
+    connectionTimeoutMillis: OP_TIMEOUT_MS,
+    query_timeout: OP_TIMEOUT_MS,
+    application_name: 'odoo-ha-watch-drill',
+  });
   c.on('error', () => undefined); // a broken connection surfaces on the next query
   await c.connect();
   return c;
 }
 
 /** Reconnecting single-connection runner for one SQL statement per tick. */
-function sqlProbe(dsn: string, intervalMs: number, now: () => number, run: (c: pg.Client) => Promise<void>): Probe & { acked?: Map<number, number> } {
+function sqlProbe(
+  dsn: string,
+  intervalMs: number,
+  now: () => number,
+  run: (c: pg.Client) => Promise<void>,
+): Probe & { acked?: Map<number, number> } {
   const stats: ProbeStats = { ok: [], failed: 0 };
   let client: pg.Client | undefined;
   const t = ticker(intervalMs, async () => {
@@ -78,13 +90,21 @@ export interface WriteProbe extends Probe {
 export async function ensureProbeTable(dsn: string, table: string): Promise<void> {
   const c = await connect(dsn);
   try {
-    await c.query(`CREATE TABLE IF NOT EXISTS ${table} (drill_id text NOT NULL, seq integer NOT NULL, written_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (drill_id, seq))`);
+    await c.query(
+      `CREATE TABLE IF NOT EXISTS ${table} (drill_id text NOT NULL, seq integer NOT NULL, written_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (drill_id, seq))`,
+    );
   } finally {
     await c.end().catch(() => undefined);
   }
 }
 
-export function startWriteProbe(o: { dsn: string; table: string; drillId: string; intervalMs: number; now: () => number }): WriteProbe {
+export function startWriteProbe(o: {
+  dsn: string;
+  table: string;
+  drillId: string;
+  intervalMs: number;
+  now: () => number;
+}): WriteProbe {
   const acked = new Map<number, number>();
   let seq = 0;
   const p = sqlProbe(o.dsn, o.intervalMs, o.now, async (c) => {
@@ -96,7 +116,9 @@ export function startWriteProbe(o: { dsn: string; table: string; drillId: string
 }
 
 export function startReadProbe(o: { dsn: string; intervalMs: number; now: () => number }): Probe {
-  return sqlProbe(o.dsn, o.intervalMs, o.now, async (c) => { await c.query('SELECT 1'); });
+  return sqlProbe(o.dsn, o.intervalMs, o.now, async (c) => {
+    await c.query('SELECT 1');
+  });
 }
 
 /** GET through the Odoo frontend; any answer below 500 counts as served. */
@@ -107,7 +129,10 @@ export function startHttpProbe(o: { url: string; intervalMs: number; now: () => 
       const r = await fetch(o.url, { signal: AbortSignal.timeout(OP_TIMEOUT_MS), headers: { connection: 'close' } });
       await r.arrayBuffer();
       if (r.status < 500) stats.ok.push(o.now());
-      else { stats.failed++; stats.lastError = `HTTP ${r.status}`; }
+      else {
+        stats.failed++;
+        stats.lastError = `HTTP ${r.status}`;
+      }
     } catch (e) {
       stats.failed++;
       stats.lastError = (e as Error).message;
@@ -117,7 +142,13 @@ export function startHttpProbe(o: { url: string; intervalMs: number; now: () => 
 }
 
 /** The sequence numbers of this drill's rows found through the write frontend (RPO check); retried while no primary answers. */
-export async function readBack(o: { dsn: string; table: string; drillId: string; deadline: number; now: () => number }): Promise<Set<number> | undefined> {
+export async function readBack(o: {
+  dsn: string;
+  table: string;
+  drillId: string;
+  deadline: number;
+  now: () => number;
+}): Promise<Set<number> | undefined> {
   for (;;) {
     try {
       const c = await connect(o.dsn);

@@ -14,7 +14,15 @@ import { clusterStatus, type HaproxyStatus, type PatroniStatus } from '../status
 import type { StateStore } from '../store/store.js';
 import { bucketize, durationLine, infoLine, longestGap, missingWrites, outcomeOf, rpoLine } from './measure.js';
 import { checkPreconditions, isStreaming } from './preconditions.js';
-import { ensureProbeTable, readBack, startHttpProbe, startReadProbe, startWriteProbe, type Probe, type WriteProbe } from './probes.js';
+import {
+  ensureProbeTable,
+  readBack,
+  startHttpProbe,
+  startReadProbe,
+  startWriteProbe,
+  type Probe,
+  type WriteProbe,
+} from './probes.js';
 import type { DrillKind, DrillLine, DrillReport, TimelineEvent } from './types.js';
 
 export interface DrillDeps {
@@ -31,7 +39,9 @@ export interface DrillDeps {
   pollMs?: number;
 }
 
-export type DrillRequest = { kind: 'switchover'; to?: string; by: string; baselineMs?: number } | { kind: 'app-node'; node: number; by: string; baselineMs?: number };
+export type DrillRequest =
+  | { kind: 'switchover'; to?: string; by: string; baselineMs?: number }
+  | { kind: 'app-node'; node: number; by: string; baselineMs?: number };
 
 /** One drill at a time in this process: two would measure each other. */
 let running: string | undefined;
@@ -44,30 +54,48 @@ function defaultRunCommand(argv: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (b: Buffer) => { if (stderr.length < 4000) stderr += b.toString(); });
+    child.stderr.on('data', (b: Buffer) => {
+      if (stderr.length < 4000) stderr += b.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGTERM'), 120_000);
-    child.on('error', (e) => { clearTimeout(timer); reject(new Error(`${argv.join(' ')}: ${e.message}`)); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`${argv.join(' ')}: ${e.message}`));
+    });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       child.stderr.destroy();
       if (code === 0) resolve();
-      else reject(new Error(`${argv.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      else
+        reject(
+          new Error(
+            `${argv.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+          ),
+        );
     });
   });
 }
 
 /** What a drill will do, in words, before it is confirmed (the bot's button names it). */
-export function describeDrill(config: Config, req: { kind: DrillKind; to?: string; node?: number }, leader?: string): string {
+export function describeDrill(
+  config: Config,
+  req: { kind: DrillKind; to?: string; node?: number },
+  leader?: string,
+): string {
   const d = config.drill;
   const mutes = req.kind === 'switchover' ? d.mute.switchover : d.mute.app_node;
   if (req.kind === 'switchover') {
-    return `Planned switchover of the primary ${leader ?? '(current leader)'} → ${req.to ?? 'the best replica'} through Patroni's REST API. ` +
+    return (
+      `Planned switchover of the primary ${leader ?? '(current leader)'} → ${req.to ?? 'the best replica'} through Patroni's REST API. ` +
       `Clients lose writes for a few seconds. A probe writes a row every ${d.probe_interval} ms into ${d.probe_table} through HAProxy. ` +
-      `Muted for the drill (+${Math.round(d.mute_grace / 1000)} s): ${mutes.join(', ')}.`;
+      `Muted for the drill (+${Math.round(d.mute_grace / 1000)} s): ${mutes.join(', ')}.`
+    );
   }
   const n = req.node !== undefined ? d.app_nodes[req.node - 1] : undefined;
-  return `Stop Odoo node ${req.node}${n ? ` (${n.server}: ${n.stop.join(' ')})` : ''}, measure how long users see errors through ${d.app_url ?? 'the Odoo frontend'}, then start it again. ` +
-    `Muted for the drill (+${Math.round(d.mute_grace / 1000)} s): ${mutes.join(', ')}.`;
+  return (
+    `Stop Odoo node ${req.node}${n ? ` (${n.server}: ${n.stop.join(' ')})` : ''}, measure how long users see errors through ${d.app_url ?? 'the Odoo frontend'}, then start it again. ` +
+    `Muted for the drill (+${Math.round(d.mute_grace / 1000)} s): ${mutes.join(', ')}.`
+  );
 }
 
 interface Watch {
@@ -78,7 +106,15 @@ interface Watch {
 export async function runDrill(deps: DrillDeps, req: DrillRequest): Promise<DrillReport> {
   const now = deps.now ?? Date.now;
   const id = `${new Date(now()).toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;
-  if (running) return refused(deps, id, req, now(), [`drill ${running} is still running`], req.kind === 'switchover' ? 'switchover' : `app node ${req.node}`);
+  if (running)
+    return refused(
+      deps,
+      id,
+      req,
+      now(),
+      [`drill ${running} is still running`],
+      req.kind === 'switchover' ? 'switchover' : `app node ${req.node}`,
+    );
   running = id;
   try {
     return await runLocked(deps, req, id, now);
@@ -87,9 +123,30 @@ export async function runDrill(deps: DrillDeps, req: DrillRequest): Promise<Dril
   }
 }
 
-async function refused(deps: DrillDeps, id: string, req: DrillRequest, at: number, reasons: string[], subject: string): Promise<DrillReport> {
-  const r: DrillReport = { id, kind: req.kind, subject, by: req.by, startedAt: at, endedAt: at, outcome: 'REFUSED', reasons, lines: [], timeline: [], silences: [] };
-  await deps.store.saveDrill(r).catch((e: unknown) => deps.logger.warn({ err: e }, 'drill: could not store the refusal'));
+async function refused(
+  deps: DrillDeps,
+  id: string,
+  req: DrillRequest,
+  at: number,
+  reasons: string[],
+  subject: string,
+): Promise<DrillReport> {
+  const r: DrillReport = {
+    id,
+    kind: req.kind,
+    subject,
+    by: req.by,
+    startedAt: at,
+    endedAt: at,
+    outcome: 'REFUSED',
+    reasons,
+    lines: [],
+    timeline: [],
+    silences: [],
+  };
+  await deps.store
+    .saveDrill(r)
+    .catch((e: unknown) => deps.logger.warn({ err: e }, 'drill: could not store the refusal'));
   deps.logger.warn({ drill: id, reasons }, 'drill refused');
   return r;
 }
@@ -108,13 +165,17 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
   const setup: string[] = [];
   if (!config.sources.patroni) setup.push('sources.patroni is not configured');
   if (!config.sources.haproxy) setup.push('sources.haproxy is not configured');
-  if (req.kind === 'switchover' && !d.write_dsn) setup.push('drill.write_dsn is not configured (the write probe goes through the HAProxy write frontend)');
+  if (req.kind === 'switchover' && !d.write_dsn)
+    setup.push('drill.write_dsn is not configured (the write probe goes through the HAProxy write frontend)');
   if (req.kind === 'app-node') {
     if (!appNode) setup.push(`no app node ${req.node} in drill.app_nodes (${d.app_nodes.length} configured)`);
     if (!d.app_url) setup.push('drill.app_url is not configured (the probe goes through the Odoo frontend)');
   }
   const backend = appBackend ?? status.haproxy?.apps[0]?.name;
-  const subject0 = req.kind === 'switchover' ? `${status.patroni?.leader ?? '?'} → ${req.to ?? 'best replica'}` : (appNode?.server ?? `app node ${req.node}`);
+  const subject0 =
+    req.kind === 'switchover'
+      ? `${status.patroni?.leader ?? '?'} → ${req.to ?? 'best replica'}`
+      : (appNode?.server ?? `app node ${req.node}`);
   if (setup.length) return refused(deps, id, req, now(), setup, subject0);
   const pre = checkPreconditions({
     kind: req.kind,
@@ -139,7 +200,16 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
     deps.onEvent?.(e);
   };
   const mutes = req.kind === 'switchover' ? d.mute.switchover : d.mute.app_node;
-  const silences: Silence[] = mutes.map((ruleId) => ({ id: `${id.slice(-6)}${randomBytes(2).toString('hex')}`, ruleId, matchers: {}, startsAt: t0, endsAt: t0 + d.timeout + d.mute_grace, author: `drill ${id} (${req.by})`, reason: `failover drill ${req.kind} ${subject}: expected symptom`, createdAt: t0 }));
+  const silences: Silence[] = mutes.map((ruleId) => ({
+    id: `${id.slice(-6)}${randomBytes(2).toString('hex')}`,
+    ruleId,
+    matchers: {},
+    startsAt: t0,
+    endsAt: t0 + d.timeout + d.mute_grace,
+    author: `drill ${id} (${req.by})`,
+    reason: `failover drill ${req.kind} ${subject}: expected symptom`,
+    createdAt: t0,
+  }));
   for (const s of silences) await deps.store.addSilence(s);
   event(`drill ${req.kind} ${subject} started by ${req.by}; muted ${mutes.length} rule(s) for its duration`);
 
@@ -157,10 +227,18 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
   try {
     if (req.kind === 'switchover') {
       await ensureProbeTable(d.write_dsn!, d.probe_table);
-      write = startWriteProbe({ dsn: d.write_dsn!, table: d.probe_table, drillId: id, intervalMs: d.probe_interval, now });
+      write = startWriteProbe({
+        dsn: d.write_dsn!,
+        table: d.probe_table,
+        drillId: id,
+        intervalMs: d.probe_interval,
+        now,
+      });
       if (d.read_dsn) read = startReadProbe({ dsn: d.read_dsn, intervalMs: d.probe_interval, now });
       tProbes = now();
-      event(`probes started: a write every ${d.probe_interval} ms through the write frontend${read ? ', a read through the read frontend' : ''}`);
+      event(
+        `probes started: a write every ${d.probe_interval} ms through the write frontend${read ? ', a read through the read frontend' : ''}`,
+      );
     } else {
       http = startHttpProbe({ url: d.app_url!, intervalMs: d.probe_interval, now });
       tProbes = now();
@@ -172,7 +250,10 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
     // Since when each member (or '*': every member) has been silent; reset by one good answer.
     const silentSince = new Map<string, number>();
     const silentFor = (key: string, silent: boolean, at: number): number => {
-      if (!silent) { silentSince.delete(key); return 0; }
+      if (!silent) {
+        silentSince.delete(key);
+        return 0;
+      }
       if (!silentSince.has(key)) silentSince.set(key, at);
       return at - silentSince.get(key)!;
     };
@@ -190,8 +271,12 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
         // A demoting member's REST API can be slow for seconds under load: only silence that lasts is a crash.
         if (silentFor(m.name, !m.restReachable || m.state === 'crashed', at) >= d.crash_after && !interrupted) {
           interrupted = true;
-          reasons.push(`crash: ${m.name} ${m.restReachable ? `PostgreSQL ${m.state}` : 'stopped answering (Patroni REST API unreachable)'} for ${Math.round(d.crash_after / 1000)} s — not part of the drill`);
-          event(`CRASH detected: ${m.name} ${m.restReachable ? m.state : 'not answering'} since +${((silentSince.get(m.name)! - t0) / 1000).toFixed(1)}s`);
+          reasons.push(
+            `crash: ${m.name} ${m.restReachable ? `PostgreSQL ${m.state}` : 'stopped answering (Patroni REST API unreachable)'} for ${Math.round(d.crash_after / 1000)} s — not part of the drill`,
+          );
+          event(
+            `CRASH detected: ${m.name} ${m.restReachable ? m.state : 'not answering'} since +${((silentSince.get(m.name)! - t0) / 1000).toFixed(1)}s`,
+          );
         }
       }
       const leader = s.patroni.leader;
@@ -228,15 +313,30 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
       let requestError: string | undefined;
       void fetch(`${(member?.url ?? '').replace(/\/+$/, '')}/switchover`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(user ? { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(user ? { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` } : {}),
+        },
         body: JSON.stringify({ leader: oldLeader, candidate }),
         signal: AbortSignal.timeout(d.timeout),
-      }).then(async (r) => {
-        const text = (await r.text()).trim().slice(0, 200);
-        if (r.ok) event(`Patroni answered ${r.status}: ${text}`);
-        else { requestError = `Patroni refused the switchover (${r.status}): ${text}`; event(requestError); }
-      }, (e: unknown) => { requestError = `switchover request failed: ${(e as Error).message}`; event(requestError); })
-        .finally(() => { requestDone = true; });
+      })
+        .then(
+          async (r) => {
+            const text = (await r.text()).trim().slice(0, 200);
+            if (r.ok) event(`Patroni answered ${r.status}: ${text}`);
+            else {
+              requestError = `Patroni refused the switchover (${r.status}): ${text}`;
+              event(requestError);
+            }
+          },
+          (e: unknown) => {
+            requestError = `switchover request failed: ${(e as Error).message}`;
+            event(requestError);
+          },
+        )
+        .finally(() => {
+          requestDone = true;
+        });
 
       let tLeader: number | undefined;
       let tRouting: number | undefined;
@@ -246,20 +346,53 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
         const w = await watch();
         const at = now();
         const p = w.patroni;
-        if (tLeader === undefined && p !== undefined && p.leader === candidate && p.leaderHealthy) { tLeader = at; event(`Patroni: ${candidate} is the leader (timeline ${p.timeline ?? '?'})`); }
-        if (tRouting === undefined && tLeader !== undefined && w.haproxy?.write?.up === 1 && w.haproxy.write.upMember === candidate) { tRouting = at; event(`HAProxy ${w.haproxy.write.name} routes writes to ${candidate} only`); }
+        if (tLeader === undefined && p !== undefined && p.leader === candidate && p.leaderHealthy) {
+          tLeader = at;
+          event(`Patroni: ${candidate} is the leader (timeline ${p.timeline ?? '?'})`);
+        }
+        if (
+          tRouting === undefined &&
+          tLeader !== undefined &&
+          w.haproxy?.write?.up === 1 &&
+          w.haproxy.write.upMember === candidate
+        ) {
+          tRouting = at;
+          event(`HAProxy ${w.haproxy.write.name} routes writes to ${candidate} only`);
+        }
         if (tSync === undefined && tLeader !== undefined && p && p.leader === candidate) {
           const reps = p.members.filter((m) => !m.isLeader);
           const { maximumLagOnFailoverBytes: maxLag, timeline: tl } = p;
-          if (reps.length > 0 && reps.every((m) => m.restReachable && isStreaming(m) === true && m.lagBytes !== null && m.lagBytes <= maxLag && (m.timeline === undefined || tl === undefined || m.timeline === tl))) {
+          if (
+            reps.length > 0 &&
+            reps.every(
+              (m) =>
+                m.restReachable &&
+                isStreaming(m) === true &&
+                m.lagBytes !== null &&
+                m.lagBytes <= maxLag &&
+                (m.timeline === undefined || tl === undefined || m.timeline === tl),
+            )
+          ) {
             tSync = at;
-            event(`replicas back in sync: ${reps.map((m) => m.name).join(', ')} streaming from ${candidate} within maximum_lag_on_failover`);
+            event(
+              `replicas back in sync: ${reps.map((m) => m.name).join(', ')} streaming from ${candidate} within maximum_lag_on_failover`,
+            );
           }
         }
         const wroteAfter = [...write!.acked.values()].some((t) => tRouting !== undefined && t > tRouting);
         if (tLeader !== undefined && tRouting !== undefined && tSync !== undefined && wroteAfter) break;
-        if (requestError && requestDone && tLeader === undefined && silentSince.size === 0 && ++errorPolls >= 4) { failed = true; reasons.push(requestError); break; }
-        if (at >= deadline) { failed = true; reasons.push(`timed out after ${Math.round(d.timeout / 1000)} s: ${tLeader === undefined ? 'no new leader' : tRouting === undefined ? 'HAProxy never routed to the new leader' : tSync === undefined ? 'replicas not back in sync' : 'no write acknowledged after the switch'}`); break; }
+        if (requestError && requestDone && tLeader === undefined && silentSince.size === 0 && ++errorPolls >= 4) {
+          failed = true;
+          reasons.push(requestError);
+          break;
+        }
+        if (at >= deadline) {
+          failed = true;
+          reasons.push(
+            `timed out after ${Math.round(d.timeout / 1000)} s: ${tLeader === undefined ? 'no new leader' : tRouting === undefined ? 'HAProxy never routed to the new leader' : tSync === undefined ? 'replicas not back in sync' : 'no write acknowledged after the switch'}`,
+          );
+          break;
+        }
         await sleep(pollMs);
       }
       await sleep(Math.min(1000, d.probe_interval * 5)); // a short tail: writes keep flowing after
@@ -269,21 +402,47 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
       const gap = longestGap([...write!.acked.values()], tProbes, tEnd);
       if (gap.ms > d.probe_interval * 3) {
         const resumed = write!.acked.size > 0 && [...write!.acked.values()].includes(gap.to);
-        timeline.push({ t: gap.from - t0, text: 'last write acknowledged before the gap' }, { t: gap.to - t0, text: resumed ? `first write acknowledged after the gap (${(gap.ms / 1000).toFixed(1)} s without writes)` : `no write acknowledged since (${(gap.ms / 1000).toFixed(1)} s)` });
+        timeline.push(
+          { t: gap.from - t0, text: 'last write acknowledged before the gap' },
+          {
+            t: gap.to - t0,
+            text: resumed
+              ? `first write acknowledged after the gap (${(gap.ms / 1000).toFixed(1)} s without writes)`
+              : `no write acknowledged since (${(gap.ms / 1000).toFixed(1)} s)`,
+          },
+        );
       }
-      const present = interrupted ? undefined : await readBack({ dsn: d.write_dsn!, table: d.probe_table, drillId: id, deadline: now() + 10_000, now });
+      const present = interrupted
+        ? undefined
+        : await readBack({ dsn: d.write_dsn!, table: d.probe_table, drillId: id, deadline: now() + 10_000, now });
       const missing = present ? missingWrites(write!.acked, present) : undefined;
       missingCount = missing?.seqs.length ?? 0;
-      if (missing) event(`RPO check: ${write!.acked.size} acked writes, ${present!.size} rows read back from ${candidate}, ${missing.seqs.length} missing`);
+      if (missing)
+        event(
+          `RPO check: ${write!.acked.size} acked writes, ${present!.size} rows read back from ${candidate}, ${missing.seqs.length} missing`,
+        );
       lines.push(
         interrupted
-          ? { ...infoLine('write gap until the drill stopped (not an RTO: the crash was not recovered from)', gap.ms), target: `seed target for a primary failure < ${d.targets.failover_rto / 1000} s` }
-          : durationLine('write RTO (longest gap without an acked write)', gap.ms, d.targets.switchover_rto, `< ${d.targets.switchover_rto / 1000} s (planned switchover)`),
+          ? {
+              ...infoLine('write gap until the drill stopped (not an RTO: the crash was not recovered from)', gap.ms),
+              target: `seed target for a primary failure < ${d.targets.failover_rto / 1000} s`,
+            }
+          : durationLine(
+              'write RTO (longest gap without an acked write)',
+              gap.ms,
+              d.targets.switchover_rto,
+              `< ${d.targets.switchover_rto / 1000} s (planned switchover)`,
+            ),
         rpoLine(missing, d.probe_interval),
-        durationLine('HAProxy routes writes to the new leader', tRouting === undefined ? null : tRouting - tReq, d.targets.routing),
+        durationLine(
+          'HAProxy routes writes to the new leader',
+          tRouting === undefined ? null : tRouting - tReq,
+          d.targets.routing,
+        ),
         durationLine('replicas back in sync', tSync === undefined ? null : tSync - tReq, d.targets.sync),
       );
-      if (read) lines.push(infoLine('read path: longest gap without a read', longestGap(read.stats.ok, tProbes, tEnd).ms));
+      if (read)
+        lines.push(infoLine('read path: longest gap without a read', longestGap(read.stats.ok, tProbes, tEnd).ms));
     } else if (req.kind === 'app-node' && !interrupted) {
       const run = deps.runCommand ?? defaultRunCommand;
       const server = appNode!.server;
@@ -321,7 +480,9 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
         }
         if (at >= deadline) {
           failed = true;
-          reasons.push(`timed out after ${Math.round(d.timeout / 1000)} s: ${tOut === undefined ? `HAProxy never took ${server} out` : `${server} not back in service`}`);
+          reasons.push(
+            `timed out after ${Math.round(d.timeout / 1000)} s: ${tOut === undefined ? `HAProxy never took ${server} out` : `${server} not back in service`}`,
+          );
           if (tStart === undefined) {
             appLeftStopped = undefined;
             await run(appNode!.start).catch((e: unknown) => reasons.push((e as Error).message));
@@ -334,11 +495,28 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
       tEnd = now();
       await http!.stop();
       const gap = longestGap(http!.stats.ok, tProbes, tEnd);
-      if (gap.ms > d.probe_interval * 3) timeline.push({ t: gap.from - t0, text: 'last good answer before the gap' }, { t: gap.to - t0, text: http!.stats.ok.includes(gap.to) ? `first good answer after the gap (${(gap.ms / 1000).toFixed(1)} s)` : `no good answer since (${(gap.ms / 1000).toFixed(1)} s)` });
+      if (gap.ms > d.probe_interval * 3)
+        timeline.push(
+          { t: gap.from - t0, text: 'last good answer before the gap' },
+          {
+            t: gap.to - t0,
+            text: http!.stats.ok.includes(gap.to)
+              ? `first good answer after the gap (${(gap.ms / 1000).toFixed(1)} s)`
+              : `no good answer since (${(gap.ms / 1000).toFixed(1)} s)`,
+          },
+        );
       lines.push(
         durationLine('Odoo RTO (longest gap without a good answer)', gap.ms, d.targets.app_node_rto),
-        durationLine(`HAProxy takes ${server} out`, tOut === undefined ? null : tOut - tStop, d.targets.app_node_detect),
-        durationLine(`${server} back in service after start`, tBack === undefined || tStart === undefined ? null : tBack - tStart, d.targets.app_node_back),
+        durationLine(
+          `HAProxy takes ${server} out`,
+          tOut === undefined ? null : tOut - tStop,
+          d.targets.app_node_detect,
+        ),
+        durationLine(
+          `${server} back in service after start`,
+          tBack === undefined || tStart === undefined ? null : tBack - tStart,
+          d.targets.app_node_back,
+        ),
       );
     }
     if (interrupted) {
@@ -353,12 +531,31 @@ async function runLocked(deps: DrillDeps, req: DrillRequest, id: string, now: ()
     }
     timeline.sort((a, b) => a.t - b.t);
     const outcome = outcomeOf(lines, interrupted, failed);
-    if (outcome === 'FAIL' && reasons.length === 0) reasons.push(`missed: ${lines.filter((l) => l.pass === false).map((l) => l.name).join('; ')}`);
+    if (outcome === 'FAIL' && reasons.length === 0)
+      reasons.push(
+        `missed: ${lines
+          .filter((l) => l.pass === false)
+          .map((l) => l.name)
+          .join('; ')}`,
+      );
     const okTimes = write ? [...write.acked.values()] : (http?.stats.ok ?? []);
     const wb = bucketize(okTimes, tProbes, tEnd);
     const report: DrillReport = {
-      id, kind: req.kind, subject, by: req.by, startedAt: t0, endedAt: tEnd, outcome, reasons, lines, timeline,
-      strip: { bucketMs: wb.bucketMs, writes: wb.counts, ...(read ? { reads: bucketize(read.stats.ok, tProbes, tEnd).counts } : {}) },
+      id,
+      kind: req.kind,
+      subject,
+      by: req.by,
+      startedAt: t0,
+      endedAt: tEnd,
+      outcome,
+      reasons,
+      lines,
+      timeline,
+      strip: {
+        bucketMs: wb.bucketMs,
+        writes: wb.counts,
+        ...(read ? { reads: bucketize(read.stats.ok, tProbes, tEnd).counts } : {}),
+      },
       probe: {
         writesAcked: write ? write.acked.size : (http?.stats.ok.length ?? 0),
         writesFailed: write ? write.stats.failed : (http?.stats.failed ?? 0),

@@ -13,11 +13,13 @@ export type HaConfig = NonNullable<Config['ha']>;
 export function createHaEtcdClient(ha: HaConfig, resolvePath: (p: string) => string = (p) => p): Etcd3 {
   const tls = ha.ca_file
     ? {
-      credentials: {
-        rootCertificate: readFileSync(resolvePath(ha.ca_file)),
-        ...(ha.cert_file && ha.key_file ? { certChain: readFileSync(resolvePath(ha.cert_file)), privateKey: readFileSync(resolvePath(ha.key_file)) } : {}),
-      },
-    }
+        credentials: {
+          rootCertificate: readFileSync(resolvePath(ha.ca_file)),
+          ...(ha.cert_file && ha.key_file
+            ? { certChain: readFileSync(resolvePath(ha.cert_file)), privateKey: readFileSync(resolvePath(ha.key_file)) }
+            : {}),
+        },
+      }
     : {};
   return new Etcd3({
     hosts: ha.endpoints,
@@ -26,7 +28,10 @@ export function createHaEtcdClient(ha: HaConfig, resolvePath: (p: string) => str
     // A member that comes back must be used again within a round or two, not after gRPC's backoff
     // (up to 2 min) or the default 5 s circuit breaker: leadership decisions run every second.
     grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 500, 'grpc.max_reconnect_backoff_ms': 2000 },
-    faultHandling: { host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }) },
+    faultHandling: {
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+    },
     ...(ha.username && ha.password ? { auth: { username: ha.username, password: ha.password } } : {}),
     ...tls,
   });
@@ -37,6 +42,8 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: etcd did not answer within ${ms} ms`)), ms); }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: etcd did not answer within ${ms} ms`)), ms);
+    }),
   ]);
 }

@@ -12,7 +12,11 @@ export interface DeliveryGate {
    * Of the due items for one receiver: `send` now (possibly with fewer alerts), `done` without
    * sending (another watcher already sent them; marked sent with the reason); the rest stay pending.
    */
-  admit(receiver: string, items: readonly OutboxItem[], now: number): Promise<{ send: OutboxItem[]; done: { item: OutboxItem; meta: unknown }[] }>;
+  admit(
+    receiver: string,
+    items: readonly OutboxItem[],
+    now: number,
+  ): Promise<{ send: OutboxItem[]; done: { item: OutboxItem; meta: unknown }[] }>;
   /** The notifier confirmed `item`: share it so a watcher taking over does not repeat it. */
   sent(receiver: string, item: OutboxItem, meta: unknown, now: number): Promise<void>;
 }
@@ -24,13 +28,22 @@ export interface DeliveryGate {
 export const STANDBY_KEEP_MS = 15 * 60_000;
 
 export class HaDeliveryGate implements DeliveryGate {
-  constructor(private readonly o: { leadership: Pick<Leadership, 'role'>; log: NotifiedLog; instance: string; logger: Logger }) {}
+  constructor(
+    private readonly o: { leadership: Pick<Leadership, 'role'>; log: NotifiedLog; instance: string; logger: Logger },
+  ) {}
 
-  async admit(receiver: string, items: readonly OutboxItem[], now: number): Promise<{ send: OutboxItem[]; done: { item: OutboxItem; meta: unknown }[] }> {
+  async admit(
+    receiver: string,
+    items: readonly OutboxItem[],
+    now: number,
+  ): Promise<{ send: OutboxItem[]; done: { item: OutboxItem; meta: unknown }[] }> {
     const role = this.o.leadership.role;
     if (role === 'fail-open') {
       // etcd unreachable: nothing to compare with; every watcher sends, each copy says who sent it.
-      return { send: items.map((i) => ({ ...i, notification: { ...i.notification, via: this.o.instance } })), done: [] };
+      return {
+        send: items.map((i) => ({ ...i, notification: { ...i.notification, via: this.o.instance } })),
+        done: [],
+      };
     }
     const fps = [...new Set(items.flatMap((i) => i.notification.alerts.map((a) => a.fingerprint)))];
     let records;
@@ -47,16 +60,32 @@ export class HaDeliveryGate implements DeliveryGate {
     const done: { item: OutboxItem; meta: unknown }[] = [];
     for (const item of items) {
       const rest = remainingOf(item, records);
-      const by = [...new Set(item.notification.alerts.map((a) => records.get(a.fingerprint)?.by).filter((b): b is string => !!b))];
+      const by = [
+        ...new Set(item.notification.alerts.map((a) => records.get(a.fingerprint)?.by).filter((b): b is string => !!b)),
+      ];
       if (!rest) done.push({ item, meta: { ha: `already sent by ${by.join(', ') || 'another watcher'}` } });
       else if (role === 'active') send.push(rest);
-      else if (now - item.createdAt > STANDBY_KEEP_MS) done.push({ item, meta: { ha: `not sent: standby for ${Math.round(STANDBY_KEEP_MS / 60_000)} min and the active watcher did not send it` } });
+      else if (now - item.createdAt > STANDBY_KEEP_MS)
+        done.push({
+          item,
+          meta: {
+            ha: `not sent: standby for ${Math.round(STANDBY_KEEP_MS / 60_000)} min and the active watcher did not send it`,
+          },
+        });
     }
     return { send, done };
   }
 
   async sent(receiver: string, item: OutboxItem, meta: unknown, now: number): Promise<void> {
     const n = item.notification;
-    for (const a of n.alerts) await this.o.log.record(receiver, a.fingerprint, { kind: n.kind, sentAt: now, by: this.o.instance, ...(a.phase !== undefined ? { phase: a.phase } : {}), message: a.message, ...(meta !== undefined ? { meta } : {}) });
+    for (const a of n.alerts)
+      await this.o.log.record(receiver, a.fingerprint, {
+        kind: n.kind,
+        sentAt: now,
+        by: this.o.instance,
+        ...(a.phase !== undefined ? { phase: a.phase } : {}),
+        message: a.message,
+        ...(meta !== undefined ? { meta } : {}),
+      });
   }
 }

@@ -55,14 +55,26 @@ export function decideRole(f: RoleFacts): { role: HaRole; reason: string } {
   const leaseLive = f.now < f.leaseValidUntil;
   if (f.etcdOk) {
     if (f.leader === f.instance && leaseLive) return { role: 'active', reason: 'holds the leader lease' };
-    return { role: 'standby', reason: f.leader ? `${f.leader} holds the leader lease` : 'leader key free: campaigning' };
+    return {
+      role: 'standby',
+      reason: f.leader ? `${f.leader} holds the leader lease` : 'leader key free: campaigning',
+    };
   }
-  if (f.prevRole === 'active' && leaseLive) return { role: 'active', reason: 'etcd unreachable; our lease has not expired yet' };
+  if (f.prevRole === 'active' && leaseLive)
+    return { role: 'active', reason: 'etcd unreachable; our lease has not expired yet' };
   const activePeer = f.peers.find((p) => p.role === 'active' && p.instance !== f.instance);
-  if (activePeer) return { role: 'standby', reason: `etcd unreachable from here; ${activePeer.instance} says it is active` };
+  if (activePeer)
+    return { role: 'standby', reason: `etcd unreachable from here; ${activePeer.instance} says it is active` };
   const downFor = f.now - f.lastEtcdOkAt;
-  if (downFor < f.ttlMs) return { role: f.prevRole === 'fail-open' ? 'fail-open' : f.prevRole === 'starting' ? 'starting' : 'standby', reason: `etcd unreachable for ${Math.round(downFor / 1000)} s; deciding after lease_ttl` };
-  return { role: 'fail-open', reason: `etcd unreachable for ${Math.round(downFor / 1000)} s and no watcher says it is active: failing open` };
+  if (downFor < f.ttlMs)
+    return {
+      role: f.prevRole === 'fail-open' ? 'fail-open' : f.prevRole === 'starting' ? 'starting' : 'standby',
+      reason: `etcd unreachable for ${Math.round(downFor / 1000)} s; deciding after lease_ttl`,
+    };
+  return {
+    role: 'fail-open',
+    reason: `etcd unreachable for ${Math.round(downFor / 1000)} s and no watcher says it is active: failing open`,
+  };
 }
 
 export interface LeadershipOptions {
@@ -105,9 +117,14 @@ function isLeaseGone(e: unknown): boolean {
 export async function fetchPeerReport(url: string, timeoutMs: number): Promise<PeerReport> {
   const res = await fetch(`${url.replace(/\/$/, '')}/ha`, { signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw new Error(`HTTP ${res.status}`);
-  const body = await res.json() as Partial<PeerReport>;
+  const body = (await res.json()) as Partial<PeerReport>;
   if (typeof body.instance !== 'string' || typeof body.role !== 'string') throw new Error('not a watcher /ha answer');
-  return { instance: body.instance, role: body.role as HaRole, etcdOk: body.etcdOk === true, ...(typeof body.leader === 'string' ? { leader: body.leader } : {}) };
+  return {
+    instance: body.instance,
+    role: body.role as HaRole,
+    etcdOk: body.etcdOk === true,
+    ...(typeof body.leader === 'string' ? { leader: body.leader } : {}),
+  };
 }
 
 /**
@@ -141,12 +158,20 @@ export class Leadership extends EventEmitter {
     this.since = this.now();
   }
 
-  get role(): HaRole { return this.roleNow; }
+  get role(): HaRole {
+    return this.roleNow;
+  }
   /** Sends notifications: active, or failing open. */
-  get sends(): boolean { return this.roleNow === 'active' || this.roleNow === 'fail-open'; }
+  get sends(): boolean {
+    return this.roleNow === 'active' || this.roleNow === 'fail-open';
+  }
 
-  private get leaderKey(): string { return `${this.o.prefix}leader`; }
-  private get tickMs(): number { return this.o.tickMs ?? Math.min(1000, Math.floor(this.o.ttlMs / 4)); }
+  private get leaderKey(): string {
+    return `${this.o.prefix}leader`;
+  }
+  private get tickMs(): number {
+    return this.o.tickMs ?? Math.min(1000, Math.floor(this.o.ttlMs / 4));
+  }
 
   start(): void {
     this.stopped = false;
@@ -165,23 +190,40 @@ export class Leadership extends EventEmitter {
     let peers: PeerReport[] = [];
     try {
       // One bound for the whole round: a call to a dead member may wait on gRPC reconnects.
-      await withTimeout((async () => {
-        await this.renewLease(t);
-        await this.campaign();
-        await this.register();
-        await this.readWatchers();
-      })(), this.o.timeoutMs * 2, 'leadership round');
+      await withTimeout(
+        (async () => {
+          await this.renewLease(t);
+          await this.campaign();
+          await this.register();
+          await this.readWatchers();
+        })(),
+        this.o.timeoutMs * 2,
+        'leadership round',
+      );
       this.etcdOk = true;
       this.etcdError = undefined;
       this.lastEtcdOkAt = t;
     } catch (e) {
-      if (this.etcdOk || this.etcdError === undefined) this.o.logger.warn({ err: (e as Error).message }, 'ha: etcd unreachable');
+      if (this.etcdOk || this.etcdError === undefined)
+        this.o.logger.warn({ err: (e as Error).message }, 'ha: etcd unreachable');
       this.etcdOk = false;
       this.etcdError = (e as Error).message;
       if (isLeaseGone(e)) this.dropLease();
       if (!(this.roleNow === 'active' && this.now() < this.leaseValidUntil)) peers = await this.askPeers();
     }
-    this.applyAndArm(decideRole({ now: this.now(), ttlMs: this.o.ttlMs, instance: this.o.instance, prevRole: this.roleNow, etcdOk: this.etcdOk, lastEtcdOkAt: this.lastEtcdOkAt, ...(this.leader ? { leader: this.leader } : {}), leaseValidUntil: this.leaseValidUntil, peers }));
+    this.applyAndArm(
+      decideRole({
+        now: this.now(),
+        ttlMs: this.o.ttlMs,
+        instance: this.o.instance,
+        prevRole: this.roleNow,
+        etcdOk: this.etcdOk,
+        lastEtcdOkAt: this.lastEtcdOkAt,
+        ...(this.leader ? { leader: this.leader } : {}),
+        leaseValidUntil: this.leaseValidUntil,
+        peers,
+      }),
+    );
   }
 
   private validityTimer: NodeJS.Timeout | undefined;
@@ -199,9 +241,13 @@ export class Leadership extends EventEmitter {
   private armValidity(): void {
     clearTimeout(this.validityTimer);
     if (this.roleNow !== 'active') return;
-    this.validityTimer = setTimeout(() => {
-      if (this.roleNow === 'active' && this.now() >= this.leaseValidUntil) this.apply({ role: 'standby', reason: 'our lease was not renewed in time: stepping down' });
-    }, Math.max(0, this.leaseValidUntil - this.now()) + 5);
+    this.validityTimer = setTimeout(
+      () => {
+        if (this.roleNow === 'active' && this.now() >= this.leaseValidUntil)
+          this.apply({ role: 'standby', reason: 'our lease was not renewed in time: stepping down' });
+      },
+      Math.max(0, this.leaseValidUntil - this.now()) + 5,
+    );
     this.validityTimer.unref?.();
   }
 
@@ -211,7 +257,10 @@ export class Leadership extends EventEmitter {
     const prev = this.roleNow;
     this.roleNow = d.role;
     this.since = this.now();
-    this.o.logger[d.role === 'fail-open' ? 'error' : 'info']({ role: d.role, was: prev, reason: d.reason }, `ha: ${this.o.instance} is now ${d.role}`);
+    this.o.logger[d.role === 'fail-open' ? 'error' : 'info'](
+      { role: d.role, was: prev, reason: d.reason },
+      `ha: ${this.o.instance} is now ${d.role}`,
+    );
     this.emit('role', d.role, prev);
   }
 
@@ -253,7 +302,8 @@ export class Leadership extends EventEmitter {
 
   private async campaign(): Promise<void> {
     const c = this.o.client;
-    const res = await c.if(this.leaderKey, 'Create', '==', 0)
+    const res = await c
+      .if(this.leaderKey, 'Create', '==', 0)
       .then(c.put(this.leaderKey).value(this.o.instance).lease(this.leaseId!))
       .else(c.get(this.leaderKey))
       .commit();
@@ -272,8 +322,16 @@ export class Leadership extends EventEmitter {
   }
 
   private async register(): Promise<void> {
-    const rec: WatcherRecord = { instance: this.o.instance, role: this.leader === this.o.instance ? 'active' : this.roleNow === 'active' ? 'standby' : this.roleNow, at: this.now(), ...(this.o.advertiseUrl ? { advertiseUrl: this.o.advertiseUrl } : {}) };
-    await this.o.client.put(`${this.o.prefix}watchers/${this.o.instance}`).value(JSON.stringify(rec)).lease(this.leaseId!);
+    const rec: WatcherRecord = {
+      instance: this.o.instance,
+      role: this.leader === this.o.instance ? 'active' : this.roleNow === 'active' ? 'standby' : this.roleNow,
+      at: this.now(),
+      ...(this.o.advertiseUrl ? { advertiseUrl: this.o.advertiseUrl } : {}),
+    };
+    await this.o.client
+      .put(`${this.o.prefix}watchers/${this.o.instance}`)
+      .value(JSON.stringify(rec))
+      .lease(this.leaseId!);
   }
 
   private async readWatchers(): Promise<void> {
@@ -283,7 +341,9 @@ export class Leadership extends EventEmitter {
       try {
         const r = JSON.parse(v) as WatcherRecord;
         if (typeof r.instance === 'string') list.push(r);
-      } catch { /* a foreign value under our prefix: ignored */ }
+      } catch {
+        /* a foreign value under our prefix: ignored */
+      }
     }
     list.sort((a, b) => a.instance.localeCompare(b.instance));
     this.watchers = list;
@@ -300,7 +360,12 @@ export class Leadership extends EventEmitter {
 
   /** This watcher as peers see it on GET /ha. */
   report(): PeerReport {
-    return { instance: this.o.instance, role: this.roleNow, etcdOk: this.etcdOk, ...(this.leader ? { leader: this.leader } : {}) };
+    return {
+      instance: this.o.instance,
+      role: this.roleNow,
+      etcdOk: this.etcdOk,
+      ...(this.leader ? { leader: this.leader } : {}),
+    };
   }
 
   view(): LeadershipView {
@@ -315,7 +380,9 @@ export class Leadership extends EventEmitter {
       ...(this.leader ? { leader: this.leader } : {}),
       etcdOk: this.etcdOk,
       ...(this.etcdError ? { etcdError: this.etcdError } : {}),
-      ...(this.lastKeepaliveOkAt !== undefined && this.lease ? { leaseAgeSeconds: (this.now() - this.lastKeepaliveOkAt) / 1000 } : {}),
+      ...(this.lastKeepaliveOkAt !== undefined && this.lease
+        ? { leaseAgeSeconds: (this.now() - this.lastKeepaliveOkAt) / 1000 }
+        : {}),
       watchers: watchers.sort((a, b) => a.instance.localeCompare(b.instance)),
       lost: this.etcdOk ? [...this.everSeen].filter((n) => !present.has(n)).sort() : [],
       since: this.since,
@@ -330,7 +397,13 @@ export class Leadership extends EventEmitter {
     await this.round?.catch(() => undefined);
     const lease = this.lease;
     this.lease = undefined;
-    if (lease) await withTimeout(lease.revoke(), this.o.timeoutMs, 'lease revoke').catch((e) => this.o.logger.warn({ err: (e as Error).message }, 'ha: could not revoke the lease; a standby takes over after lease_ttl'));
+    if (lease)
+      await withTimeout(lease.revoke(), this.o.timeoutMs, 'lease revoke').catch((e) =>
+        this.o.logger.warn(
+          { err: (e as Error).message },
+          'ha: could not revoke the lease; a standby takes over after lease_ttl',
+        ),
+      );
     if (this.roleNow !== 'standby') this.apply({ role: 'standby', reason: 'stopped' });
   }
 }

@@ -29,13 +29,19 @@ export const REMINDER_WINDOW_MS = 10 * 60_000;
  * died, a firing it never saw) is sent. Something queued before the last send of the other kind is
  * stale: the story moved on.
  */
-export function shouldSend(n: Pick<Notification, 'kind'>, a: Pick<NotifiedAlert, 'repeat'> & Partial<Pick<NotifiedAlert, 'phase' | 'message'>>, createdAt: number, last: NotifiedRecord | undefined): boolean {
+export function shouldSend(
+  n: Pick<Notification, 'kind'>,
+  a: Pick<NotifiedAlert, 'repeat'> & Partial<Pick<NotifiedAlert, 'phase' | 'message'>>,
+  createdAt: number,
+  last: NotifiedRecord | undefined,
+): boolean {
   if (!last) return true;
   // An update (the incident moved to a new phase, or a live alert's text changed) is sent unless the
   // same phase and text already went out, or the story has since been resolved.
   if (n.kind === 'update') return last.kind !== 'resolved' && (last.phase !== a.phase || last.message !== a.message);
   // A firing after an update of the same episode is a reminder or a repeat of what is known.
-  if (last.kind === 'update' && n.kind === 'firing') return a.repeat === true && createdAt - last.sentAt >= REMINDER_WINDOW_MS;
+  if (last.kind === 'update' && n.kind === 'firing')
+    return a.repeat === true && createdAt - last.sentAt >= REMINDER_WINDOW_MS;
   if (last.kind === n.kind) {
     if (n.kind === 'firing' && a.repeat) return createdAt - last.sentAt >= REMINDER_WINDOW_MS;
     return false;
@@ -45,7 +51,9 @@ export function shouldSend(n: Pick<Notification, 'kind'>, a: Pick<NotifiedAlert,
 
 /** The part of an outbox item still to send (alerts filtered), or undefined when nothing is left. */
 export function remainingOf(item: OutboxItem, records: ReadonlyMap<string, NotifiedRecord>): OutboxItem | undefined {
-  const keep = item.notification.alerts.filter((a) => shouldSend(item.notification, a, item.createdAt, records.get(a.fingerprint)));
+  const keep = item.notification.alerts.filter((a) =>
+    shouldSend(item.notification, a, item.createdAt, records.get(a.fingerprint)),
+  );
   if (keep.length === 0) return undefined;
   if (keep.length === item.notification.alerts.length) return item;
   return { ...item, notification: { ...item.notification, alerts: keep } };
@@ -71,12 +79,20 @@ export class NotifiedLog {
   async read(receiver: string, fingerprints: readonly string[]): Promise<Map<string, NotifiedRecord>> {
     const out = new Map<string, NotifiedRecord>();
     const prefix = `${this.o.prefix}notified/${enc(receiver)}/`;
-    const all = await withTimeout(this.o.client.getAll().prefix(prefix).strings(), this.o.timeoutMs, 'notified log read');
+    const all = await withTimeout(
+      this.o.client.getAll().prefix(prefix).strings(),
+      this.o.timeoutMs,
+      'notified log read',
+    );
     const want = new Set(fingerprints);
     for (const [k, v] of Object.entries(all)) {
       const fp = k.slice(prefix.length);
       if (!want.has(fp)) continue;
-      try { out.set(fp, JSON.parse(v) as NotifiedRecord); } catch { /* foreign value: ignored */ }
+      try {
+        out.set(fp, JSON.parse(v) as NotifiedRecord);
+      } catch {
+        /* foreign value: ignored */
+      }
     }
     for (const fp of fingerprints) {
       const mine = this.unsynced.get(this.key(receiver, fp));
@@ -87,19 +103,30 @@ export class NotifiedLog {
   }
 
   async get(receiver: string, fingerprint: string): Promise<NotifiedRecord | undefined> {
-    const v = await withTimeout(this.o.client.get(this.key(receiver, fingerprint)).string(), this.o.timeoutMs, 'notified log read');
-    return v ? JSON.parse(v) as NotifiedRecord : this.unsynced.get(this.key(receiver, fingerprint));
+    const v = await withTimeout(
+      this.o.client.get(this.key(receiver, fingerprint)).string(),
+      this.o.timeoutMs,
+      'notified log read',
+    );
+    return v ? (JSON.parse(v) as NotifiedRecord) : this.unsynced.get(this.key(receiver, fingerprint));
   }
 
   /** Records a send; never throws (kept for a retry when etcd is unreachable). */
   async record(receiver: string, fingerprint: string, rec: NotifiedRecord): Promise<void> {
     const key = this.key(receiver, fingerprint);
     try {
-      await withTimeout(this.o.client.put(key).value(JSON.stringify(rec)).exec(), this.o.timeoutMs, 'notified log write');
+      await withTimeout(
+        this.o.client.put(key).value(JSON.stringify(rec)).exec(),
+        this.o.timeoutMs,
+        'notified log write',
+      );
       this.unsynced.delete(key);
     } catch (e) {
       this.unsynced.set(key, rec);
-      this.o.logger.warn({ err: (e as Error).message, receiver, fingerprint }, 'ha: notified log not written; kept for a retry');
+      this.o.logger.warn(
+        { err: (e as Error).message, receiver, fingerprint },
+        'ha: notified log not written; kept for a retry',
+      );
     }
   }
 
@@ -107,9 +134,15 @@ export class NotifiedLog {
   async flush(): Promise<void> {
     for (const [key, rec] of [...this.unsynced]) {
       try {
-        await withTimeout(this.o.client.put(key).value(JSON.stringify(rec)).exec(), this.o.timeoutMs, 'notified log write');
+        await withTimeout(
+          this.o.client.put(key).value(JSON.stringify(rec)).exec(),
+          this.o.timeoutMs,
+          'notified log write',
+        );
         this.unsynced.delete(key);
-      } catch { return; }
+      } catch {
+        return;
+      }
     }
   }
 }

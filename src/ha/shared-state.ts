@@ -5,7 +5,10 @@ import type { StateStore } from '../store/store.js';
 import { withTimeout } from './etcd-client.js';
 import type { NotifiedLog } from './notified-log.js';
 
-interface AckRecord { by: string; at: number }
+interface AckRecord {
+  by: string;
+  at: number;
+}
 
 /** Silence records this long past their end are deleted from etcd; ack records after this age. */
 const SILENCE_KEEP_MS = 24 * 3_600_000;
@@ -23,7 +26,17 @@ export class SharedState {
   private readonly pending = new Map<string, string>();
   lastSyncOk = false;
 
-  constructor(private readonly o: { client: Etcd3; prefix: string; timeoutMs: number; local: StateStore; log: NotifiedLog; logger: Logger; now?: () => number }) {}
+  constructor(
+    private readonly o: {
+      client: Etcd3;
+      prefix: string;
+      timeoutMs: number;
+      local: StateStore;
+      log: NotifiedLog;
+      logger: Logger;
+      now?: () => number;
+    },
+  ) {}
 
   private async put(key: string, value: string): Promise<void> {
     try {
@@ -63,7 +76,7 @@ export class SharedState {
     };
     return new Proxy(local, {
       get(target, prop, _receiver) {
-        if (Object.prototype.hasOwnProperty.call(overrides, prop)) return overrides[prop as keyof StateStore];
+        if (Object.hasOwn(overrides, prop)) return overrides[prop as keyof StateStore];
         const v = Reflect.get(target, prop, target) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
@@ -75,24 +88,57 @@ export class SharedState {
     const now = (this.o.now ?? Date.now)();
     for (const [k, v] of [...this.pending]) await this.put(k, v);
     const c = this.o.client;
-    const silences = await withTimeout(c.getAll().prefix(`${this.o.prefix}silences/`).strings(), this.o.timeoutMs, 'silences read');
+    const silences = await withTimeout(
+      c.getAll().prefix(`${this.o.prefix}silences/`).strings(),
+      this.o.timeoutMs,
+      'silences read',
+    );
     const mine = new Map((await this.o.local.listSilences({ includeExpired: true })).map((s) => [s.id, s]));
     for (const [k, v] of Object.entries(silences)) {
       let s: Silence;
-      try { s = JSON.parse(v) as Silence; } catch { continue; }
-      if (s.endsAt < now - SILENCE_KEEP_MS) { await c.delete().key(k).exec().catch(() => undefined); continue; }
+      try {
+        s = JSON.parse(v) as Silence;
+      } catch {
+        continue;
+      }
+      if (s.endsAt < now - SILENCE_KEEP_MS) {
+        await c
+          .delete()
+          .key(k)
+          .exec()
+          .catch(() => undefined);
+        continue;
+      }
       const m = mine.get(s.id);
       if (!m || m.endsAt !== s.endsAt) await this.o.local.addSilence(s);
     }
     const acks = await withTimeout(c.getAll().prefix(`${this.o.prefix}acks/`).strings(), this.o.timeoutMs, 'acks read');
     for (const [k, v] of Object.entries(acks)) {
       let a: AckRecord;
-      try { a = JSON.parse(v) as AckRecord; } catch { continue; }
-      if (a.at < now - ACK_KEEP_MS) { await c.delete().key(k).exec().catch(() => undefined); continue; }
+      try {
+        a = JSON.parse(v) as AckRecord;
+      } catch {
+        continue;
+      }
+      if (a.at < now - ACK_KEEP_MS) {
+        await c
+          .delete()
+          .key(k)
+          .exec()
+          .catch(() => undefined);
+        continue;
+      }
       const fp = k.slice(`${this.o.prefix}acks/`.length);
       const alert = await this.o.local.findAlert(fp);
       // An ack belongs to one episode: one made before this episode began does not carry over.
-      if (alert && alert.fingerprint === fp && alert.state !== 'resolved' && !alert.ackedBy && alert.activeSince <= a.at) await this.o.local.ack(fp, a.by, a.at);
+      if (
+        alert &&
+        alert.fingerprint === fp &&
+        alert.state !== 'resolved' &&
+        !alert.ackedBy &&
+        alert.activeSince <= a.at
+      )
+        await this.o.local.ack(fp, a.by, a.at);
     }
     await this.o.log.flush();
     this.lastSyncOk = true;

@@ -20,7 +20,9 @@ export interface HealthServerOptions {
 }
 
 /** /healthz (the process answers), /readyz (it can do its job), /metrics (Prometheus text). */
-export async function startHealthServer(o: HealthServerOptions): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+export async function startHealthServer(
+  o: HealthServerOptions,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     let extra: Awaited<ReturnType<ExtraRoutes>>;
@@ -32,15 +34,17 @@ export async function startHealthServer(o: HealthServerOptions): Promise<{ serve
       } else if (path === '/readyz') {
         const checks = await o.readiness();
         const ready = checks.every((c) => c.ok);
-        res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify({ ready, checks }, null, 2)}\n`);
+        res
+          .writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
+          .end(`${JSON.stringify({ ready, checks }, null, 2)}\n`);
       } else if (path === '/metrics') {
         res.writeHead(200, { 'content-type': o.metrics.registry.contentType }).end(await o.metrics.registry.metrics());
       } else if (o.json?.[path]) {
         res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(o.json[path](), null, 2)}\n`);
-      } else if (o.routes && (extra = await o.routes(path, req))) {
-        res.writeHead(extra.status, extra.headers).end(req.method === 'HEAD' ? undefined : extra.body);
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics\n');
+        extra = o.routes ? await o.routes(path, req) : undefined;
+        if (extra) res.writeHead(extra.status, extra.headers).end(req.method === 'HEAD' ? undefined : extra.body);
+        else res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics\n');
       }
     } catch (e) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`internal error: ${(e as Error).message}\n`);
@@ -54,6 +58,10 @@ export async function startHealthServer(o: HealthServerOptions): Promise<{ serve
   return {
     server,
     port: typeof addr === 'object' && addr ? addr.port : o.port,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -14,7 +14,11 @@ import { buildPageData } from '../status/page-data.js';
 import { CSP, LAG_PNG_PATH, renderStatusPage } from '../status/page.js';
 import type { StateStore } from '../store/store.js';
 
-export interface RouteResponse { status: number; headers: Record<string, string>; body: string | Buffer }
+export interface RouteResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string | Buffer;
+}
 export type ExtraRoutes = (path: string, req: IncomingMessage) => Promise<RouteResponse | undefined>;
 
 export interface StatusRoutesOptions {
@@ -36,19 +40,39 @@ export function authorized(req: IncomingMessage, user: string | undefined, passw
   return timingSafeEqual(digest(given), digest(`${user}:${password}`));
 }
 
-const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' };
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+};
 
 export function statusRoutes(o: StatusRoutesOptions): ExtraRoutes {
   return async (path, req): Promise<RouteResponse | undefined> => {
     const cfg = o.config().http.status_page;
     if (!cfg.enabled || (path !== '/' && path !== LAG_PNG_PATH)) return undefined;
     if (!authorized(req, cfg.username, cfg.password)) {
-      return { status: 401, headers: { 'www-authenticate': 'Basic realm="odoo-ha-watch status", charset="UTF-8"', 'content-type': 'text/plain' }, body: 'authentication required\n' };
+      return {
+        status: 401,
+        headers: {
+          'www-authenticate': 'Basic realm="odoo-ha-watch status", charset="UTF-8"',
+          'content-type': 'text/plain',
+        },
+        body: 'authentication required\n',
+      };
     }
     const now = o.now();
     if (path === '/') {
       const html = renderStatusPage(await buildPageData(o.config(), o.sources, o.store, now));
-      return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': CSP, 'x-frame-options': 'DENY', ...SECURITY_HEADERS }, body: html };
+      return {
+        status: 200,
+        headers: {
+          'content-type': 'text/html; charset=utf-8',
+          'content-security-policy': CSP,
+          'x-frame-options': 'DENY',
+          ...SECURITY_HEADERS,
+        },
+        body: html,
+      };
     }
     const from = now - cfg.lag_range;
     const samples = await o.store.samples([SERIES.lagBytes, SERIES.lagSeconds, SERIES.leader], from, now);

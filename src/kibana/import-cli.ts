@@ -32,7 +32,11 @@ const processOut: Out = {
   stderr: (s) => process.stderr.write(s),
 };
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, out: Out = processOut): Promise<number> {
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: Out = processOut,
+): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -79,7 +83,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   let timeoutMs: number | undefined;
   if (values.timeout !== undefined) {
     const s = Number(values.timeout);
-    if (!Number.isFinite(s) || s <= 0) return usage(`--timeout must be a positive number of seconds, got "${values.timeout}"`);
+    if (!Number.isFinite(s) || s <= 0)
+      return usage(`--timeout must be a positive number of seconds, got "${values.timeout}"`);
     timeoutMs = Math.round(s * 1000);
   }
 

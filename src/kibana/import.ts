@@ -69,9 +69,7 @@ const importResponse = z
   .object({
     success: z.boolean(),
     successCount: z.number().int().nonnegative(),
-    successResults: z
-      .array(z.object({ id: z.string(), type: z.string(), meta }).loose())
-      .optional(),
+    successResults: z.array(z.object({ id: z.string(), type: z.string(), meta }).loose()).optional(),
     errors: z
       .array(
         z
@@ -103,7 +101,10 @@ export async function importSavedObjects(opts: ImportOptions): Promise<ImportRes
   try {
     bytes = await readFile(opts.file);
   } catch (err) {
-    throw new KibanaImportError(`cannot read ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'file');
+    throw new KibanaImportError(
+      `cannot read ${opts.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      'file',
+    );
   }
 
   const form = new FormData();
@@ -129,7 +130,10 @@ export async function importSavedObjects(opts: ImportOptions): Promise<ImportRes
     try {
       ca = await readFile(opts.caFile);
     } catch (err) {
-      throw new KibanaImportError(`cannot read CA file ${opts.caFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, 'file');
+      throw new KibanaImportError(
+        `cannot read CA file ${opts.caFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        'file',
+      );
     }
     config.httpsAgent = new HttpsAgent({ ca });
   }
@@ -157,7 +161,11 @@ export async function importSavedObjects(opts: ImportOptions): Promise<ImportRes
   try {
     json = JSON.parse(body);
   } catch {
-    throw new KibanaImportError(`Kibana import to ${shownEndpoint}: HTTP ${status} with a non-JSON body`, 'bad_response', status);
+    throw new KibanaImportError(
+      `Kibana import to ${shownEndpoint}: HTTP ${status} with a non-JSON body`,
+      'bad_response',
+      status,
+    );
   }
   const parsed = importResponse.safeParse(json);
   if (!parsed.success) {
@@ -186,7 +194,9 @@ export async function importSavedObjects(opts: ImportOptions): Promise<ImportRes
 export function describeImportError(e: ImportObjectError): string {
   const title = e.title !== undefined ? ` ("${e.title}")` : '';
   const refs =
-    e.missingReferences.length > 0 ? ` -> missing ${e.missingReferences.map((r) => `${r.type}/${r.id}`).join(', ')}` : '';
+    e.missingReferences.length > 0
+      ? ` -> missing ${e.missingReferences.map((r) => `${r.type}/${r.id}`).join(', ')}`
+      : '';
   const hint = e.errorType === 'conflict' || e.errorType === 'ambiguous_conflict' ? ' (re-run with overwrite)' : '';
   return `${e.type} ${e.id}${title}: ${e.errorType}${refs}${hint}`;
 }
@@ -203,7 +213,10 @@ function importUrl(opts: ImportOptions): URL {
     throw new KibanaImportError(`unsupported Kibana URL scheme ${base.protocol}`, 'options');
   }
   if (opts.space !== undefined && opts.space !== '' && opts.space !== 'default' && !SPACE_ID.test(opts.space)) {
-    throw new KibanaImportError(`invalid space id "${opts.space}": use lowercase letters, digits, "_" and "-"`, 'options');
+    throw new KibanaImportError(
+      `invalid space id "${opts.space}": use lowercase letters, digits, "_" and "-"`,
+      'options',
+    );
   }
   const prefix = base.pathname.replace(/\/+$/, '');
   // The default space has no /s/ prefix; /s/default/ would also work but is not what operators expect to see.
@@ -291,10 +304,19 @@ function transportError(err: unknown, endpoint: string, timeoutMs: number, secre
   ) {
     return new KibanaImportError(`Kibana import to ${endpoint} timed out after ${timeoutMs} ms`, 'timeout');
   }
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ECONNRESET' || code === 'EHOSTUNREACH') {
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    code === 'ECONNRESET' ||
+    code === 'EHOSTUNREACH'
+  ) {
     return new KibanaImportError(`cannot connect to Kibana at ${endpoint}: ${code}`, 'connection');
   }
   // axios error messages don't include headers, but scrub anyway in case a future version does.
   const msg = err instanceof Error ? err.message : String(err);
-  return new KibanaImportError(`Kibana import to ${endpoint} failed: ${scrub(msg, secrets)}${code ? ` (${code})` : ''}`, 'connection');
+  return new KibanaImportError(
+    `Kibana import to ${endpoint} failed: ${scrub(msg, secrets)}${code ? ` (${code})` : ''}`,
+    'connection',
+  );
 }

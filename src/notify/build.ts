@@ -6,7 +6,11 @@ import type { Notifier } from './notifier.js';
 import { createTelegramNotifier } from './telegram/build.js';
 
 /** The notifiers a config asks for. Console is the embedded default when Telegram is not configured. */
-export function buildNotifiers(config: Config, logger: Logger, deps: { store?: StateStore; now?: () => number } = {}): Notifier[] {
+export function buildNotifiers(
+  config: Config,
+  logger: Logger,
+  deps: { store?: StateStore; now?: () => number } = {},
+): Notifier[] {
   const notifiers: Notifier[] = [];
   const consoleOn = config.notifiers.console?.enabled ?? !config.notifiers.telegram;
   if (consoleOn) notifiers.push(createConsoleNotifier());

@@ -15,7 +15,9 @@ export const WHERE_LABELS = ['cluster', 'member', 'node', 'backend', 'server', '
 
 export function whereOf(a: NotifiedAlert): string {
   const parts = WHERE_LABELS.filter((k) => a.labels[k]).map((k) => `${k}=${a.labels[k]}`);
-  const rest = Object.entries(a.labels).filter(([k]) => !(WHERE_LABELS as readonly string[]).includes(k)).map(([k, v]) => `${k}=${v}`);
+  const rest = Object.entries(a.labels)
+    .filter(([k]) => !(WHERE_LABELS as readonly string[]).includes(k))
+    .map(([k, v]) => `${k}=${v}`);
   return [...parts, ...rest].join(' ');
 }
 
@@ -36,7 +38,10 @@ export const phaseWords = (phase: string): string => phase.replace(/_/g, ' ');
  * completed: …"). A reply-worthy phase is marked "!".
  */
 export function formatUpdateText(n: Notification): string {
-  const lines = n.alerts.map((a) => `${a.attention ? '↪!' : '↪ '} [${n.rule.severity}] ${n.rule.name} — ${n.cluster}: ${a.phaseChanged && a.phase ? `${phaseWords(a.phase)}: ` : ''}${a.message} [${a.shortId}]`);
+  const lines = n.alerts.map(
+    (a) =>
+      `${a.attention ? '↪!' : '↪ '} [${n.rule.severity}] ${n.rule.name} — ${n.cluster}: ${a.phaseChanged && a.phase ? `${phaseWords(a.phase)}: ` : ''}${a.message} [${a.shortId}]`,
+  );
   return lines.join('\n');
 }
 
@@ -44,15 +49,17 @@ export function formatText(n: Notification, opts: FormatOptions): string {
   if (n.kind === 'update') return formatUpdateText(n);
   const maxLines = opts.maxSampleLines ?? 5;
   const maxChars = opts.maxSampleChars ?? 300;
-  const head = n.kind === 'resolved'
-    ? `✅ RESOLVED [${n.rule.severity}] ${n.rule.name}`
-    : `${ICON[n.rule.severity]} ${n.alerts.every((a) => a.repeat) ? 'STILL FIRING' : 'FIRING'} [${n.rule.severity}] ${n.rule.name}`;
+  const head =
+    n.kind === 'resolved'
+      ? `✅ RESOLVED [${n.rule.severity}] ${n.rule.name}`
+      : `${ICON[n.rule.severity]} ${n.alerts.every((a) => a.repeat) ? 'STILL FIRING' : 'FIRING'} [${n.rule.severity}] ${n.rule.name}`;
   const lines = [`${head} — ${n.cluster} (${n.alerts.length} alert${n.alerts.length === 1 ? '' : 's'})`];
   for (const a of n.alerts) {
     const since = a.activeSince;
-    const timing = n.kind === 'resolved'
-      ? `lasted ${formatDuration((a.resolvedAt ?? opts.now) - (a.firedAt ?? since))}`
-      : `since ${new Date(since).toISOString()} (${formatDuration(opts.now - since)} ago)`;
+    const timing =
+      n.kind === 'resolved'
+        ? `lasted ${formatDuration((a.resolvedAt ?? opts.now) - (a.firedAt ?? since))}`
+        : `since ${new Date(since).toISOString()} (${formatDuration(opts.now - since)} ago)`;
     lines.push(`• [${a.shortId}] ${a.message}`);
     lines.push(`  where: ${whereOf(a) || '-'} · ${timing}${a.repeat ? ' · reminder' : ''}`);
     for (const s of (a.samples ?? []).slice(0, maxLines)) lines.push(`  | ${trimSample(s, maxChars)}`);

@@ -95,8 +95,14 @@ export class OutboxWorker {
     let fresh: OutboxItem[] = [];
     for (const item of items) {
       if (now - item.createdAt > maxAge) {
-        await this.o.store.markFailed(item.id, `gave up after ${item.attempts} attempts: ${item.lastError ?? 'not delivered in time'}`);
-        this.o.logger.error({ receiver, outboxId: item.id, rule: item.notification.rule.id }, 'notification expired undelivered');
+        await this.o.store.markFailed(
+          item.id,
+          `gave up after ${item.attempts} attempts: ${item.lastError ?? 'not delivered in time'}`,
+        );
+        this.o.logger.error(
+          { receiver, outboxId: item.id, rule: item.notification.rule.id },
+          'notification expired undelivered',
+        );
       } else fresh.push(item);
     }
     if (fresh.length === 0) return;
@@ -113,7 +119,9 @@ export class OutboxWorker {
       results = await notifier.deliver(receiver, fresh, ac.signal);
     } catch (e) {
       // A throwing notifier is a bug, but one receiver's bug must not lose the items: retry them.
-      results = new Map(fresh.map((i) => [i.id, { ok: false, retryable: true, error: (e as Error).message } as DeliveryResult]));
+      results = new Map(
+        fresh.map((i) => [i.id, { ok: false, retryable: true, error: (e as Error).message } as DeliveryResult]),
+      );
     } finally {
       clearTimeout(timeout);
     }
@@ -123,10 +131,12 @@ export class OutboxWorker {
       if (r.ok) {
         await this.o.store.markSent(item.id, this.now(), r.meta);
         if (r.meta !== undefined && item.notification.kind === 'firing') {
-          for (const a of item.notification.alerts) if (!a.repeat) await this.o.store.setDelivery(receiver, a.fingerprint, r.meta);
+          for (const a of item.notification.alerts)
+            if (!a.repeat) await this.o.store.setDelivery(receiver, a.fingerprint, r.meta);
         }
         if (r.thread !== undefined && item.notification.kind !== 'resolved') {
-          for (const a of item.notification.alerts) await this.o.store.startThread(receiver, a.fingerprint, a.activeSince, r.thread);
+          for (const a of item.notification.alerts)
+            await this.o.store.startThread(receiver, a.fingerprint, a.activeSince, r.thread);
         }
         await this.o.gate?.sent(receiver, item, r.meta, this.now());
         this.o.metrics?.notificationsSent.inc({ receiver });
@@ -135,12 +145,18 @@ export class OutboxWorker {
       this.o.metrics?.notificationsFailed.inc({ receiver, retryable: String(r.retryable) });
       if (!r.retryable) {
         await this.o.store.markFailed(item.id, r.error);
-        this.o.logger.error({ receiver, outboxId: item.id, rule: item.notification.rule.id, error: r.error }, 'notification rejected, not retrying');
+        this.o.logger.error(
+          { receiver, outboxId: item.id, rule: item.notification.rule.id, error: r.error },
+          'notification rejected, not retrying',
+        );
         continue;
       }
       const delay = r.retryAfterMs ?? this.backoffMs(item.attempts);
       await this.o.store.markRetry(item.id, this.now() + delay, r.error);
-      this.o.logger.warn({ receiver, outboxId: item.id, attempt: item.attempts + 1, retryInMs: delay, error: r.error }, 'notification failed, will retry');
+      this.o.logger.warn(
+        { receiver, outboxId: item.id, attempt: item.attempts + 1, retryInMs: delay, error: r.error },
+        'notification failed, will retry',
+      );
     }
   }
 

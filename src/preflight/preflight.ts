@@ -18,7 +18,11 @@ export interface PreflightReport {
 /** The index patterns the enabled log rules read (config key and pattern), each once. */
 export function logPatterns(config: Config, rules: readonly Rule[]): { key: string; pattern: string }[] {
   const named = (config.sources.elasticsearch?.indices ?? {}) as Record<string, string>;
-  const keys = new Set(rules.filter((r) => r.enabled && r.type.startsWith('log_')).map((r) => (r.spec as { index?: string }).index ?? 'odoo'));
+  const keys = new Set(
+    rules
+      .filter((r) => r.enabled && r.type.startsWith('log_'))
+      .map((r) => (r.spec as { index?: string }).index ?? 'odoo'),
+  );
   return [...keys].map((k) => ({ key: k, pattern: named[k] ?? k }));
 }
 
@@ -29,9 +33,27 @@ export function logPatterns(config: Config, rules: readonly Rule[]): { key: stri
 function bounded(source: PreflightSource, ms: number, run: () => Promise<Finding[]>): Promise<Finding[]> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<Finding[]>((resolve) => {
-    timer = setTimeout(() => resolve([{ severity: 'warning', source, what: `no answer within ${ms} ms`, fix: `check the sources.${source} addresses and that it runs` }]), ms);
+    timer = setTimeout(
+      () =>
+        resolve([
+          {
+            severity: 'warning',
+            source,
+            what: `no answer within ${ms} ms`,
+            fix: `check the sources.${source} addresses and that it runs`,
+          },
+        ]),
+      ms,
+    );
   });
-  const done = run().catch((e: unknown): Finding[] => [{ severity: 'warning', source, what: `the check failed: ${(e as Error)?.message ?? String(e)}`, fix: 'report this as a bug with the message' }]);
+  const done = run().catch((e: unknown): Finding[] => [
+    {
+      severity: 'warning',
+      source,
+      what: `the check failed: ${(e as Error)?.message ?? String(e)}`,
+      fix: 'report this as a bug with the message',
+    },
+  ]);
   return Promise.race([done, late]).finally(() => clearTimeout(timer));
 }
 
@@ -41,19 +63,35 @@ export async function runPreflight(config: Config, rules: readonly Rule[]): Prom
   const slack = 2000;
   if (s.elasticsearch) {
     const es = s.elasticsearch;
-    jobs.push(['elasticsearch', bounded('elasticsearch', 3 * es.timeout + slack, async () => reviewElasticsearch(await probeElasticsearch(es, logPatterns(config, rules)), es))]);
+    jobs.push([
+      'elasticsearch',
+      bounded('elasticsearch', 3 * es.timeout + slack, async () =>
+        reviewElasticsearch(await probeElasticsearch(es, logPatterns(config, rules)), es),
+      ),
+    ]);
   }
   if (s.patroni) {
     const p = s.patroni;
-    jobs.push(['patroni', bounded('patroni', p.timeout + slack, async () => reviewPatroni(await probePatroni(p), config.cluster.name))]);
+    jobs.push([
+      'patroni',
+      bounded('patroni', p.timeout + slack, async () => reviewPatroni(await probePatroni(p), config.cluster.name)),
+    ]);
   }
   if (s.haproxy) {
     const h = s.haproxy;
-    jobs.push(['haproxy', bounded('haproxy', 2 * h.timeout + slack, async () => reviewHaproxy(await probeHaproxy(h), h))]);
+    jobs.push([
+      'haproxy',
+      bounded('haproxy', 2 * h.timeout + slack, async () => reviewHaproxy(await probeHaproxy(h), h)),
+    ]);
   }
   if (s.postgres) {
     const p = s.postgres;
-    jobs.push(['postgres', bounded('postgres', p.connect_timeout + 2 * p.statement_timeout + slack, async () => reviewPostgres(await probePostgres(p)))]);
+    jobs.push([
+      'postgres',
+      bounded('postgres', p.connect_timeout + 2 * p.statement_timeout + slack, async () =>
+        reviewPostgres(await probePostgres(p)),
+      ),
+    ]);
   }
   if (s.etcd) {
     const e = s.etcd;

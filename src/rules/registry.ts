@@ -15,9 +15,26 @@ import { splitBrainRule } from './types/split-brain.js';
 import { haWatchersRule } from './types/ha-watchers.js';
 
 /** Every rule type, keyed by the `type:` users write. Source issues add their types here. */
-export const RULE_TYPES: readonly RuleType<any>[] = [httpRule, logAnyRule, logFrequencyRule, logSpikeRule, logFlatlineRule, logNewValueRule, logCronOverlapRule,
-  patroniLeaderRule, patroniMemberRule, patroniLagRule, patroniClusterRule, haproxyWriteBackendRule, haproxyBackendRule,
-  postgresReplicationRule, postgresHealthRule, splitBrainRule, etcdHealthRule, haWatchersRule];
+export const RULE_TYPES: readonly RuleType<any>[] = [
+  httpRule,
+  logAnyRule,
+  logFrequencyRule,
+  logSpikeRule,
+  logFlatlineRule,
+  logNewValueRule,
+  logCronOverlapRule,
+  patroniLeaderRule,
+  patroniMemberRule,
+  patroniLagRule,
+  patroniClusterRule,
+  haproxyWriteBackendRule,
+  haproxyBackendRule,
+  postgresReplicationRule,
+  postgresHealthRule,
+  splitBrainRule,
+  etcdHealthRule,
+  haWatchersRule,
+];
 
 export type RuleTypeRegistry = ReadonlyMap<string, RuleType<any>>;
 
@@ -32,5 +49,8 @@ export function ruleSchemaFor(t: RuleType<any>) {
 /** One discriminated union over all types: the error for `type: htp` lists the valid types. */
 export function ruleUnionSchema(registry: RuleTypeRegistry) {
   const schemas = [...registry.values()].map(ruleSchemaFor);
-  return z.discriminatedUnion('type', schemas as unknown as [ReturnType<typeof ruleSchemaFor>, ...ReturnType<typeof ruleSchemaFor>[]]);
+  return z.discriminatedUnion(
+    'type',
+    schemas as unknown as [ReturnType<typeof ruleSchemaFor>, ...ReturnType<typeof ruleSchemaFor>[]],
+  );
 }

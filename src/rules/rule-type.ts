@@ -70,22 +70,50 @@ export interface EvalContext {
 export const commonRuleFields = {
   id: z
     .string()
-    .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'rule ids are lowercase letters, digits, "_", "-" and "." (e.g. "patroni-no-leader")')
+    .regex(
+      /^[a-z0-9][a-z0-9_.-]{0,63}$/,
+      'rule ids are lowercase letters, digits, "_", "-" and "." (e.g. "patroni-no-leader")',
+    )
     .meta({ description: 'Unique, stable id. It keys alert state: renaming it starts fresh alerts.' }),
   name: z.string().min(1).optional().meta({ description: 'Human title shown in notifications (defaults to the id).' }),
   description: z.string().optional().meta({ description: 'What the rule watches and why it matters.' }),
-  severity: zSeverity.optional().meta({ description: 'critical | warning | info (default from file/global defaults, else warning).' }),
-  every: zDuration({ min: 1000 }).optional().meta({ description: 'Evaluation interval (e.g. 15s). Mutually exclusive with schedule.' }),
+  severity: zSeverity
+    .optional()
+    .meta({ description: 'critical | warning | info (default from file/global defaults, else warning).' }),
+  every: zDuration({ min: 1000 })
+    .optional()
+    .meta({ description: 'Evaluation interval (e.g. 15s). Mutually exclusive with schedule.' }),
   schedule: zCron.optional().meta({ description: 'Cron expression for evaluation instead of every.' }),
-  for: zDuration().optional().meta({ description: 'How long a finding must persist (pending) before the alert fires.' }),
-  keep_firing_for: zDuration().optional().meta({ description: 'Hysteresis: keep firing this long after the condition clears before resolving.' }),
-  repeat: zDuration().optional().meta({ description: 'Re-notify interval while firing and not acked (0 = never; default 4h).' }),
-  timeout: zDuration({ min: 100 }).optional().meta({ description: 'Evaluation timeout (default from evaluation.timeout).' }),
+  for: zDuration()
+    .optional()
+    .meta({ description: 'How long a finding must persist (pending) before the alert fires.' }),
+  keep_firing_for: zDuration()
+    .optional()
+    .meta({ description: 'Hysteresis: keep firing this long after the condition clears before resolving.' }),
+  repeat: zDuration()
+    .optional()
+    .meta({ description: 'Re-notify interval while firing and not acked (0 = never; default 4h).' }),
+  timeout: zDuration({ min: 100 })
+    .optional()
+    .meta({ description: 'Evaluation timeout (default from evaluation.timeout).' }),
   labels: zLabels.optional().meta({ description: 'Extra labels added to every alert of this rule (routing, team).' }),
-  message: z.string().min(1).optional().meta({ description: 'One line per alert with {{placeholders}} from the rule type.' }),
-  runbook: z.string().optional().meta({ description: 'What to do first: a hint or a URL, shown in every notification.' }),
-  resolved_message: z.string().min(1).optional().meta({ description: 'The RESOLVED line: what recovered, with the last {{placeholders}} plus {{last_at}}, {{quiet_for}} and {{lasted}} (default: the rule type\'s own).' }),
-  enabled: z.boolean().optional().meta({ description: 'false keeps the rule loaded and validated but never evaluated.' }),
+  message: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ description: 'One line per alert with {{placeholders}} from the rule type.' }),
+  runbook: z
+    .string()
+    .optional()
+    .meta({ description: 'What to do first: a hint or a URL, shown in every notification.' }),
+  resolved_message: z.string().min(1).optional().meta({
+    description:
+      "The RESOLVED line: what recovered, with the last {{placeholders}} plus {{last_at}}, {{quiet_for}} and {{lasted}} (default: the rule type's own).",
+  }),
+  enabled: z
+    .boolean()
+    .optional()
+    .meta({ description: 'false keeps the rule loaded and validated but never evaluated.' }),
 };
 
 export const ruleDefaultsSchema = z.strictObject({
@@ -177,12 +205,19 @@ export const v = (vars: Record<string, unknown>, k: string): string => {
  * A `recovered` built from one template per `problem` label value (and a default): the cluster
  * rule types report several problems each, and each one recovers in its own words.
  */
-export function recoveredByProblem(byProblem: Record<string, string>, fallback: string): (vars: Record<string, unknown>) => string {
+export function recoveredByProblem(
+  byProblem: Record<string, string>,
+  fallback: string,
+): (vars: Record<string, unknown>) => string {
   return (vars) => {
     const tpl = byProblem[v(vars, 'problem')] ?? fallback;
-    return tpl.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_, k: string) => v(vars, k) || '?').replace(/\s+/g, ' ').trim();
+    return tpl
+      .replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (_, k: string) => v(vars, k) || '?')
+      .replace(/\s+/g, ' ')
+      .trim();
   };
 }
 
 /** " from host.name=odoo1" for a grouped log alert, "" otherwise. */
-export const groupText = (vars: Record<string, unknown>): string => (v(vars, 'group').trim() ? ` from ${v(vars, 'group').trim()}` : '');
+export const groupText = (vars: Record<string, unknown>): string =>
+  v(vars, 'group').trim() ? ` from ${v(vars, 'group').trim()}` : '';

@@ -35,7 +35,10 @@ export class SeriesRecorder {
   start(): void {
     if (!this.cfg.enabled) return;
     const loop = () => {
-      this.timer = setTimeout(() => void this.sampleOnce().finally(loop), this.cfg.every - (this.o.now() % this.cfg.every));
+      this.timer = setTimeout(
+        () => void this.sampleOnce().finally(loop),
+        this.cfg.every - (this.o.now() % this.cfg.every),
+      );
       this.timer.unref();
     };
     loop();
@@ -57,7 +60,9 @@ export class SeriesRecorder {
       } catch (e) {
         this.o.logger.debug({ err: e }, 'series sample skipped');
       }
-    })().finally(() => { this.running = undefined; });
+    })().finally(() => {
+      this.running = undefined;
+    });
     return this.running;
   }
 
@@ -65,7 +70,8 @@ export class SeriesRecorder {
   onEvaluated(rule: Rule, ev: Evaluation, at: number): void {
     if (!this.cfg.enabled || this.o.sourceOf(rule.type) !== 'elasticsearch') return;
     const s = sampleFromEvaluation(rule, ev, at);
-    if (s) void this.o.store.addSamples([s]).catch((e: unknown) => this.o.logger.debug({ err: e }, 'series sample skipped'));
+    if (s)
+      void this.o.store.addSamples([s]).catch((e: unknown) => this.o.logger.debug({ err: e }, 'series sample skipped'));
   }
 
   async compact(): Promise<void> {

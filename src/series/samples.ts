@@ -38,7 +38,9 @@ export function samplesFromStatus(s: StatusSnapshot, at: number): Sample[] {
     if (p.timeline !== undefined) out.push({ series: SERIES.timeline, key: '', at, value: p.timeline });
   }
   const h = s.haproxy;
-  if (h) for (const b of [h.write, h.read, ...h.apps]) if (b) out.push({ series: SERIES.haproxyUp, key: b.name, at, value: b.up });
+  if (h)
+    for (const b of [h.write, h.read, ...h.apps])
+      if (b) out.push({ series: SERIES.haproxyUp, key: b.name, at, value: b.up });
   return out;
 }
 

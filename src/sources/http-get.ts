@@ -24,7 +24,10 @@ export function redactUrl(url: string): string {
  * A wall-clock deadline for one request, combined with the caller's signal. axios' `timeout` is a
  * socket idle timeout in Node: a server that trickles its body one byte at a time never trips it.
  */
-export function deadlineSignal(timeoutMs: number, signal?: AbortSignal): { signal: AbortSignal; expired: () => boolean } {
+export function deadlineSignal(
+  timeoutMs: number,
+  signal?: AbortSignal,
+): { signal: AbortSignal; expired: () => boolean } {
   const deadline = AbortSignal.timeout(timeoutMs);
   return { signal: signal ? AbortSignal.any([signal, deadline]) : deadline, expired: () => deadline.aborted };
 }
@@ -54,11 +57,21 @@ export async function httpGetText(url: string, o: GetOptions): Promise<Got<strin
       proxy: false,
     });
     const body = typeof res.data === 'string' ? res.data : String(res.data ?? '');
-    if (res.status === 401 || res.status === 403) return { ok: false, error: { kind: 'auth', message: `HTTP ${res.status} (check username/password)`, target } };
-    if (res.status < 200 || res.status >= 300) return { ok: false, error: { kind: 'http_status', message: `HTTP ${res.status}${body ? `: ${excerpt(body.trim(), 120)}` : ''}`, target } };
+    if (res.status === 401 || res.status === 403)
+      return { ok: false, error: { kind: 'auth', message: `HTTP ${res.status} (check username/password)`, target } };
+    if (res.status < 200 || res.status >= 300)
+      return {
+        ok: false,
+        error: {
+          kind: 'http_status',
+          message: `HTTP ${res.status}${body ? `: ${excerpt(body.trim(), 120)}` : ''}`,
+          target,
+        },
+      };
     return { ok: true, value: body };
   } catch (e) {
-    if (d.expired()) return { ok: false, error: { kind: 'timeout', message: `timed out after ${o.timeoutMs}ms`, target } };
+    if (d.expired())
+      return { ok: false, error: { kind: 'timeout', message: `timed out after ${o.timeoutMs}ms`, target } };
     const msg = describeNetworkError(e, o.timeoutMs);
     const kind: SourceError['kind'] = /timed out/.test(msg) ? 'timeout' : 'unreachable';
     return { ok: false, error: { kind, message: msg, target } };

@@ -13,7 +13,10 @@ export interface HttpProbeResult {
 }
 
 export interface HttpProbe {
-  probe(url: string, opts: { method?: string; timeoutMs: number; signal: AbortSignal; headers?: Record<string, string> }): Promise<HttpProbeResult>;
+  probe(
+    url: string,
+    opts: { method?: string; timeoutMs: number; signal: AbortSignal; headers?: Record<string, string> },
+  ): Promise<HttpProbeResult>;
 }
 
 /** Never throws: every failure is a result with an `error`, so a dead endpoint is data, not an exception. */
@@ -36,9 +39,18 @@ export function createHttpProbe(): HttpProbe {
           validateStatus: () => true,
           transitional: { clarifyTimeoutError: true },
         });
-        return { url, status: res.status, durationMs: performance.now() - started, body: truncate(String(res.data ?? ''), 2000) };
+        return {
+          url,
+          status: res.status,
+          durationMs: performance.now() - started,
+          body: truncate(String(res.data ?? ''), 2000),
+        };
       } catch (e) {
-        return { url, error: d.expired() ? `timed out after ${opts.timeoutMs}ms` : describeNetworkError(e, opts.timeoutMs), durationMs: performance.now() - started };
+        return {
+          url,
+          error: d.expired() ? `timed out after ${opts.timeoutMs}ms` : describeNetworkError(e, opts.timeoutMs),
+          durationMs: performance.now() - started,
+        };
       }
     },
   };
@@ -48,13 +60,20 @@ export function describeNetworkError(e: unknown, timeoutMs?: number): string {
   const err = e as { code?: string; message?: string; cause?: { code?: string } };
   const code = err.code ?? err.cause?.code;
   switch (code) {
-    case 'ECONNREFUSED': return 'connection refused';
+    case 'ECONNREFUSED':
+      return 'connection refused';
     case 'ETIMEDOUT':
-    case 'ECONNABORTED': return timeoutMs ? `timed out after ${timeoutMs}ms` : 'timed out';
-    case 'ERR_CANCELED': return 'cancelled';
-    case 'ECONNRESET': return 'connection reset';
-    case 'ENOTFOUND': return 'host not found';
-    case 'EHOSTUNREACH': return 'host unreachable';
-    default: return code ? `${code}` : (err.message ?? String(e)).split('\n')[0]!;
+    case 'ECONNABORTED':
+      return timeoutMs ? `timed out after ${timeoutMs}ms` : 'timed out';
+    case 'ERR_CANCELED':
+      return 'cancelled';
+    case 'ECONNRESET':
+      return 'connection reset';
+    case 'ENOTFOUND':
+      return 'host not found';
+    case 'EHOSTUNREACH':
+      return 'host unreachable';
+    default:
+      return code ? `${code}` : (err.message ?? String(e)).split('\n')[0]!;
   }
 }

@@ -42,7 +42,10 @@ export interface PollEpoch {
 export const CLUSTER_POLL_TTL_MS = 500;
 
 /** The cluster sources (Patroni, HAProxy, PostgreSQL, etcd) configured, each poll wrapped in `cachedPoll`. */
-export function createClusterSources(config: Config, logger: Logger): Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd' | 'refresh'> {
+export function createClusterSources(
+  config: Config,
+  logger: Logger,
+): Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd' | 'refresh'> {
   const s = config.sources;
   const epoch: PollEpoch = { value: 0 };
   const out: Pick<Sources, 'patroni' | 'haproxy' | 'postgres' | 'etcd' | 'refresh'> = {
@@ -51,15 +54,39 @@ export function createClusterSources(config: Config, logger: Logger): Pick<Sourc
     },
   };
   if (s.patroni) {
-    const p = createPatroniSource({ members: s.patroni.members, timeoutMs: s.patroni.timeout, ...(s.patroni.username ? { username: s.patroni.username } : {}), ...(s.patroni.password ? { password: s.patroni.password } : {}) }, logger.child({ source: 'patroni' }));
+    const p = createPatroniSource(
+      {
+        members: s.patroni.members,
+        timeoutMs: s.patroni.timeout,
+        ...(s.patroni.username ? { username: s.patroni.username } : {}),
+        ...(s.patroni.password ? { password: s.patroni.password } : {}),
+      },
+      logger.child({ source: 'patroni' }),
+    );
     out.patroni = { ...p, poll: cachedPoll(CLUSTER_POLL_TTL_MS, p.poll, Date.now, epoch) };
   }
   if (s.haproxy) {
-    const h = createHaproxySource({ timeoutMs: s.haproxy.timeout, writeBackend: s.haproxy.write_backend, ...(s.haproxy.read_backend ? { readBackend: s.haproxy.read_backend } : {}), ...(s.haproxy.app_backends ? { appBackends: s.haproxy.app_backends } : {}), ...(s.haproxy.stats_url ? { statsUrl: s.haproxy.stats_url } : {}), ...(s.haproxy.username ? { username: s.haproxy.username } : {}), ...(s.haproxy.password ? { password: s.haproxy.password } : {}), ...(s.haproxy.socket ? { socket: s.haproxy.socket } : {}) });
+    const h = createHaproxySource({
+      timeoutMs: s.haproxy.timeout,
+      writeBackend: s.haproxy.write_backend,
+      ...(s.haproxy.read_backend ? { readBackend: s.haproxy.read_backend } : {}),
+      ...(s.haproxy.app_backends ? { appBackends: s.haproxy.app_backends } : {}),
+      ...(s.haproxy.stats_url ? { statsUrl: s.haproxy.stats_url } : {}),
+      ...(s.haproxy.username ? { username: s.haproxy.username } : {}),
+      ...(s.haproxy.password ? { password: s.haproxy.password } : {}),
+      ...(s.haproxy.socket ? { socket: s.haproxy.socket } : {}),
+    });
     out.haproxy = { ...h, poll: cachedPoll(CLUSTER_POLL_TTL_MS, h.poll, Date.now, epoch) };
   }
   if (s.postgres) {
-    const pgs = createPostgresSource({ nodes: s.postgres.nodes, connectTimeoutMs: s.postgres.connect_timeout, statementTimeoutMs: s.postgres.statement_timeout }, logger.child({ source: 'postgres' }));
+    const pgs = createPostgresSource(
+      {
+        nodes: s.postgres.nodes,
+        connectTimeoutMs: s.postgres.connect_timeout,
+        statementTimeoutMs: s.postgres.statement_timeout,
+      },
+      logger.child({ source: 'postgres' }),
+    );
     out.postgres = { ...pgs, poll: cachedPoll(CLUSTER_POLL_TTL_MS, pgs.poll, Date.now, epoch) };
   }
   if (s.etcd) {
@@ -77,7 +104,12 @@ export function createClusterSources(config: Config, logger: Logger): Pick<Sourc
  * its own signal aborts. A failed poll is not reused once it settled: the next caller tries again;
  * nor is one that settled before the last `refresh()` (a cluster event).
  */
-export function cachedPoll<T>(ttlMs: number, poll: (signal?: AbortSignal) => Promise<Observation<T>>, now: () => number = Date.now, epoch: PollEpoch = { value: 0 }): (signal?: AbortSignal) => Promise<Observation<T>> {
+export function cachedPoll<T>(
+  ttlMs: number,
+  poll: (signal?: AbortSignal) => Promise<Observation<T>>,
+  now: () => number = Date.now,
+  epoch: PollEpoch = { value: 0 },
+): (signal?: AbortSignal) => Promise<Observation<T>> {
   let last: { startedAt: number; epoch: number; p: Promise<Observation<T>>; settled: boolean } | undefined;
   return (signal?: AbortSignal) => {
     const t = now();
@@ -102,14 +134,25 @@ export function cachedPoll<T>(ttlMs: number, poll: (signal?: AbortSignal) => Pro
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason ?? new Error('aborted'));
       signal.addEventListener('abort', onAbort, { once: true });
-      shared.then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); }, (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e as Error); });
+      shared.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e as Error);
+        },
+      );
     });
   };
 }
 
 export function createSources(_config: Config, _logger: Logger): Sources {
   const esCfg = _config.sources.elasticsearch;
-  const elasticsearch = esCfg ? createElasticsearchSource(esCfg, _logger.child({ source: 'elasticsearch' })) : undefined;
+  const elasticsearch = esCfg
+    ? createElasticsearchSource(esCfg, _logger.child({ source: 'elasticsearch' }))
+    : undefined;
   return {
     http: createHttpProbe(),
     ...(elasticsearch ? { elasticsearch } : {}),

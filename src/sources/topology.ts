@@ -55,7 +55,11 @@ export interface Matching {
   problems: TopologyProblem[];
 }
 
-const normHost = (h: string): string => h.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+const normHost = (h: string): string =>
+  h
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
 
 /** "10.0.1.11:5432", "[::1]:5432", "db1" → endpoint; undefined for an empty or unparsable value. */
 export function parseHostPort(s: string | undefined): Endpoint | undefined {
@@ -111,13 +115,18 @@ function addressesOf(m: MemberAddress): { pg: Endpoint[]; api: Endpoint[] } {
   return { pg, api: api ? [api] : [] };
 }
 
-const show = (e: Endpoint | undefined) => (e ? (e.port !== undefined ? `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}` : e.host) : 'no address');
+const show = (e: Endpoint | undefined) =>
+  e ? (e.port !== undefined ? `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}` : e.host) : 'no address';
 
 /**
  * Matches items to members (see the module comment). `what` names the items in messages
  * ("HAProxy server", "postgres node"); `fix` says where to put an explicit mapping.
  */
-export function matchMembers(items: readonly TopologyItem[], members: readonly MemberAddress[], opts: { what: string; fix: string; to?: string; noAddressFix?: string; explicit?: Readonly<Record<string, string>> }): Matching {
+export function matchMembers(
+  items: readonly TopologyItem[],
+  members: readonly MemberAddress[],
+  opts: { what: string; fix: string; to?: string; noAddressFix?: string; explicit?: Readonly<Record<string, string>> },
+): Matching {
   const to = opts.to ?? 'Patroni member';
   const addrs = members.map((m) => ({ m, ...addressesOf(m) }));
   const found = new Map<string, { member: string; how: MatchHow }>();
@@ -129,7 +138,12 @@ export function matchMembers(items: readonly TopologyItem[], members: readonly M
   for (const it of items) {
     const mapped = opts.explicit?.[it.name];
     const ep = it.endpoint;
-    const exact = mapped ?? (ep ? one(addrs.filter((a) => a.pg.some((x) => same(x, ep, true)))) ?? one(addrs.filter((a) => a.api.some((x) => same(x, ep, true)))) : undefined);
+    const exact =
+      mapped ??
+      (ep
+        ? (one(addrs.filter((a) => a.pg.some((x) => same(x, ep, true)))) ??
+          one(addrs.filter((a) => a.api.some((x) => same(x, ep, true)))))
+        : undefined);
     if (exact !== undefined) found.set(it.name, { member: exact, how: mapped !== undefined ? 'map' : 'address' });
     else rest.push(it);
   }
@@ -148,8 +162,14 @@ export function matchMembers(items: readonly TopologyItem[], members: readonly M
       member = it.name;
     }
     if (member === undefined) {
-      const known = members.map((m) => `${m.name} (${show(addressesOf(m).pg[0] ?? addressesOf(m).api[0])})`).join(', ') || 'none visible';
-      problems.push({ kind: 'unmatched', items: [it.name], message: `${opts.what} ${it.name} (${show(ep)}) matches no ${to} by address or name (${to}s: ${known}); fix: ${!ep && opts.noAddressFix ? `${opts.noAddressFix}, or ` : ''}${opts.fix}` });
+      const known =
+        members.map((m) => `${m.name} (${show(addressesOf(m).pg[0] ?? addressesOf(m).api[0])})`).join(', ') ||
+        'none visible';
+      problems.push({
+        kind: 'unmatched',
+        items: [it.name],
+        message: `${opts.what} ${it.name} (${show(ep)}) matches no ${to} by address or name (${to}s: ${known}); fix: ${!ep && opts.noAddressFix ? `${opts.noAddressFix}, or ` : ''}${opts.fix}`,
+      });
       continue;
     }
     found.set(it.name, { member, how });
@@ -160,28 +180,59 @@ export function matchMembers(items: readonly TopologyItem[], members: readonly M
   for (const [member, its] of byMember) {
     if (its.length < 2) continue;
     for (const i of its) found.delete(i);
-    problems.push({ kind: 'shared', items: its, member, message: `${opts.what}s ${its.join(', ')} all match ${to} ${member}; fix: ${opts.fix}` });
+    problems.push({
+      kind: 'shared',
+      items: its,
+      member,
+      message: `${opts.what}s ${its.join(', ')} all match ${to} ${member}; fix: ${opts.fix}`,
+    });
   }
   return { members: found, problems };
 }
 
 /** Patroni members as address records: DCS host/port, api_url (or the URL we poll it at). */
-export function memberAddresses(members: readonly { name: string; host?: string; port?: number; apiUrl?: string }[]): MemberAddress[] {
-  return members.map((m) => ({ name: m.name, ...(m.host !== undefined ? { host: m.host } : {}), ...(m.port !== undefined ? { port: m.port } : {}), ...(m.apiUrl !== undefined ? { apiUrl: m.apiUrl } : {}) }));
+export function memberAddresses(
+  members: readonly { name: string; host?: string; port?: number; apiUrl?: string }[],
+): MemberAddress[] {
+  return members.map((m) => ({
+    name: m.name,
+    ...(m.host !== undefined ? { host: m.host } : {}),
+    ...(m.port !== undefined ? { port: m.port } : {}),
+    ...(m.apiUrl !== undefined ? { apiUrl: m.apiUrl } : {}),
+  }));
 }
 
-export const HAPROXY_FIX = 'make the server address in haproxy.cfg the member\'s postgresql.connect_address, or map it in the haproxy_write_backend rule: server_members: { <server>: <member> }';
+export const HAPROXY_FIX =
+  "make the server address in haproxy.cfg the member's postgresql.connect_address, or map it in the haproxy_write_backend rule: server_members: { <server>: <member> }";
 /** HAProxy's stats page leaves `addr` empty unless the stats section says `stats show-legends`. */
-export const HAPROXY_NO_ADDRESS_FIX = 'the stats have no server address: add `stats show-legends` to HAProxy\'s stats section (the web page hides addresses without it) or read the Runtime API (sources.haproxy.socket)';
-export const POSTGRES_FIX = 'point the node\'s dsn at the member\'s postgresql.connect_address (host:port), or name the node like the Patroni member';
+export const HAPROXY_NO_ADDRESS_FIX =
+  "the stats have no server address: add `stats show-legends` to HAProxy's stats section (the web page hides addresses without it) or read the Runtime API (sources.haproxy.socket)";
+export const POSTGRES_FIX =
+  "point the node's dsn at the member's postgresql.connect_address (host:port), or name the node like the Patroni member";
 
 /** HAProxy servers of one backend → Patroni members. */
-export function matchHaproxyServers(servers: readonly { name: string; addr?: string }[], members: readonly MemberAddress[], explicit?: Readonly<Record<string, string>>): Matching {
-  return matchMembers(servers.map((s) => ({ name: s.name, ...(parseHostPort(s.addr) ? { endpoint: parseHostPort(s.addr)! } : {}) })), members, { what: 'HAProxy server', fix: HAPROXY_FIX, noAddressFix: HAPROXY_NO_ADDRESS_FIX, ...(explicit ? { explicit } : {}) });
+export function matchHaproxyServers(
+  servers: readonly { name: string; addr?: string }[],
+  members: readonly MemberAddress[],
+  explicit?: Readonly<Record<string, string>>,
+): Matching {
+  return matchMembers(
+    servers.map((s) => ({ name: s.name, ...(parseHostPort(s.addr) ? { endpoint: parseHostPort(s.addr)! } : {}) })),
+    members,
+    {
+      what: 'HAProxy server',
+      fix: HAPROXY_FIX,
+      noAddressFix: HAPROXY_NO_ADDRESS_FIX,
+      ...(explicit ? { explicit } : {}),
+    },
+  );
 }
 
 /** PostgreSQL nodes of the config (name + host:port target or DSN) → Patroni members. */
-export function matchPostgresNodes(nodes: readonly { name: string; target?: string; dsn?: string }[], members: readonly MemberAddress[]): Matching {
+export function matchPostgresNodes(
+  nodes: readonly { name: string; target?: string; dsn?: string }[],
+  members: readonly MemberAddress[],
+): Matching {
   return matchMembers(
     nodes.map((n) => {
       const ep = n.dsn ? endpointOfDsn(n.dsn) : parseHostPort(n.target);
@@ -196,14 +247,24 @@ export function matchPostgresNodes(nodes: readonly { name: string; target?: stri
  * Odoo workers in HAProxy ↔ `http` rule targets: by URL host:port, then host alone when unique,
  * then name. Returns server name → target name, and the servers no target probes.
  */
-export function matchWorkers(servers: readonly { name: string; addr?: string }[], targets: readonly { name: string; url: string }[]): { targets: ReadonlyMap<string, string>; unmatched: string[] } {
+export function matchWorkers(
+  servers: readonly { name: string; addr?: string }[],
+  targets: readonly { name: string; url: string }[],
+): { targets: ReadonlyMap<string, string>; unmatched: string[] } {
   const m = matchMembers(
     servers.map((s) => ({ name: s.name, ...(parseHostPort(s.addr) ? { endpoint: parseHostPort(s.addr)! } : {}) })),
     targets.map((t) => {
       const ep = endpointOfUrl(t.url);
       return { name: t.name, ...(ep ? { host: ep.host, ...(ep.port !== undefined ? { port: ep.port } : {}) } : {}) };
     }),
-    { what: 'HAProxy server', to: 'http target', fix: 'probe the worker\'s address (host:port of the haproxy.cfg server line) in an http rule target' },
+    {
+      what: 'HAProxy server',
+      to: 'http target',
+      fix: "probe the worker's address (host:port of the haproxy.cfg server line) in an http rule target",
+    },
   );
-  return { targets: new Map([...m.members].map(([k, v]) => [k, v.member])), unmatched: servers.map((s) => s.name).filter((n) => !m.members.has(n)) };
+  return {
+    targets: new Map([...m.members].map(([k, v]) => [k, v.member])),
+    unmatched: servers.map((s) => s.name).filter((n) => !m.members.has(n)),
+  };
 }

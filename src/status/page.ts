@@ -9,8 +9,9 @@ import { formatDuration } from '../util/duration.js';
 import type { StatusPageData } from './page-data.js';
 import type { StatusMember } from './snapshot.js';
 
-const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-const utc = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+const esc = (s: unknown): string =>
+  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const utc = (ms: number): string => `${new Date(ms).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
 
 export const LAG_PNG_PATH = '/status/lag.png';
 
@@ -59,13 +60,23 @@ function lagCell(m: StatusMember, max: number): string {
 function members(d: StatusPageData): string {
   const p = d.status.patroni;
   const src = d.status.sources.find((s) => s.name === 'patroni');
-  if (!p) return `<section id="members"><h2>Cluster members</h2><p class="bad">No Patroni data: ${esc(src ? `${src.state}${src.detail ? ` — ${src.detail}` : ''}` : 'not configured')}</p></section>`;
+  if (!p)
+    return `<section id="members"><h2>Cluster members</h2><p class="bad">No Patroni data: ${esc(src ? `${src.state}${src.detail ? ` — ${src.detail}` : ''}` : 'not configured')}</p></section>`;
   const rows = p.members.map((m) => {
     const stateCls = /^(running|streaming)$/.test(m.state) ? 'ok' : 'bad';
-    const notes = [!m.restReachable ? 'REST API unreachable' : '', !m.inDcs ? 'not in DCS' : '', m.pendingRestart ? 'pending restart' : '', !m.isLeader && !m.failoverCandidate ? `not a failover candidate${m.notCandidateReason ? `: ${m.notCandidateReason}` : ''}` : ''].filter(Boolean);
+    const notes = [
+      !m.restReachable ? 'REST API unreachable' : '',
+      !m.inDcs ? 'not in DCS' : '',
+      m.pendingRestart ? 'pending restart' : '',
+      !m.isLeader && !m.failoverCandidate
+        ? `not a failover candidate${m.notCandidateReason ? `: ${m.notCandidateReason}` : ''}`
+        : '',
+    ].filter(Boolean);
     return `<tr class="member${m.isLeader ? ' leader' : ''}" data-member="${esc(m.name)}" data-role="${esc(m.role)}"><td>${esc(m.name)}</td>${roleCell(m)}<td class="${stateCls}">${esc(m.state)}</td><td>${m.timeline ?? '<span class="mut">?</span>'}</td>${lagCell(m, p.maximumLagOnFailoverBytes)}<td class="warn">${esc(notes.join('; '))}</td></tr>`;
   });
-  const leader = p.leader ? `<b id="leader">${esc(p.leader)}</b>${p.leaderHealthy ? '' : ` <span class="bad">(${esc(p.leaderProblem ?? 'unhealthy')})</span>`}` : '<b id="leader" class="bad">NONE</b>';
+  const leader = p.leader
+    ? `<b id="leader">${esc(p.leader)}</b>${p.leaderHealthy ? '' : ` <span class="bad">(${esc(p.leaderProblem ?? 'unhealthy')})</span>`}`
+    : '<b id="leader" class="bad">NONE</b>';
   return `<section id="members"><h2>Cluster members</h2>
 <p>Leader ${leader} · timeline ${p.timeline ?? '?'}${p.paused ? ' · <span class="warn">maintenance mode (paused)</span>' : ''} · failover limit ${esc(formatBytes(p.maximumLagOnFailoverBytes))}${p.lastPromotion ? ` · last promotion: TL ${p.lastPromotion.timeline}${p.lastPromotion.newLeader ? ` → ${esc(p.lastPromotion.newLeader)}` : ''}${p.lastPromotion.at ? ` at ${esc(p.lastPromotion.at)}` : ''}` : ''}</p>
 <table><thead><tr><th>Member</th><th>Role</th><th>State</th><th>TL</th><th>Lag</th><th>Notes</th></tr></thead><tbody>
@@ -76,14 +87,30 @@ ${rows.join('\n')}
 function haproxy(d: StatusPageData): string {
   const h = d.status.haproxy;
   const src = d.status.sources.find((s) => s.name === 'haproxy');
-  if (!h) return `<section id="haproxy"><h2>HAProxy</h2><p class="${src?.state === 'not configured' ? 'mut' : 'bad'}">${esc(src ? `${src.state}${src.detail ? ` — ${src.detail}` : ''}` : 'not configured')}</p></section>`;
-  const rows = [h.write && { b: h.write, kind: 'write' }, h.read && { b: h.read, kind: 'read' }, ...h.apps.map((b) => ({ b, kind: 'app' }))].filter((x) => !!x).map(({ b, kind }) => {
-    // The write backend is healthy with exactly one server UP (the leader); others with all of them.
-    const cls = b.up === 0 ? 'bad' : kind === 'write' ? (b.up === 1 ? 'ok' : 'bad') : b.up < b.total ? 'warn' : 'ok';
-    const extra = kind === 'write' && h.write ? (h.write.matchesLeader === false ? ' <span class="bad">≠ leader</span>' : h.write.upMember ? ` → ${esc(h.write.upMember)}` : '') : '';
-    const servers = b.servers.map((s) => `<span class="${/^UP/.test(s.status) ? 'ok' : 'bad'}">${esc(s.name)} ${esc(s.status)}</span>`).join(', ');
-    return `<tr data-backend="${esc(b.name)}"><td>${esc(b.name)} <span class="mut">${kind}</span></td><td class="${cls}">${b.up}/${b.total} UP${extra}</td><td>${servers}</td></tr>`;
-  });
+  if (!h)
+    return `<section id="haproxy"><h2>HAProxy</h2><p class="${src?.state === 'not configured' ? 'mut' : 'bad'}">${esc(src ? `${src.state}${src.detail ? ` — ${src.detail}` : ''}` : 'not configured')}</p></section>`;
+  const rows = [
+    h.write && { b: h.write, kind: 'write' },
+    h.read && { b: h.read, kind: 'read' },
+    ...h.apps.map((b) => ({ b, kind: 'app' })),
+  ]
+    .filter((x) => !!x)
+    .map(({ b, kind }) => {
+      // The write backend is healthy with exactly one server UP (the leader); others with all of them.
+      const cls = b.up === 0 ? 'bad' : kind === 'write' ? (b.up === 1 ? 'ok' : 'bad') : b.up < b.total ? 'warn' : 'ok';
+      const extra =
+        kind === 'write' && h.write
+          ? h.write.matchesLeader === false
+            ? ' <span class="bad">≠ leader</span>'
+            : h.write.upMember
+              ? ` → ${esc(h.write.upMember)}`
+              : ''
+          : '';
+      const servers = b.servers
+        .map((s) => `<span class="${/^UP/.test(s.status) ? 'ok' : 'bad'}">${esc(s.name)} ${esc(s.status)}</span>`)
+        .join(', ');
+      return `<tr data-backend="${esc(b.name)}"><td>${esc(b.name)} <span class="mut">${kind}</span></td><td class="${cls}">${b.up}/${b.total} UP${extra}</td><td>${servers}</td></tr>`;
+    });
   return `<section id="haproxy"><h2>HAProxy backends</h2><table><thead><tr><th>Backend</th><th>UP</th><th>Servers</th></tr></thead><tbody>
 ${rows.join('\n')}
 </tbody></table></section>`;
@@ -92,18 +119,36 @@ ${rows.join('\n')}
 function alerts(d: StatusPageData): string {
   const firing = d.alerts.filter((a) => a.alert.state === 'firing').length;
   const items = d.alerts.map(({ alert: a, silencedBy }) => {
-    const age = a.state === 'firing' ? `firing ${formatDuration(d.at - (a.firedAt ?? a.activeSince))}` : `pending ${formatDuration(d.at - a.activeSince)}`;
-    const notes = [a.ackedBy ? `acked by ${esc(a.ackedBy)}` : '', silencedBy.length ? `silenced (${silencedBy.map((s) => `<code>${esc(s)}</code>`).join(', ')})` : ''].filter(Boolean).join(' · ');
+    const age =
+      a.state === 'firing'
+        ? `firing ${formatDuration(d.at - (a.firedAt ?? a.activeSince))}`
+        : `pending ${formatDuration(d.at - a.activeSince)}`;
+    const notes = [
+      a.ackedBy ? `acked by ${esc(a.ackedBy)}` : '',
+      silencedBy.length ? `silenced (${silencedBy.map((s) => `<code>${esc(s)}</code>`).join(', ')})` : '',
+    ]
+      .filter(Boolean)
+      .join(' · ');
     return `<li class="alert" data-rule="${esc(a.ruleId)}" data-state="${a.state}"><span class="tag ${a.severity}">${esc(a.severity)}</span> <code>${esc(a.shortId)}</code> <b>${esc(a.ruleId)}</b> · ${age}${notes ? ` · <span class="mut">${notes}</span>` : ''}<br>${esc(a.message)}</li>`;
   });
-  const sil = d.silences.map((s) => `<li class="silence"><code>${esc(s.id)}</code> ${s.ruleId ? `rule <b>${esc(s.ruleId)}</b>` : 'any rule'} ${Object.entries(s.matchers).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(' ')} · until ${utc(s.endsAt)} · by ${esc(s.author)}${s.reason ? ` · ${esc(s.reason)}` : ''}</li>`);
+  const sil = d.silences.map(
+    (s) =>
+      `<li class="silence"><code>${esc(s.id)}</code> ${s.ruleId ? `rule <b>${esc(s.ruleId)}</b>` : 'any rule'} ${Object.entries(
+        s.matchers,
+      )
+        .map(([k, v]) => `${esc(k)}=${esc(v)}`)
+        .join(' ')} · until ${utc(s.endsAt)} · by ${esc(s.author)}${s.reason ? ` · ${esc(s.reason)}` : ''}</li>`,
+  );
   return `<section id="alerts"><h2>Alerts: ${firing} firing, ${d.alerts.length - firing} pending</h2>
 ${items.length ? `<ul>${items.join('\n')}</ul>` : '<p class="ok" id="no-alerts">No firing or pending alerts.</p>'}
 ${sil.length ? `<h2>Active silences</h2><ul>${sil.join('\n')}</ul>` : ''}</section>`;
 }
 
 function incidents(d: StatusPageData): string {
-  const items = d.incidents.map((x) => `<li class="incident"><b>${esc(x.ruleId)}</b> ${utc(x.from)} → ${x.to !== undefined ? `${utc(x.to).slice(11)} (${formatDuration(x.to - x.from)})` : '<span class="bad">still firing</span>'}<br><span class="mut">${esc(x.message)}</span></li>`);
+  const items = d.incidents.map(
+    (x) =>
+      `<li class="incident"><b>${esc(x.ruleId)}</b> ${utc(x.from)} → ${x.to !== undefined ? `${utc(x.to).slice(11)} (${formatDuration(x.to - x.from)})` : '<span class="bad">still firing</span>'}<br><span class="mut">${esc(x.message)}</span></li>`,
+  );
   return `<section id="incidents"><h2>Last incidents</h2>${items.length ? `<ul>${items.join('\n')}</ul>` : '<p class="mut">None recorded.</p>'}</section>`;
 }
 

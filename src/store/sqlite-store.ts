@@ -5,7 +5,16 @@ import type { Alert, AlertState } from '../alerts/alert.js';
 import type { Transition } from '../alerts/lifecycle.js';
 import type { Silence } from '../alerts/silences.js';
 import type { DrillReport } from '../drill/types.js';
-import { StoreWriteError, type Sample, type EvaluationCommit, type OutboxItem, type OutboxState, type RuleHealth, type StateStore, type StoreHealth } from './store.js';
+import {
+  StoreWriteError,
+  type Sample,
+  type EvaluationCommit,
+  type OutboxItem,
+  type OutboxState,
+  type RuleHealth,
+  type StateStore,
+  type StoreHealth,
+} from './store.js';
 
 /**
  * Ordered migrations; PRAGMA user_version records how many ran. Append, never edit:
@@ -66,7 +75,18 @@ export const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-interface OutboxRow { id: number; receiver: string; notification: string; state: OutboxState; attempts: number; next_attempt_at: number; created_at: number; sent_at: number | null; last_error: string | null; meta: string | null }
+interface OutboxRow {
+  id: number;
+  receiver: string;
+  notification: string;
+  state: OutboxState;
+  attempts: number;
+  next_attempt_at: number;
+  created_at: number;
+  sent_at: number | null;
+  last_error: string | null;
+  meta: string | null;
+}
 
 /**
  * SQLite through better-sqlite3: an embedded, server-less store whose transactions survive
@@ -75,7 +95,11 @@ interface OutboxRow { id: number; receiver: string; notification: string; state:
  */
 /** What a commit is about: the same rule's commit is re-derived and retried on its next tick. */
 function commitKey(c: EvaluationCommit): string {
-  const ids = new Set([...c.upserts.map((a) => a.ruleId), ...c.outbox.map((o) => o.notification.rule.id), ...(c.cursor ? [c.cursor.ruleId] : [])]);
+  const ids = new Set([
+    ...c.upserts.map((a) => a.ruleId),
+    ...c.outbox.map((o) => o.notification.rule.id),
+    ...(c.cursor ? [c.cursor.ruleId] : []),
+  ]);
   return [...ids].sort().join(',');
 }
 
@@ -105,7 +129,10 @@ export class SqliteStore implements StateStore {
    * alerting with empty state beats not alerting at all. `movedAside` says where it went, so the
    * service can announce it.
    */
-  static openForService(path: string, opts: Omit<SqliteStoreOptions, 'readonly'> = {}): { store: SqliteStore; movedAside?: { to: string; reason: string } } {
+  static openForService(
+    path: string,
+    opts: Omit<SqliteStoreOptions, 'readonly'> = {},
+  ): { store: SqliteStore; movedAside?: { to: string; reason: string } } {
     try {
       const store = new SqliteStore(path, opts);
       const check = store.db.pragma('quick_check', { simple: true });
@@ -119,7 +146,11 @@ export class SqliteStore implements StateStore {
     }
   }
 
-  private static moveAside(path: string, reason: string, opts: Omit<SqliteStoreOptions, 'readonly'>): { store: SqliteStore; movedAside: { to: string; reason: string } } {
+  private static moveAside(
+    path: string,
+    reason: string,
+    opts: Omit<SqliteStoreOptions, 'readonly'>,
+  ): { store: SqliteStore; movedAside: { to: string; reason: string } } {
     const to = `${path}.corrupt-${new Date(opts.now?.() ?? Date.now()).toISOString().replace(/[:.]/g, '-')}`;
     renameSync(path, to);
     for (const ext of ['-wal', '-shm']) if (existsSync(path + ext)) renameSync(path + ext, to + ext);
@@ -127,11 +158,17 @@ export class SqliteStore implements StateStore {
   }
 
   /** `readonly` opens an existing file for inspection (CLI `rules`, `test-rule`): nothing is migrated or written. */
-  constructor(path: string, private readonly opts: SqliteStoreOptions = {}) {
+  constructor(
+    path: string,
+    private readonly opts: SqliteStoreOptions = {},
+  ) {
     if (opts.readonly) {
       this.db = new Database(path, { readonly: true, fileMustExist: true });
       const v = this.db.pragma('user_version', { simple: true }) as number;
-      if (v !== MIGRATIONS.length) throw new Error(`state store at ${path} has schema version ${v}, expected ${MIGRATIONS.length}; start the service once to migrate it`);
+      if (v !== MIGRATIONS.length)
+        throw new Error(
+          `state store at ${path} has schema version ${v}, expected ${MIGRATIONS.length}; start the service once to migrate it`,
+        );
       return;
     }
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -163,7 +200,11 @@ export class SqliteStore implements StateStore {
       const reason = reasonOf(e);
       if (key !== undefined) this.failing.add(key);
       if (this.state.writable || this.state.reason !== reason) {
-        this.state = { writable: false, reason, since: this.state.writable ? (this.opts.now ?? Date.now)() : this.state.since };
+        this.state = {
+          writable: false,
+          reason,
+          since: this.state.writable ? (this.opts.now ?? Date.now)() : this.state.since,
+        };
         this.opts.onHealthChange?.(this.state);
       }
       throw new StoreWriteError(reason, { cause: e });
@@ -179,7 +220,9 @@ export class SqliteStore implements StateStore {
   private migrate(): void {
     const current = this.db.pragma('user_version', { simple: true }) as number;
     if (current > MIGRATIONS.length) {
-      throw new Error(`state store schema version ${current} is newer than this build supports (${MIGRATIONS.length}); refusing to downgrade`);
+      throw new Error(
+        `state store schema version ${current} is newer than this build supports (${MIGRATIONS.length}); refusing to downgrade`,
+      );
     }
     for (let v = current; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
@@ -190,69 +233,106 @@ export class SqliteStore implements StateStore {
   }
 
   async alertsForRule(ruleId: string): Promise<Alert[]> {
-    return (this.db.prepare('SELECT data FROM alerts WHERE rule_id = ?').all(ruleId) as { data: string }[]).map((r) => JSON.parse(r.data) as Alert);
+    return (this.db.prepare('SELECT data FROM alerts WHERE rule_id = ?').all(ruleId) as { data: string }[]).map(
+      (r) => JSON.parse(r.data) as Alert,
+    );
   }
 
   async listAlerts(states?: AlertState[]): Promise<Alert[]> {
-    const rows = (states?.length
-      ? this.db.prepare(`SELECT data FROM alerts WHERE state IN (${states.map(() => '?').join(',')})`).all(...states)
-      : this.db.prepare('SELECT data FROM alerts').all()) as { data: string }[];
+    const rows = (
+      states?.length
+        ? this.db.prepare(`SELECT data FROM alerts WHERE state IN (${states.map(() => '?').join(',')})`).all(...states)
+        : this.db.prepare('SELECT data FROM alerts').all()
+    ) as { data: string }[];
     return rows.map((r) => JSON.parse(r.data) as Alert);
   }
 
   async findAlert(id: string): Promise<Alert | undefined> {
-    const row = (this.db.prepare('SELECT data FROM alerts WHERE fingerprint = ? OR short_id = ? ORDER BY state = \'resolved\' LIMIT 1').get(id, id) as { data: string } | undefined);
+    const row = this.db
+      .prepare("SELECT data FROM alerts WHERE fingerprint = ? OR short_id = ? ORDER BY state = 'resolved' LIMIT 1")
+      .get(id, id) as { data: string } | undefined;
     return row ? (JSON.parse(row.data) as Alert) : undefined;
   }
 
   async commit(c: EvaluationCommit): Promise<void> {
     const now = Date.now();
-    const upsert = this.db.prepare('INSERT INTO alerts (fingerprint, short_id, rule_id, state, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE SET state = excluded.state, data = excluded.data');
+    const upsert = this.db.prepare(
+      'INSERT INTO alerts (fingerprint, short_id, rule_id, state, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT(fingerprint) DO UPDATE SET state = excluded.state, data = excluded.data',
+    );
     const del = this.db.prepare('DELETE FROM alerts WHERE fingerprint = ?');
     const hist = this.db.prepare('INSERT INTO history (at, rule_id, data) VALUES (?, ?, ?)');
-    const out = this.db.prepare("INSERT INTO outbox (receiver, notification, state, next_attempt_at, created_at) VALUES (?, ?, 'pending', ?, ?)");
-    const cur = this.db.prepare('INSERT INTO cursors (rule_id, value) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET value = excluded.value');
-    this.write(`commit:${commitKey(c)}`, () => this.db.transaction(() => {
-      for (const a of c.upserts) upsert.run(a.fingerprint, a.shortId, a.ruleId, a.state, JSON.stringify(a));
-      for (const fp of c.deletes) del.run(fp);
-      // Pending alerts that never fired are noise in the history: keep only what people were or could be told.
-      for (const t of c.transitions) if (t.to === 'firing' || t.to === 'resolved') hist.run(t.at, t.ruleId, JSON.stringify(t));
-      for (const o of c.outbox) out.run(o.receiver, JSON.stringify(o.notification), o.notification.at, now);
-      if (c.cursor) cur.run(c.cursor.ruleId, JSON.stringify(c.cursor.value));
-    })());
+    const out = this.db.prepare(
+      "INSERT INTO outbox (receiver, notification, state, next_attempt_at, created_at) VALUES (?, ?, 'pending', ?, ?)",
+    );
+    const cur = this.db.prepare(
+      'INSERT INTO cursors (rule_id, value) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET value = excluded.value',
+    );
+    this.write(`commit:${commitKey(c)}`, () =>
+      this.db.transaction(() => {
+        for (const a of c.upserts) upsert.run(a.fingerprint, a.shortId, a.ruleId, a.state, JSON.stringify(a));
+        for (const fp of c.deletes) del.run(fp);
+        // Pending alerts that never fired are noise in the history: keep only what people were or could be told.
+        for (const t of c.transitions)
+          if (t.to === 'firing' || t.to === 'resolved') hist.run(t.at, t.ruleId, JSON.stringify(t));
+        for (const o of c.outbox) out.run(o.receiver, JSON.stringify(o.notification), o.notification.at, now);
+        if (c.cursor) cur.run(c.cursor.ruleId, JSON.stringify(c.cursor.value));
+      })(),
+    );
   }
 
   async ack(fingerprint: string, by: string, at: number): Promise<boolean> {
-    const row = this.db.prepare("SELECT data FROM alerts WHERE fingerprint = ? AND state != 'resolved'").get(fingerprint) as { data: string } | undefined;
+    const row = this.db
+      .prepare("SELECT data FROM alerts WHERE fingerprint = ? AND state != 'resolved'")
+      .get(fingerprint) as { data: string } | undefined;
     if (!row) return false;
     const a = { ...(JSON.parse(row.data) as Alert), ackedBy: by, ackedAt: at };
-    this.write(undefined, () => this.db.prepare('UPDATE alerts SET data = ? WHERE fingerprint = ?').run(JSON.stringify(a), fingerprint));
+    this.write(undefined, () =>
+      this.db.prepare('UPDATE alerts SET data = ? WHERE fingerprint = ?').run(JSON.stringify(a), fingerprint),
+    );
     return true;
   }
 
   async addSilence(s: Silence): Promise<void> {
-    this.write(undefined, () => this.db.prepare('INSERT INTO silences (id, ends_at, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET ends_at = excluded.ends_at, data = excluded.data').run(s.id, s.endsAt, JSON.stringify(s)));
+    this.write(undefined, () =>
+      this.db
+        .prepare(
+          'INSERT INTO silences (id, ends_at, data) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET ends_at = excluded.ends_at, data = excluded.data',
+        )
+        .run(s.id, s.endsAt, JSON.stringify(s)),
+    );
   }
 
   async expireSilence(id: string, at: number): Promise<boolean> {
-    const row = this.db.prepare('SELECT data FROM silences WHERE id = ? AND ends_at > ?').get(id, at) as { data: string } | undefined;
+    const row = this.db.prepare('SELECT data FROM silences WHERE id = ? AND ends_at > ?').get(id, at) as
+      | { data: string }
+      | undefined;
     if (!row) return false;
     const s = { ...(JSON.parse(row.data) as Silence), endsAt: at };
-    this.write(undefined, () => this.db.prepare('UPDATE silences SET ends_at = ?, data = ? WHERE id = ?').run(at, JSON.stringify(s), id));
+    this.write(undefined, () =>
+      this.db.prepare('UPDATE silences SET ends_at = ?, data = ? WHERE id = ?').run(at, JSON.stringify(s), id),
+    );
     return true;
   }
 
   async listSilences(opts: { now?: number; includeExpired?: boolean } = {}): Promise<Silence[]> {
-    const rows = (opts.includeExpired ? this.db.prepare('SELECT data FROM silences ORDER BY ends_at').all() : this.db.prepare('SELECT data FROM silences WHERE ends_at > ? ORDER BY ends_at').all(opts.now ?? Date.now())) as { data: string }[];
+    const rows = (
+      opts.includeExpired
+        ? this.db.prepare('SELECT data FROM silences ORDER BY ends_at').all()
+        : this.db.prepare('SELECT data FROM silences WHERE ends_at > ? ORDER BY ends_at').all(opts.now ?? Date.now())
+    ) as { data: string }[];
     return rows.map((r) => JSON.parse(r.data) as Silence);
   }
 
   async history(limit: number): Promise<Transition[]> {
-    return (this.db.prepare('SELECT data FROM history ORDER BY id DESC LIMIT ?').all(limit) as { data: string }[]).map((r) => JSON.parse(r.data) as Transition);
+    return (this.db.prepare('SELECT data FROM history ORDER BY id DESC LIMIT ?').all(limit) as { data: string }[]).map(
+      (r) => JSON.parse(r.data) as Transition,
+    );
   }
 
   async getCursor(ruleId: string): Promise<unknown> {
-    const row = this.db.prepare('SELECT value FROM cursors WHERE rule_id = ?').get(ruleId) as { value: string } | undefined;
+    const row = this.db.prepare('SELECT value FROM cursors WHERE rule_id = ?').get(ruleId) as
+      | { value: string }
+      | undefined;
     return row ? JSON.parse(row.value) : undefined;
   }
 
@@ -279,69 +359,118 @@ export class SqliteStore implements StateStore {
   }
 
   async markSent(id: number, at: number, meta?: unknown): Promise<void> {
-    this.write(`outbox:${id}`, () => this.db.prepare("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, meta = ? WHERE id = ?").run(at, meta === undefined ? null : JSON.stringify(meta), id));
+    this.write(`outbox:${id}`, () =>
+      this.db
+        .prepare("UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, meta = ? WHERE id = ?")
+        .run(at, meta === undefined ? null : JSON.stringify(meta), id),
+    );
   }
 
   async markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
-    this.write(`outbox:${id}`, () => this.db.prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?').run(nextAttemptAt, error, id));
+    this.write(`outbox:${id}`, () =>
+      this.db
+        .prepare('UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? WHERE id = ?')
+        .run(nextAttemptAt, error, id),
+    );
   }
 
   async markFailed(id: number, error: string): Promise<void> {
-    this.write(`outbox:${id}`, () => this.db.prepare("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?").run(error, id));
+    this.write(`outbox:${id}`, () =>
+      this.db
+        .prepare("UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? WHERE id = ?")
+        .run(error, id),
+    );
   }
 
   async outboxCounts(): Promise<Record<OutboxState, number>> {
     const counts: Record<OutboxState, number> = { pending: 0, sent: 0, failed: 0 };
-    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as { state: OutboxState; n: number }[]) counts[r.state] = r.n;
+    for (const r of this.db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as {
+      state: OutboxState;
+      n: number;
+    }[])
+      counts[r.state] = r.n;
     return counts;
   }
 
   async deliveryOf(receiver: string, fingerprint: string): Promise<unknown> {
-    const row = this.db.prepare('SELECT meta FROM deliveries WHERE receiver = ? AND fingerprint = ?').get(receiver, fingerprint) as { meta: string } | undefined;
+    const row = this.db
+      .prepare('SELECT meta FROM deliveries WHERE receiver = ? AND fingerprint = ?')
+      .get(receiver, fingerprint) as { meta: string } | undefined;
     return row ? JSON.parse(row.meta) : undefined;
   }
 
   async setDelivery(receiver: string, fingerprint: string, meta: unknown): Promise<void> {
-    this.write(`delivery:${receiver}:${fingerprint}`, () => this.db.prepare('INSERT INTO deliveries (receiver, fingerprint, meta) VALUES (?, ?, ?) ON CONFLICT(receiver, fingerprint) DO UPDATE SET meta = excluded.meta').run(receiver, fingerprint, JSON.stringify(meta)));
+    this.write(`delivery:${receiver}:${fingerprint}`, () =>
+      this.db
+        .prepare(
+          'INSERT INTO deliveries (receiver, fingerprint, meta) VALUES (?, ?, ?) ON CONFLICT(receiver, fingerprint) DO UPDATE SET meta = excluded.meta',
+        )
+        .run(receiver, fingerprint, JSON.stringify(meta)),
+    );
   }
 
   async threadOf(receiver: string, fingerprint: string, episode: number): Promise<unknown> {
-    const row = this.db.prepare('SELECT meta FROM threads WHERE receiver = ? AND fingerprint = ? AND episode = ?').get(receiver, fingerprint, episode) as { meta: string } | undefined;
+    const row = this.db
+      .prepare('SELECT meta FROM threads WHERE receiver = ? AND fingerprint = ? AND episode = ?')
+      .get(receiver, fingerprint, episode) as { meta: string } | undefined;
     return row ? JSON.parse(row.meta) : undefined;
   }
 
   async startThread(receiver: string, fingerprint: string, episode: number, meta: unknown): Promise<void> {
-    this.write(`thread:${receiver}:${fingerprint}`, () => this.db.prepare('INSERT INTO threads (receiver, fingerprint, episode, meta) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING').run(receiver, fingerprint, episode, JSON.stringify(meta)));
+    this.write(`thread:${receiver}:${fingerprint}`, () =>
+      this.db
+        .prepare(
+          'INSERT INTO threads (receiver, fingerprint, episode, meta) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        )
+        .run(receiver, fingerprint, episode, JSON.stringify(meta)),
+    );
   }
 
   async setRuleHealth(h: RuleHealth): Promise<void> {
-    this.write(`health:${h.ruleId}`, () => this.db.prepare('INSERT INTO rule_health (rule_id, data) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET data = excluded.data').run(h.ruleId, JSON.stringify(h)));
+    this.write(`health:${h.ruleId}`, () =>
+      this.db
+        .prepare(
+          'INSERT INTO rule_health (rule_id, data) VALUES (?, ?) ON CONFLICT(rule_id) DO UPDATE SET data = excluded.data',
+        )
+        .run(h.ruleId, JSON.stringify(h)),
+    );
   }
 
   async ruleHealth(): Promise<RuleHealth[]> {
-    return (this.db.prepare('SELECT data FROM rule_health').all() as { data: string }[]).map((r) => JSON.parse(r.data) as RuleHealth);
+    return (this.db.prepare('SELECT data FROM rule_health').all() as { data: string }[]).map(
+      (r) => JSON.parse(r.data) as RuleHealth,
+    );
   }
 
   async forgetRule(ruleId: string): Promise<void> {
-    this.write(`forget:${ruleId}`, () => this.db.transaction(() => {
-      this.db.prepare('DELETE FROM rule_health WHERE rule_id = ?').run(ruleId);
-      this.db.prepare('DELETE FROM cursors WHERE rule_id = ?').run(ruleId);
-    })());
+    this.write(`forget:${ruleId}`, () =>
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM rule_health WHERE rule_id = ?').run(ruleId);
+        this.db.prepare('DELETE FROM cursors WHERE rule_id = ?').run(ruleId);
+      })(),
+    );
   }
 
   async addSamples(samples: readonly Sample[]): Promise<void> {
     if (samples.length === 0) return;
-    const ins = this.db.prepare('INSERT INTO samples (series, key, at, step, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT(series, key, step, at) DO UPDATE SET value = excluded.value');
-    this.write('samples', () => this.db.transaction(() => {
-      for (const s of samples) if (Number.isFinite(s.value)) ins.run(s.series, s.key, Math.round(s.at), s.step ?? 0, s.value);
-    })());
+    const ins = this.db.prepare(
+      'INSERT INTO samples (series, key, at, step, value) VALUES (?, ?, ?, ?, ?) ON CONFLICT(series, key, step, at) DO UPDATE SET value = excluded.value',
+    );
+    this.write('samples', () =>
+      this.db.transaction(() => {
+        for (const s of samples)
+          if (Number.isFinite(s.value)) ins.run(s.series, s.key, Math.round(s.at), s.step ?? 0, s.value);
+      })(),
+    );
   }
 
   async samples(series: string | readonly string[], from: number, to: number): Promise<Sample[]> {
     const list = typeof series === 'string' ? [series] : [...series];
     if (list.length === 0) return [];
     const rows = this.db
-      .prepare(`SELECT series, key, at, step, value FROM samples WHERE series IN (${list.map(() => '?').join(',')}) AND at >= ? AND at <= ? ORDER BY at, series, key`)
+      .prepare(
+        `SELECT series, key, at, step, value FROM samples WHERE series IN (${list.map(() => '?').join(',')}) AND at >= ? AND at <= ? ORDER BY at, series, key`,
+      )
       .all(...list, from, to) as Sample[];
     return rows;
   }
@@ -351,43 +480,62 @@ export class SqliteStore implements StateStore {
     // (CAST: numbers are bound as REAL, and at / step must be integer division.)
     const cut = Math.floor(o.rawBefore / o.step) * o.step;
     let n = 0;
-    this.write(undefined, () => this.db.transaction(() => {
-      this.db.prepare(
-        `INSERT INTO samples (series, key, at, step, value)
+    this.write(undefined, () =>
+      this.db.transaction(() => {
+        this.db
+          .prepare(
+            `INSERT INTO samples (series, key, at, step, value)
            SELECT series, key, (at / CAST(@step AS INTEGER)) * CAST(@step AS INTEGER), CAST(@step AS INTEGER), MAX(value) FROM samples WHERE step = 0 AND at < @cut GROUP BY series, key, at / CAST(@step AS INTEGER)
          ON CONFLICT(series, key, step, at) DO UPDATE SET value = MAX(value, excluded.value)`,
-      ).run({ step: Math.round(o.step), cut });
-      n += this.db.prepare('DELETE FROM samples WHERE step = 0 AND at < ?').run(cut).changes;
-      n += this.db.prepare('DELETE FROM samples WHERE at < ?').run(o.dropBefore).changes;
-    })());
+          )
+          .run({ step: Math.round(o.step), cut });
+        n += this.db.prepare('DELETE FROM samples WHERE step = 0 AND at < ?').run(cut).changes;
+        n += this.db.prepare('DELETE FROM samples WHERE at < ?').run(o.dropBefore).changes;
+      })(),
+    );
     return n;
   }
 
   async purge(before: number): Promise<number> {
     let n = 0;
-    this.write(undefined, () => this.db.transaction(() => {
-      const resolved = this.db.prepare("SELECT fingerprint, data FROM alerts WHERE state = 'resolved'").all() as { fingerprint: string; data: string }[];
-      for (const r of resolved) {
-        if (((JSON.parse(r.data) as Alert).resolvedAt ?? 0) < before) {
-          this.db.prepare('DELETE FROM alerts WHERE fingerprint = ?').run(r.fingerprint);
-          this.db.prepare('DELETE FROM deliveries WHERE fingerprint = ?').run(r.fingerprint);
-          this.db.prepare('DELETE FROM threads WHERE fingerprint = ?').run(r.fingerprint);
-          n++;
+    this.write(undefined, () =>
+      this.db.transaction(() => {
+        const resolved = this.db.prepare("SELECT fingerprint, data FROM alerts WHERE state = 'resolved'").all() as {
+          fingerprint: string;
+          data: string;
+        }[];
+        for (const r of resolved) {
+          if (((JSON.parse(r.data) as Alert).resolvedAt ?? 0) < before) {
+            this.db.prepare('DELETE FROM alerts WHERE fingerprint = ?').run(r.fingerprint);
+            this.db.prepare('DELETE FROM deliveries WHERE fingerprint = ?').run(r.fingerprint);
+            this.db.prepare('DELETE FROM threads WHERE fingerprint = ?').run(r.fingerprint);
+            n++;
+          }
         }
-      }
-      n += this.db.prepare("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?").run(before).changes;
-      n += this.db.prepare('DELETE FROM history WHERE at < ?').run(before).changes;
-      n += this.db.prepare('DELETE FROM silences WHERE ends_at < ?').run(before).changes;
-    })());
+        n += this.db.prepare("DELETE FROM outbox WHERE state != 'pending' AND created_at < ?").run(before).changes;
+        n += this.db.prepare('DELETE FROM history WHERE at < ?').run(before).changes;
+        n += this.db.prepare('DELETE FROM silences WHERE ends_at < ?').run(before).changes;
+      })(),
+    );
     return n;
   }
 
   async saveDrill(r: DrillReport): Promise<void> {
-    this.write(undefined, () => this.db.prepare('INSERT INTO drills (id, started_at, kind, outcome, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET outcome = excluded.outcome, data = excluded.data').run(r.id, r.startedAt, r.kind, r.outcome, JSON.stringify(r)));
+    this.write(undefined, () =>
+      this.db
+        .prepare(
+          'INSERT INTO drills (id, started_at, kind, outcome, data) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET outcome = excluded.outcome, data = excluded.data',
+        )
+        .run(r.id, r.startedAt, r.kind, r.outcome, JSON.stringify(r)),
+    );
   }
 
   async listDrills(limit: number): Promise<DrillReport[]> {
-    return (this.db.prepare('SELECT data FROM drills ORDER BY started_at DESC, rowid DESC LIMIT ?').all(limit) as { data: string }[]).map((r) => JSON.parse(r.data) as DrillReport);
+    return (
+      this.db.prepare('SELECT data FROM drills ORDER BY started_at DESC, rowid DESC LIMIT ?').all(limit) as {
+        data: string;
+      }[]
+    ).map((r) => JSON.parse(r.data) as DrillReport);
   }
 
   async close(): Promise<void> {

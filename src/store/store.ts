@@ -43,7 +43,10 @@ export interface RuleHealth {
 
 /** A write the store could not make (disk full, read-only file, corruption): the reason in an operator's words. */
 export class StoreWriteError extends Error {
-  constructor(readonly reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
     super(`state store not writable: ${reason}`, options);
     this.name = 'StoreWriteError';
   }

@@ -48,12 +48,18 @@ export function truncate(text: string, max: number, ellipsis = '…'): string {
 /** Escape for one control character: the familiar short forms, else \xNN. */
 function escapeOne(ch: string): string {
   switch (ch) {
-    case '\r': return '\\r';
-    case '\0': return '\\0';
-    case '\b': return '\\b';
-    case '\f': return '\\f';
-    case '\v': return '\\v';
-    default: return `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`;
+    case '\r':
+      return '\\r';
+    case '\0':
+      return '\\0';
+    case '\b':
+      return '\\b';
+    case '\f':
+      return '\\f';
+    case '\v':
+      return '\\v';
+    default:
+      return `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`;
   }
 }
 

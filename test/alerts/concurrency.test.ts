@@ -19,10 +19,19 @@ const down: Evaluation = { ok: false, source: 'elasticsearch', error: 'connect E
 describe('alert engine: many rules failing and recovering in the same tick', () => {
   test('23 log rules, 5 Elasticsearch outages: one page and one resolve per outage', async () => {
     const store = new SqliteStore(':memory:');
-    const engine = new AlertEngine({ store, notifiers: [], cluster: 'c', logger: silentLogger, failingAfterMs: 30 * S });
-    const rules = Array.from({ length: 23 }, (_, i) => makeRule({ id: `log-${i}`, type: 'log_frequency', every: 10 * S }));
+    const engine = new AlertEngine({
+      store,
+      notifiers: [],
+      cluster: 'c',
+      logger: silentLogger,
+      failingAfterMs: 30 * S,
+    });
+    const rules = Array.from({ length: 23 }, (_, i) =>
+      makeRule({ id: `log-${i}`, type: 'log_frequency', every: 10 * S }),
+    );
     const t0 = Date.UTC(2026, 0, 1);
-    const tick = async (at: number, ev: (i: number) => Evaluation) => (await Promise.all(rules.map((r, i) => engine.apply(r, ev(i), at)))).flatMap((x) => x.notifications);
+    const tick = async (at: number, ev: (i: number) => Evaluation) =>
+      (await Promise.all(rules.map((r, i) => engine.apply(r, ev(i), at)))).flatMap((x) => x.notifications);
     let t = t0;
     for (let outage = 0; outage < 5; outage++) {
       const sent: Notification[] = [];
@@ -32,8 +41,16 @@ describe('alert engine: many rules failing and recovering in the same tick', () 
       assert.equal(failing.length, 1, `outage ${outage}: the evaluation-failing alert is firing`);
       assert.equal(failing[0]!.values['rules'], 23, 'it lists every rule that cannot read the source');
       for (let k = 0; k < 3; k++, t += 10 * S) sent.push(...(await tick(t, () => ({ ok: true, findings: [] }))));
-      assert.deepEqual(summarize(sent.filter((n) => n.rule.id === EVALUATION_FAILING_RULE_ID)), ['firing:elasticsearch', 'resolved:elasticsearch'], `outage ${outage}`);
-      assert.equal((await store.listAlerts(['firing'])).length, 0, `outage ${outage}: nothing left firing after recovery`);
+      assert.deepEqual(
+        summarize(sent.filter((n) => n.rule.id === EVALUATION_FAILING_RULE_ID)),
+        ['firing:elasticsearch', 'resolved:elasticsearch'],
+        `outage ${outage}`,
+      );
+      assert.equal(
+        (await store.listAlerts(['firing'])).length,
+        0,
+        `outage ${outage}: nothing left firing after recovery`,
+      );
     }
   });
 
@@ -46,7 +63,9 @@ describe('alert engine: many rules failing and recovering in the same tick', () 
     const rec = (ns: { notifications: Notification[] }[]) => sent.push(...ns.flatMap((x) => x.notifications));
     rec(await Promise.all(rules.map((r) => engine.apply(r, down, t0))));
     // half recover at once, the other half fail again, then the rest recover together
-    rec(await Promise.all(rules.map((r, i) => engine.apply(r, i % 2 ? { ok: true, findings: [] } : down, t0 + 10 * S))));
+    rec(
+      await Promise.all(rules.map((r, i) => engine.apply(r, i % 2 ? { ok: true, findings: [] } : down, t0 + 10 * S))),
+    );
     rec(await Promise.all(rules.map((r) => engine.apply(r, { ok: true, findings: [] }, t0 + 20 * S))));
     assert.deepEqual(summarize(sent), ['firing:elasticsearch', 'resolved:elasticsearch']);
   });
@@ -61,11 +80,27 @@ describe('alert engine: many rules failing and recovering in the same tick', () 
       const t = t0 + round * M;
       for (const ev of [['pg2'], ['pg2'], []]) {
         const at = t + (ev.length ? 0 : 20 * S) + (sent.length % 2);
-        const r = await Promise.all(rules.map((rule) => engine.apply(rule, { ok: true, findings: ev.map((m) => finding({ member: m })) }, at)));
+        const r = await Promise.all(
+          rules.map((rule) => engine.apply(rule, { ok: true, findings: ev.map((m) => finding({ member: m })) }, at)),
+        );
         sent.push(...r.flatMap((x) => x.notifications));
       }
     }
-    for (const rule of rules) assert.deepEqual(summarize(sent.filter((n) => n.rule.id === rule.id)), ['firing:pg2', 'resolved:pg2', 'firing:pg2', 'resolved:pg2', 'firing:pg2', 'resolved:pg2', 'firing:pg2', 'resolved:pg2'], rule.id);
+    for (const rule of rules)
+      assert.deepEqual(
+        summarize(sent.filter((n) => n.rule.id === rule.id)),
+        [
+          'firing:pg2',
+          'resolved:pg2',
+          'firing:pg2',
+          'resolved:pg2',
+          'firing:pg2',
+          'resolved:pg2',
+          'firing:pg2',
+          'resolved:pg2',
+        ],
+        rule.id,
+      );
   });
 });
 
@@ -82,11 +117,24 @@ describe('alert engine: retired rules', () => {
     const failing = await engine.apply(broken, down, t0);
     assert.deepEqual(summarize(failing.notifications), ['firing:elasticsearch']);
 
-    const out = await engine.retire([{ rule: lag, reason: 'rule removed from the rule files' }, { rule: slow, reason: 'rule disabled' }, { rule: broken, reason: 'rule removed from the rule files' }], t0 + M);
+    const out = await engine.retire(
+      [
+        { rule: lag, reason: 'rule removed from the rule files' },
+        { rule: slow, reason: 'rule disabled' },
+        { rule: broken, reason: 'rule removed from the rule files' },
+      ],
+      t0 + M,
+    );
     assert.deepEqual(summarize(out), ['resolved:pg2', 'resolved:elasticsearch']);
     assert.equal(out[0]!.rule.name, 'Replica lag');
     assert.match(out[0]!.alerts[0]!.message, /^no longer evaluated: rule removed from the rule files \(last: /);
-    assert.deepEqual((await store.listAlerts(['pending', 'firing'])).map((a) => a.ruleId), []);
-    assert.deepEqual((await store.ruleHealth()).map((h) => h.ruleId), []);
+    assert.deepEqual(
+      (await store.listAlerts(['pending', 'firing'])).map((a) => a.ruleId),
+      [],
+    );
+    assert.deepEqual(
+      (await store.ruleHealth()).map((h) => h.ruleId),
+      [],
+    );
   });
 });

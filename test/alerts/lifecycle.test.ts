@@ -18,7 +18,9 @@ async function play(rule: Rule, steps: Step[]) {
   const t0 = Date.UTC(2026, 0, 1);
   for (const [i, s] of steps.entries()) {
     await s.do?.(store);
-    const ev: Evaluation = Array.isArray(s.ev) ? { ok: true, findings: s.ev.map((m) => finding({ member: m }, { lag: '2MB' })) } : s.ev;
+    const ev: Evaluation = Array.isArray(s.ev)
+      ? { ok: true, findings: s.ev.map((m) => finding({ member: m }, { lag: '2MB' })) }
+      : s.ev;
     const r = await engine.apply(rule, ev, t0 + s.at);
     assert.deepEqual(summarize(r.notifications), s.expect, `step ${i} at +${s.at / S}s`);
   }
@@ -148,7 +150,12 @@ describe('alert lifecycle (controllable clock)', () => {
       rule: { repeat: 5 * M },
       steps: [
         { at: 0, ev: ['pg2'], expect: ['firing:pg2'] },
-        { at: 1 * M, ev: ['pg2'], expect: [], do: async (s) => void (await s.ack((await s.listAlerts(['firing']))[0]!.fingerprint, 'alice', Date.now())) },
+        {
+          at: 1 * M,
+          ev: ['pg2'],
+          expect: [],
+          do: async (s) => void (await s.ack((await s.listAlerts(['firing']))[0]!.fingerprint, 'alice', Date.now())),
+        },
         { at: 5 * M, ev: ['pg2'], expect: [] },
         { at: 10 * M, ev: ['pg2'], expect: [] },
         { at: 15 * M, ev: ['pg2'], expect: [] },
@@ -169,7 +176,12 @@ describe('alert lifecycle (controllable clock)', () => {
       steps: [
         { at: 0, ev: ['pg2'], expect: ['firing:pg2'] },
         { at: 1 * M, ev: ['pg2'], expect: ['firing(repeat):pg2'] },
-        { at: 90 * S, ev: ['pg2'], expect: [], do: async (s) => void (await s.ack((await s.listAlerts(['firing']))[0]!.fingerprint, 'alice', Date.now())) },
+        {
+          at: 90 * S,
+          ev: ['pg2'],
+          expect: [],
+          do: async (s) => void (await s.ack((await s.listAlerts(['firing']))[0]!.fingerprint, 'alice', Date.now())),
+        },
         { at: 5 * M, ev: ['pg2'], expect: [] },
         { at: 6 * M, ev: [], expect: ['resolved:pg2'] },
         { at: 7 * M, ev: ['pg2'], expect: ['firing:pg2'] },
@@ -184,8 +196,20 @@ describe('alert lifecycle (controllable clock)', () => {
     const t0 = Date.UTC(2026, 0, 1);
     await play(makeRule({ repeat: 10 * M }), [
       {
-        at: 0, ev: ['pg2', 'pg3'], expect: ['firing:pg3'],
-        do: async (s) => s.addSilence({ id: 's1', ruleId: 'replica-lag', matchers: { member: 'pg2' }, startsAt: t0, endsAt: t0 + 5 * M, author: 'alice', reason: 'maintenance', createdAt: t0 }),
+        at: 0,
+        ev: ['pg2', 'pg3'],
+        expect: ['firing:pg3'],
+        do: async (s) =>
+          s.addSilence({
+            id: 's1',
+            ruleId: 'replica-lag',
+            matchers: { member: 'pg2' },
+            startsAt: t0,
+            endsAt: t0 + 5 * M,
+            author: 'alice',
+            reason: 'maintenance',
+            createdAt: t0,
+          }),
       },
       { at: 1 * M, ev: ['pg2', 'pg3'], expect: [] },
       { at: 5 * M, ev: ['pg2', 'pg3'], expect: ['firing:pg2'] },
@@ -198,42 +222,80 @@ describe('alert lifecycle (controllable clock)', () => {
     await play(makeRule(), [
       { at: 0, ev: ['pg2'], expect: ['firing:pg2'] },
       {
-        at: 10 * S, ev: [], expect: [],
-        do: async (s) => s.addSilence({ id: 's1', matchers: { member: 'pg2' }, startsAt: t0, endsAt: t0 + M, author: 'a', reason: 'r', createdAt: t0 }),
+        at: 10 * S,
+        ev: [],
+        expect: [],
+        do: async (s) =>
+          s.addSilence({
+            id: 's1',
+            matchers: { member: 'pg2' },
+            startsAt: t0,
+            endsAt: t0 + M,
+            author: 'a',
+            reason: 'r',
+            createdAt: t0,
+          }),
       },
       {
-        at: 2 * M, ev: ['pg2'], expect: ['firing:pg2'],
-        do: async (s) => s.addSilence({ id: 's2', ruleId: 'other-rule', matchers: {}, startsAt: t0, endsAt: t0 + 10 * M, author: 'a', reason: 'r', createdAt: t0 }),
+        at: 2 * M,
+        ev: ['pg2'],
+        expect: ['firing:pg2'],
+        do: async (s) =>
+          s.addSilence({
+            id: 's2',
+            ruleId: 'other-rule',
+            matchers: {},
+            startsAt: t0,
+            endsAt: t0 + 10 * M,
+            author: 'a',
+            reason: 'r',
+            createdAt: t0,
+          }),
       },
     ]);
   });
 
   test('messages are rendered from the template, and state is kept per fingerprint', async () => {
-    const store = await play(makeRule({ labels: { team: 'dba' } }), [{ at: 0, ev: ['pg2'], expect: ['firing:dba/pg2'] }]);
+    const store = await play(makeRule({ labels: { team: 'dba' } }), [
+      { at: 0, ev: ['pg2'], expect: ['firing:dba/pg2'] },
+    ]);
     const [a] = await store.listAlerts(['firing']);
     assert.equal(a?.message, 'pg2 lags 2MB');
     assert.deepEqual(a?.labels, { team: 'dba', member: 'pg2' });
     assert.equal(a?.shortId.length, 6);
     const history = await store.history(10);
-    assert.deepEqual(history.map((h) => `${h.from}->${h.to}`), ['pending->firing']);
+    assert.deepEqual(
+      history.map((h) => `${h.from}->${h.to}`),
+      ['pending->firing'],
+    );
     assert.ok(!(await store.listAlerts()).some((x) => x.ruleId === EVALUATION_FAILING_RULE_ID));
   });
 
   test('rules failing on the same source are one "evaluation failing" alert, resolved when the last recovers', async () => {
     const store = new SqliteStore(':memory:');
-    const engine = new AlertEngine({ store, notifiers: [], cluster: 'c1', logger: silentLogger, failingAfterMs: 1 * M });
+    const engine = new AlertEngine({
+      store,
+      notifiers: [],
+      cluster: 'c1',
+      logger: silentLogger,
+      failingAfterMs: 1 * M,
+    });
     const t0 = Date.UTC(2026, 0, 1);
     const [a, b] = [makeRule({ id: 'log-a' }), makeRule({ id: 'log-b' })];
     const es: Evaluation = { ok: false, source: 'elasticsearch', error: 'unreachable: connect ECONNREFUSED' };
     const sent: string[] = [];
-    const run = async (rule: Rule, ev: Evaluation, at: number) => sent.push(...summarize((await engine.apply(rule, ev, t0 + at)).notifications));
+    const run = async (rule: Rule, ev: Evaluation, at: number) =>
+      sent.push(...summarize((await engine.apply(rule, ev, t0 + at)).notifications));
     await run(a, es, 0);
     await run(b, es, 0);
     await run(a, es, 1 * M);
     await run(b, es, 1 * M);
     assert.deepEqual(sent, ['firing:elasticsearch']);
     const [alert] = await store.listAlerts(['firing']);
-    assert.equal(alert?.message, '2 rule(s) cannot read elasticsearch: unreachable: connect ECONNREFUSED — log-a, log-b');
+    assert.equal(
+      alert?.message,
+      '2 rule(s) cannot read elasticsearch: unreachable: connect ECONNREFUSED — log-a, log-b',
+    );
     await run(a, { ok: true, findings: [] }, 2 * M);
     await run(b, es, 2 * M);
     assert.deepEqual(sent, ['firing:elasticsearch'], 'still failing while one rule cannot read the source');

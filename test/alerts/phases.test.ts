@@ -23,7 +23,15 @@ function run(seq: { at: number; findings: Finding[]; msg?: string }[], muted = f
   let current: Alert[] = [];
   const out: (StepResult & { at: number })[] = [];
   for (const s of seq) {
-    const r = step({ rule, current, findings: s.findings, now: s.at, render: (x) => s.msg ?? String(x.phase ?? 'msg'), isMuted: () => muted, recovered: (a) => `back after ${a.phase}` });
+    const r = step({
+      rule,
+      current,
+      findings: s.findings,
+      now: s.at,
+      render: (x) => s.msg ?? String(x.phase ?? 'msg'),
+      isMuted: () => muted,
+      recovered: (a) => `back after ${a.phase}`,
+    });
     const byFp = new Map(current.map((a) => [a.fingerprint, a]));
     for (const a of r.upserts) byFp.set(a.fingerprint, a);
     for (const d of r.deletes) byFp.delete(d);
@@ -33,7 +41,12 @@ function run(seq: { at: number; findings: Finding[]; msg?: string }[], muted = f
   return out;
 }
 
-const kinds = (r: StepResult) => ([...r.firing.map((a) => (a.repeat ? 'reminder' : `page:${a.phase ?? ''}`)), ...r.updates.map((a) => `${a.attention ? 'reply' : 'edit'}:${a.phase ?? ''}${a.phaseChanged ? '' : '(live)'}`), ...r.resolved.map((a) => `resolve:${a.message}`)].join(' ') || '-');
+const kinds = (r: StepResult) =>
+  [
+    ...r.firing.map((a) => (a.repeat ? 'reminder' : `page:${a.phase ?? ''}`)),
+    ...r.updates.map((a) => `${a.attention ? 'reply' : 'edit'}:${a.phase ?? ''}${a.phaseChanged ? '' : '(live)'}`),
+    ...r.resolved.map((a) => `resolve:${a.message}`),
+  ].join(' ') || '-';
 
 describe('incident phases (lifecycle)', () => {
   test('down → election → failover_completed → degraded → reminder → recovered: one page, updates, one resolve', () => {
@@ -47,9 +60,27 @@ describe('incident phases (lifecycle)', () => {
       { at: 650_001, findings: [f({ phase: 'degraded' })] },
       { at: 700_000, findings: [] },
     ]);
-    assert.deepEqual(rs.map(kinds), ['page:down', '-', 'edit:election', 'reply:failover_completed', 'edit:degraded', '-', 'reminder', 'resolve:back after degraded']);
+    assert.deepEqual(rs.map(kinds), [
+      'page:down',
+      '-',
+      'edit:election',
+      'reply:failover_completed',
+      'edit:degraded',
+      '-',
+      'reminder',
+      'resolve:back after degraded',
+    ]);
     const resolved = rs[7]!.resolved[0]!;
-    assert.deepEqual(resolved.story!.map((e) => [e.phase, e.at]), [['down', 0], ['election', 25_000], ['failover_completed', 30_000], ['degraded', 50_000], ['recovered', 700_000]]);
+    assert.deepEqual(
+      resolved.story!.map((e) => [e.phase, e.at]),
+      [
+        ['down', 0],
+        ['election', 25_000],
+        ['failover_completed', 30_000],
+        ['degraded', 50_000],
+        ['recovered', 700_000],
+      ],
+    );
     assert.equal(resolved.phase, 'recovered');
     // The stored transition says what recovered too (/history).
     assert.equal(rs[7]!.transitions[0]!.message, 'back after degraded');
@@ -66,7 +97,13 @@ describe('incident phases (lifecycle)', () => {
   });
 
   test('muted alerts: no updates either', () => {
-    const rs = run([{ at: 0, findings: [f({ phase: 'down' })] }, { at: 1, findings: [f({ phase: 'degraded', attention: true })] }], true);
+    const rs = run(
+      [
+        { at: 0, findings: [f({ phase: 'down' })] },
+        { at: 1, findings: [f({ phase: 'degraded', attention: true })] },
+      ],
+      true,
+    );
     assert.deepEqual(rs.map(kinds), ['-', '-']);
   });
 
@@ -91,43 +128,145 @@ describe('incident phases (lifecycle)', () => {
 });
 
 describe('every RESOLVED line states the recovered condition', () => {
-  const alert = (values: Alert['values'], labels: Alert['labels']): Alert => ({ fingerprint: 'f', shortId: 'f', ruleId: 'x', labels, state: 'firing', severity: 'warning', activeSince: Date.UTC(2026, 0, 1, 11, 20), firedAt: Date.UTC(2026, 0, 1, 11, 20), lastSeenAt: Date.UTC(2026, 0, 1, 11, 42), message: 'failing', values });
+  const alert = (values: Alert['values'], labels: Alert['labels']): Alert => ({
+    fingerprint: 'f',
+    shortId: 'f',
+    ruleId: 'x',
+    labels,
+    state: 'firing',
+    severity: 'warning',
+    activeSince: Date.UTC(2026, 0, 1, 11, 20),
+    firedAt: Date.UTC(2026, 0, 1, 11, 20),
+    lastSeenAt: Date.UTC(2026, 0, 1, 11, 42),
+    message: 'failing',
+    values,
+  });
   const now = Date.UTC(2026, 0, 1, 11, 57);
 
   test('log rules: "no … for 15m (last at 11:42)", never the last failing count', () => {
     const type = (t: string) => RULE_TYPES.find((x) => x.type === t)!;
-    const vars = resolveVars({}, alert({ count: 21, threshold: 20, window: '1m', group: 'host.name=odoo1' }, { host_name: 'odoo1' }), undefined, now);
+    const vars = resolveVars(
+      {},
+      alert({ count: 21, threshold: 20, window: '1m', group: 'host.name=odoo1' }, { host_name: 'odoo1' }),
+      undefined,
+      now,
+    );
     assert.equal(type('log_any').recovered(vars), 'no matching log lines from host.name=odoo1 for 15m (last at 11:42)');
-    assert.equal(type('log_frequency').recovered(vars), 'matching log lines from host.name=odoo1 back under 20 per 1m for 15m (last over it at 11:42)');
+    assert.equal(
+      type('log_frequency').recovered(vars),
+      'matching log lines from host.name=odoo1 back under 20 per 1m for 15m (last over it at 11:42)',
+    );
     for (const t of RULE_TYPES) assert.doesNotMatch(t.recovered(vars), /21|failing/, t.type);
   });
 
   test('each problem of a cluster rule recovers in its own words; recovery facts from the evaluation win', () => {
     const type = (t: string) => RULE_TYPES.find((x) => x.type === t)!;
-    assert.equal(type('haproxy_backend').recovered(resolveVars({}, alert({ detail: 'odoo_workers/odoo1 is DOWN' }, { backend: 'odoo_workers', server: 'odoo1', problem: 'server_down' }), undefined, now)), 'odoo_workers/odoo1 is UP again');
-    assert.equal(type('patroni_member').recovered(resolveVars({}, alert({}, { member: 'pg2', problem: 'down' }), undefined, now)), 'member pg2 is back: REST API answers, PostgreSQL running');
-    const rec = [{ labels: { member: 'pg1' }, values: { recovery: 'pg1 rejoined as a replica on timeline 12, lag 0 B, after 4 m 10 s' } }, { labels: { member: 'pg9' }, values: { recovery: 'not this one' } }];
-    assert.equal(type('patroni_leader').recovered(resolveVars({}, alert({ summary: 'cluster degraded' }, { member: 'pg1', event: 'primary_down' }), rec, now)), 'pg1 rejoined as a replica on timeline 12, lag 0 B, after 4 m 10 s');
+    assert.equal(
+      type('haproxy_backend').recovered(
+        resolveVars(
+          {},
+          alert(
+            { detail: 'odoo_workers/odoo1 is DOWN' },
+            { backend: 'odoo_workers', server: 'odoo1', problem: 'server_down' },
+          ),
+          undefined,
+          now,
+        ),
+      ),
+      'odoo_workers/odoo1 is UP again',
+    );
+    assert.equal(
+      type('patroni_member').recovered(resolveVars({}, alert({}, { member: 'pg2', problem: 'down' }), undefined, now)),
+      'member pg2 is back: REST API answers, PostgreSQL running',
+    );
+    const rec = [
+      {
+        labels: { member: 'pg1' },
+        values: { recovery: 'pg1 rejoined as a replica on timeline 12, lag 0 B, after 4 m 10 s' },
+      },
+      { labels: { member: 'pg9' }, values: { recovery: 'not this one' } },
+    ];
+    assert.equal(
+      type('patroni_leader').recovered(
+        resolveVars({}, alert({ summary: 'cluster degraded' }, { member: 'pg1', event: 'primary_down' }), rec, now),
+      ),
+      'pg1 rejoined as a replica on timeline 12, lag 0 B, after 4 m 10 s',
+    );
   });
 
   test('resolved_message overrides the type, with the last values and timing placeholders; the console tells it', async () => {
     const store = new SqliteStore(':memory:');
     const lines: string[] = [];
-    const engine = new AlertEngine({ store, notifiers: [createConsoleNotifier({ write: (t) => lines.push(t), now: () => 0 })], cluster: 'c', logger: silentLogger, failingAfterMs: 60_000 });
-    const r = makeRule({ id: 'w', type: 'http', message: '{{target}} failed: {{error}}', resolvedMessage: '{{target}} healthy again (last failure {{last_at}}, {{quiet_for}} ago)' });
-    await engine.apply(r, { ok: true, findings: [{ labels: { target: 'odoo1' }, values: { target: 'odoo1', error: 'HTTP 503' } }] }, Date.UTC(2026, 0, 1, 11, 42));
+    const engine = new AlertEngine({
+      store,
+      notifiers: [createConsoleNotifier({ write: (t) => lines.push(t), now: () => 0 })],
+      cluster: 'c',
+      logger: silentLogger,
+      failingAfterMs: 60_000,
+    });
+    const r = makeRule({
+      id: 'w',
+      type: 'http',
+      message: '{{target}} failed: {{error}}',
+      resolvedMessage: '{{target}} healthy again (last failure {{last_at}}, {{quiet_for}} ago)',
+    });
+    await engine.apply(
+      r,
+      { ok: true, findings: [{ labels: { target: 'odoo1' }, values: { target: 'odoo1', error: 'HTTP 503' } }] },
+      Date.UTC(2026, 0, 1, 11, 42),
+    );
     const res = await engine.apply(r, { ok: true, findings: [] }, Date.UTC(2026, 0, 1, 11, 47));
     assert.equal(res.notifications[0]!.alerts[0]!.message, 'odoo1 healthy again (last failure 11:42, 5m ago)');
     assert.match(formatText(res.notifications[0]!, { now: 0 }), /✅ RESOLVED .*\n• \[\w+\] odoo1 healthy again/);
-    const def = await engine.apply(makeRule({ id: 'd', type: 'http', message: '{{target}} failed' }), { ok: true, findings: [{ labels: { target: 'odoo2' }, values: { target: 'odoo2' } }] }, 0);
+    const def = await engine.apply(
+      makeRule({ id: 'd', type: 'http', message: '{{target}} failed' }),
+      { ok: true, findings: [{ labels: { target: 'odoo2' }, values: { target: 'odoo2' } }] },
+      0,
+    );
     assert.equal(def.notifications[0]!.kind, 'firing');
-    const back = await engine.apply(makeRule({ id: 'd', type: 'http', message: '{{target}} failed' }), { ok: true, findings: [] }, 60_000);
-    assert.equal(back.notifications[0]!.alerts[0]!.message, 'odoo2 answers its health check again (last failure at 00:00)');
+    const back = await engine.apply(
+      makeRule({ id: 'd', type: 'http', message: '{{target}} failed' }),
+      { ok: true, findings: [] },
+      60_000,
+    );
+    assert.equal(
+      back.notifications[0]!.alerts[0]!.message,
+      'odoo2 answers its health check again (last failure at 00:00)',
+    );
     await store.close();
   });
 
   test('console: a phase change is one line, a reply-worthy one marked; a live count is not printed', () => {
-    const n = { key: 'k', kind: 'update' as const, cluster: 'odoo-cluster', rule: { id: 'patroni-failover', name: 'Primary down / failover', type: 'patroni_leader', severity: 'critical' as const }, commonLabels: {}, at: 0, alerts: [{ fingerprint: 'f', shortId: 'abc123', labels: {}, values: {}, message: 'failover completed: pg1 → pg3', activeSince: 0, repeat: false, phase: 'failover_completed', phaseChanged: true, attention: true }] };
-    assert.equal(formatText(n, { now: 0 }), '↪! [critical] Primary down / failover — odoo-cluster: failover completed: failover completed: pg1 → pg3 [abc123]');
+    const n = {
+      key: 'k',
+      kind: 'update' as const,
+      cluster: 'odoo-cluster',
+      rule: {
+        id: 'patroni-failover',
+        name: 'Primary down / failover',
+        type: 'patroni_leader',
+        severity: 'critical' as const,
+      },
+      commonLabels: {},
+      at: 0,
+      alerts: [
+        {
+          fingerprint: 'f',
+          shortId: 'abc123',
+          labels: {},
+          values: {},
+          message: 'failover completed: pg1 → pg3',
+          activeSince: 0,
+          repeat: false,
+          phase: 'failover_completed',
+          phaseChanged: true,
+          attention: true,
+        },
+      ],
+    };
+    assert.equal(
+      formatText(n, { now: 0 }),
+      '↪! [critical] Primary down / failover — odoo-cluster: failover completed: failover completed: pg1 → pg3 [abc123]',
+    );
   });
 });

@@ -17,7 +17,12 @@ import type { ClusterEvent } from '../../src/sources/events/cluster-event.js';
 import type { StateStore } from '../../src/store/store.js';
 import { makeRule } from '../support/builders.js';
 
-const event = (what = 'connection to PostgreSQL closed'): ClusterEvent => ({ source: 'postgres', subject: 'pg-node-1', what, at: 0 });
+const event = (what = 'connection to PostgreSQL closed'): ClusterEvent => ({
+  source: 'postgres',
+  subject: 'pg-node-1',
+  what,
+  at: 0,
+});
 
 /** Timers run by hand: `advance(ms)` fires what is due, in order. */
 function manualTimers() {
@@ -27,7 +32,11 @@ function manualTimers() {
     setTimer(fn: () => void, ms: number) {
       const t = { at: now + ms, fn, cancelled: false };
       due.push(t);
-      return { cancel: () => { t.cancelled = true; } };
+      return {
+        cancel: () => {
+          t.cancelled = true;
+        },
+      };
     },
     advance(ms: number) {
       now += ms;
@@ -40,14 +49,28 @@ function manualTimers() {
 }
 
 describe('ClusterTrigger', () => {
-  const rules: Rule[] = [makeRule({ id: 'failover', type: 'patroni_leader' }), makeRule({ id: 'lag', type: 'postgres_replication' }), makeRule({ id: 'errors', type: 'log_frequency' }), makeRule({ id: 'web', type: 'http' })];
-  const sourceOf = (r: Rule) => ({ patroni_leader: 'patroni', postgres_replication: 'postgres', log_frequency: 'elasticsearch', http: 'http' })[r.type];
+  const rules: Rule[] = [
+    makeRule({ id: 'failover', type: 'patroni_leader' }),
+    makeRule({ id: 'lag', type: 'postgres_replication' }),
+    makeRule({ id: 'errors', type: 'log_frequency' }),
+    makeRule({ id: 'web', type: 'http' }),
+  ];
+  const sourceOf = (r: Rule) =>
+    ({ patroni_leader: 'patroni', postgres_replication: 'postgres', log_frequency: 'elasticsearch', http: 'http' })[
+      r.type
+    ];
 
   it('evaluates the cluster rules at once, then at each follow-up, refreshing the polls first each time', () => {
     const timers = manualTimers();
     const calls: string[] = [];
     const trigger = new ClusterTrigger({
-      evaluateNow: (filter) => calls.push(`evaluate ${rules.filter(filter).map((r) => r.id).join(',')}`),
+      evaluateNow: (filter) =>
+        calls.push(
+          `evaluate ${rules
+            .filter(filter)
+            .map((r) => r.id)
+            .join(',')}`,
+        ),
       refresh: () => calls.push('refresh'),
       sourceOf,
       logger: silentLogger,
@@ -66,7 +89,12 @@ describe('ClusterTrigger', () => {
   it('an event during a burst restarts it instead of stacking a second one', () => {
     const timers = manualTimers();
     let evaluations = 0;
-    const trigger = new ClusterTrigger({ evaluateNow: () => evaluations++, sourceOf, logger: silentLogger, setTimer: timers.setTimer });
+    const trigger = new ClusterTrigger({
+      evaluateNow: () => evaluations++,
+      sourceOf,
+      logger: silentLogger,
+      setTimer: timers.setTimer,
+    });
     trigger.handle(event('leader key removed'));
     timers.advance(500);
     trigger.handle(event('leader key set to pg-node-3'));
@@ -79,7 +107,12 @@ describe('ClusterTrigger', () => {
   it('cancel() drops pending follow-ups (service stopping)', () => {
     const timers = manualTimers();
     let evaluations = 0;
-    const trigger = new ClusterTrigger({ evaluateNow: () => evaluations++, sourceOf, logger: silentLogger, setTimer: timers.setTimer });
+    const trigger = new ClusterTrigger({
+      evaluateNow: () => evaluations++,
+      sourceOf,
+      logger: silentLogger,
+      setTimer: timers.setTimer,
+    });
     trigger.handle(event());
     trigger.cancel();
     timers.advance(60_000);
@@ -90,16 +123,40 @@ describe('ClusterTrigger', () => {
 describe('Scheduler.evaluateNow', () => {
   function harness() {
     const lines: Array<{ level: number; msg: string }> = [];
-    const logger = pino({ level: 'debug' }, new Writable({ write(c: Buffer, _e, cb) { for (const l of c.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l) as { level: number; msg: string }); cb(); } }));
+    const logger = pino(
+      { level: 'debug' },
+      new Writable({
+        write(c: Buffer, _e, cb) {
+          for (const l of c.toString().split('\n'))
+            if (l.trim()) lines.push(JSON.parse(l) as { level: number; msg: string });
+          cb();
+        },
+      }),
+    );
     const gates: Array<() => void> = [];
     let evaluations = 0;
     const type = defineRuleType({
-      type: 'slow_patroni', summary: 'test', source: 'patroni', shape: {}, placeholders: {}, defaultMessage: 'x', recovered: () => 'recovered',
-      evaluate: () => { evaluations++; return new Promise<Evaluation>((r) => gates.push(() => r({ ok: true, findings: [] }))); },
+      type: 'slow_patroni',
+      summary: 'test',
+      source: 'patroni',
+      shape: {},
+      placeholders: {},
+      defaultMessage: 'x',
+      recovered: () => 'recovered',
+      evaluate: () => {
+        evaluations++;
+        return new Promise<Evaluation>((r) => gates.push(() => r({ ok: true, findings: [] })));
+      },
     });
     const engine = { apply: async () => ({ step: {}, notifications: [] }) } as unknown as AlertEngine;
     const store = { getCursor: async () => undefined } as unknown as StateStore;
-    const scheduler = new Scheduler({ engine, registry: createRegistry([type]), sources: { http: { probe: async () => ({ url: '', durationMs: 0 }) }, async close() {} }, store, logger });
+    const scheduler = new Scheduler({
+      engine,
+      registry: createRegistry([type]),
+      sources: { http: { probe: async () => ({ url: '', durationMs: 0 }) }, async close() {} },
+      store,
+      logger,
+    });
     const rule = makeRule({ id: 'failover', type: 'slow_patroni', every: 3_600_000 });
     scheduler.start([rule]);
     return { scheduler, rule, lines, gates, evaluations: () => evaluations };
@@ -115,13 +172,19 @@ describe('Scheduler.evaluateNow', () => {
       await h.scheduler.tick(h.rule); // the rule's own tick while the event-driven one runs
       await new Promise((r) => setImmediate(r));
       assert.equal(h.evaluations(), 1);
-      assert.deepEqual(h.lines.filter((l) => l.level >= 40).map((l) => l.msg), []);
+      assert.deepEqual(
+        h.lines.filter((l) => l.level >= 40).map((l) => l.msg),
+        [],
+      );
       for (const g of h.gates) g();
       await new Promise((r) => setImmediate(r));
       // Once it finished, a slow regular tick is reported as before.
       const regular = h.scheduler.tick(h.rule);
       await h.scheduler.tick(h.rule);
-      assert.deepEqual(h.lines.filter((l) => l.level >= 40).map((l) => l.msg), ['previous evaluation still running; tick skipped']);
+      assert.deepEqual(
+        h.lines.filter((l) => l.level >= 40).map((l) => l.msg),
+        ['previous evaluation still running; tick skipped'],
+      );
       for (const g of h.gates) g();
       await regular;
     } finally {

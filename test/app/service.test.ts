@@ -17,11 +17,23 @@ const root = join(import.meta.dirname, '../..');
 const stats = { fast: 0, slowConcurrent: 0, slowMax: 0, slowRuns: 0 };
 const testTypes = [
   defineRuleType({
-    type: 'test_hang', summary: 'hangs forever', source: 'hangsource', shape: {}, placeholders: {}, defaultMessage: 'x', recovered: () => 'clear',
+    type: 'test_hang',
+    summary: 'hangs forever',
+    source: 'hangsource',
+    shape: {},
+    placeholders: {},
+    defaultMessage: 'x',
+    recovered: () => 'clear',
     evaluate: () => new Promise(() => undefined),
   }),
   defineRuleType({
-    type: 'test_slow', summary: 'slower than its interval', source: 'slow', shape: { ms: z.number() }, placeholders: {}, defaultMessage: 'x', recovered: () => 'clear',
+    type: 'test_slow',
+    summary: 'slower than its interval',
+    source: 'slow',
+    shape: { ms: z.number() },
+    placeholders: {},
+    defaultMessage: 'x',
+    recovered: () => 'clear',
     async evaluate(rule) {
       stats.slowRuns++;
       stats.slowConcurrent++;
@@ -32,7 +44,13 @@ const testTypes = [
     },
   }),
   defineRuleType({
-    type: 'test_count', summary: 'counts', source: 'count', shape: {}, placeholders: {}, defaultMessage: 'counted', recovered: () => 'clear',
+    type: 'test_count',
+    summary: 'counts',
+    source: 'count',
+    shape: {},
+    placeholders: {},
+    defaultMessage: 'counted',
+    recovered: () => 'clear',
     async evaluate() {
       stats.fast++;
       return { ok: true, findings: [{ labels: { n: 'x' }, values: {} }] };
@@ -43,7 +61,10 @@ const registry = createRegistry([...RULE_TYPES, ...testTypes]);
 
 function workspace(rules: string): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ohw-app-'));
-  writeFileSync(join(dir, 'config.yaml'), `cluster: {name: t}\nrules: {paths: ["rules/*.yaml"]}\nstate: {path: state.db}\nhttp: {port: 0}\nevaluation: {failing_source_after: 1s}\n`);
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    `cluster: {name: t}\nrules: {paths: ["rules/*.yaml"]}\nstate: {path: state.db}\nhttp: {port: 0}\nevaluation: {failing_source_after: 1s}\n`,
+  );
   mkdirSync(join(dir, 'rules'), { recursive: true });
   writeFileSync(join(dir, 'rules/a.yaml'), rules);
   return { dir, config: join(dir, 'config.yaml') };
@@ -69,7 +90,13 @@ describe('service: scheduler, health endpoints, reload', () => {
   - {id: count, type: test_count, every: 1s}
 `);
     const notifier = new CapturingNotifier();
-    app = await createApp({ configPath: ws.config, registry, logger: silentLogger, notifiers: [notifier], httpPort: 0 });
+    app = await createApp({
+      configPath: ws.config,
+      registry,
+      logger: silentLogger,
+      notifiers: [notifier],
+      httpPort: 0,
+    });
     await app.start();
     await until('count rule evaluated 4 times', () => stats.fast >= 4);
     await until('slow rule ran twice', () => stats.slowRuns >= 2);
@@ -89,7 +116,9 @@ describe('service: scheduler, health endpoints, reload', () => {
     assert.match(body.checks.find((c) => c.name === 'sources')!.detail!, /hang: hangsource: timed out after 300ms/);
 
     // the hanging rule's failure becomes an alert of its own; the counting rule fired once
-    await until('evaluation-failing alert notified', () => notifier.sent.some((n) => n.rule.id === 'ohw-rule-evaluation-failing'));
+    await until('evaluation-failing alert notified', () =>
+      notifier.sent.some((n) => n.rule.id === 'ohw-rule-evaluation-failing'),
+    );
     assert.equal(notifier.sent.filter((n) => n.rule.id === 'count' && n.kind === 'firing').length, 1);
 
     // a broken reload keeps the running rule set and says so in /readyz
@@ -97,8 +126,13 @@ describe('service: scheduler, health endpoints, reload', () => {
     const r = await app.reload();
     assert.equal(r.ok, false);
     assert.match(r.problems[0]!, /rules\/a.yaml:2:35: unknown key "evry" \(did you mean "every"\?\)/);
-    assert.deepEqual(app.scheduler.activeRules.map((x) => x.id), ['hang', 'slow', 'count']);
-    const notReady = (await (await fetch(`${base}/readyz`)).json()) as { checks: { name: string; ok: boolean; detail?: string }[] };
+    assert.deepEqual(
+      app.scheduler.activeRules.map((x) => x.id),
+      ['hang', 'slow', 'count'],
+    );
+    const notReady = (await (await fetch(`${base}/readyz`)).json()) as {
+      checks: { name: string; ok: boolean; detail?: string }[];
+    };
     assert.equal(notReady.checks.find((c) => c.name === 'config')!.ok, false);
 
     // an empty rule set is refused too: never drop to zero rules
@@ -109,7 +143,10 @@ describe('service: scheduler, health endpoints, reload', () => {
     // a good reload replaces the set
     writeFileSync(join(ws.dir, 'rules/a.yaml'), 'rules:\n  - {id: count, type: test_count, every: 1s}\n');
     assert.deepEqual(await app.reload(), { ok: true, problems: [] });
-    assert.deepEqual(app.scheduler.activeRules.map((x) => x.id), ['count']);
+    assert.deepEqual(
+      app.scheduler.activeRules.map((x) => x.id),
+      ['count'],
+    );
     await app.stop();
     app = undefined;
   });
@@ -117,8 +154,14 @@ describe('service: scheduler, health endpoints, reload', () => {
 
 describe('the real CLI process', () => {
   test('SIGHUP with broken rules keeps running; SIGTERM exits 0 after a graceful stop', async () => {
-    const ws = workspace('rules:\n  - {id: web, type: http, every: 1s, targets: [{name: a, url: "http://127.0.0.1:9/"}]}\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'run', '--config', ws.config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+    const ws = workspace(
+      'rules:\n  - {id: web, type: http, every: 1s, targets: [{name: a, url: "http://127.0.0.1:9/"}]}\n',
+    );
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'run', '--config', ws.config],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } },
+    );
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));

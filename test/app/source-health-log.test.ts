@@ -37,19 +37,31 @@ function harness() {
     source: 'patroni',
     shape: {},
     placeholders: {},
-    defaultMessage: 'x', recovered: () => 'clear',
+    defaultMessage: 'x',
+    recovered: () => 'clear',
     async evaluate(): Promise<Evaluation> {
-      return patroniUp ? { ok: true, findings: [] } : { ok: false, source: 'patroni', error: 'unreachable: no Patroni member answered (pg1: connection refused)' };
+      return patroniUp
+        ? { ok: true, findings: [] }
+        : { ok: false, source: 'patroni', error: 'unreachable: no Patroni member answered (pg1: connection refused)' };
     },
   });
   let t = 1_000_000;
   const engine = { apply: async () => ({ step: {}, notifications: [] }) } as unknown as AlertEngine;
   const store = { getCursor: async () => undefined } as unknown as StateStore;
-  const scheduler = new Scheduler({ engine, registry: createRegistry([type]), sources: { http: { probe: async () => ({ url: '', durationMs: 0 }) }, async close() {} }, store, logger, now: () => t });
+  const scheduler = new Scheduler({
+    engine,
+    registry: createRegistry([type]),
+    sources: { http: { probe: async () => ({ url: '', durationMs: 0 }) }, async close() {} },
+    store,
+    logger,
+    now: () => t,
+  });
   const rules = Array.from({ length: 13 }, (_, i) => makeRule({ id: `r${i}`, type: 'fake_patroni', every: 1000 }));
   return {
     lines,
-    setUp: (v: boolean) => { patroniUp = v; },
+    setUp: (v: boolean) => {
+      patroniUp = v;
+    },
     /** Ticks every rule (or only the first `only`) once per simulated second. */
     async seconds(n: number, only = rules.length) {
       for (let i = 0; i < n; i++) {
@@ -67,12 +79,29 @@ describe('logging a rule that stays partly unknown', () => {
   it('logged when it starts and when it ends, not every evaluation', () => {
     const { logger, lines } = capture();
     const log = new SourceHealthLog(logger);
-    const partial: Evaluation = { ok: true, findings: [], unknown: [{ labels: { node: 'pg2', problem: 'not_streaming' }, reason: 'pg1: replication unknown (canceling statement due to statement timeout)' }] };
+    const partial: Evaluation = {
+      ok: true,
+      findings: [],
+      unknown: [
+        {
+          labels: { node: 'pg2', problem: 'not_streaming' },
+          reason: 'pg1: replication unknown (canceling statement due to statement timeout)',
+        },
+      ],
+    };
     for (let i = 0; i < 60; i++) log.record('pg-replication', partial, i * 1000);
     log.record('pg-replication', { ok: true, findings: [] }, 60_000);
     log.record('pg-replication', { ok: true, findings: [] }, 61_000);
-    assert.deepEqual(lines.map((l) => l.msg.replace(/:.*/, '')), ['rule partly unknown', 'rule fully known again']);
-    assert.deepEqual(lines[0]!['unknown'], [{ labels: { node: 'pg2', problem: 'not_streaming' }, reason: 'pg1: replication unknown (canceling statement due to statement timeout)' }]);
+    assert.deepEqual(
+      lines.map((l) => l.msg.replace(/:.*/, '')),
+      ['rule partly unknown', 'rule fully known again'],
+    );
+    assert.deepEqual(lines[0]!['unknown'], [
+      {
+        labels: { node: 'pg2', problem: 'not_streaming' },
+        reason: 'pg1: replication unknown (canceling statement due to statement timeout)',
+      },
+    ]);
     assert.equal(lines[1]!['unknownForMs'], 60_000);
   });
 });
@@ -84,12 +113,18 @@ describe('logging a source that stays down', () => {
     const down = warnings(h.lines);
     assert.equal(down.length, 1, JSON.stringify(down.slice(0, 3)));
     assert.match(down[0]!.msg, /^source down/);
-    assert.deepEqual([down[0]!['source'], down[0]!['error']], ['patroni', 'unreachable: no Patroni member answered (pg1: connection refused)']);
+    assert.deepEqual(
+      [down[0]!['source'], down[0]!['error']],
+      ['patroni', 'unreachable: no Patroni member answered (pg1: connection refused)'],
+    );
     h.setUp(true);
     await h.seconds(1);
     const recovered = h.lines.filter((l) => l.msg === 'source recovered');
     assert.equal(recovered.length, 1);
-    assert.deepEqual([recovered[0]!['source'], recovered[0]!['downForMs'], recovered[0]!['failedEvaluations']], ['patroni', 180_000, 13 * 180]);
+    assert.deepEqual(
+      [recovered[0]!['source'], recovered[0]!['downForMs'], recovered[0]!['failedEvaluations']],
+      ['patroni', 180_000, 13 * 180],
+    );
     assert.equal(h.lines.length, 2, JSON.stringify(h.lines));
   });
 
@@ -98,9 +133,18 @@ describe('logging a source that stays down', () => {
     const minutes = 11;
     await h.seconds((minutes * 60_000) / 1000);
     const lines = warnings(h.lines);
-    assert.deepEqual(lines.map((l) => l.msg.replace(/:.*/, '')), ['source down', 'source still down', 'source still down']);
+    assert.deepEqual(
+      lines.map((l) => l.msg.replace(/:.*/, '')),
+      ['source down', 'source still down', 'source still down'],
+    );
     const perInterval = (SOURCE_DOWN_SUMMARY_MS / 1000) * 13;
-    assert.deepEqual(lines.slice(1).map((l) => [l['failedEvaluations'], l['downForMs']]), [[perInterval, SOURCE_DOWN_SUMMARY_MS], [perInterval, 2 * SOURCE_DOWN_SUMMARY_MS]]);
+    assert.deepEqual(
+      lines.slice(1).map((l) => [l['failedEvaluations'], l['downForMs']]),
+      [
+        [perInterval, SOURCE_DOWN_SUMMARY_MS],
+        [perInterval, 2 * SOURCE_DOWN_SUMMARY_MS],
+      ],
+    );
     assert.equal((lines[1]!['rules'] as string[]).length, 13);
   });
 
@@ -109,8 +153,14 @@ describe('logging a source that stays down', () => {
     await h.seconds(2);
     h.setUp(true);
     await h.seconds(1, 5); // 8 rules have not read it again yet: still failing
-    assert.deepEqual(h.lines.map((l) => l.msg.replace(/:.*/, '')), ['source down']);
+    assert.deepEqual(
+      h.lines.map((l) => l.msg.replace(/:.*/, '')),
+      ['source down'],
+    );
     await h.seconds(1);
-    assert.deepEqual(h.lines.map((l) => l.msg.replace(/:.*/, '')), ['source down', 'source recovered']);
+    assert.deepEqual(
+      h.lines.map((l) => l.msg.replace(/:.*/, '')),
+      ['source down', 'source recovered'],
+    );
   });
 });

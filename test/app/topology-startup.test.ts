@@ -17,18 +17,46 @@ import { seedCluster, seedStats, type N } from '../support/seed-topology.js';
 test('start-up: servers that match no Patroni member are logged once as configuration warnings with the fix', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ohw-topo-app-'));
   mkdirSync(join(dir, 'rules'));
-  writeFileSync(join(dir, 'config.yaml'), [
-    'cluster: {name: t}', 'rules: {paths: ["rules/*.yaml"]}', 'state: {path: state.db}', 'http: {enabled: false}',
-    'sources:', '  patroni: { members: [{ name: pg-node-1, url: "http://127.0.0.1:1" }] }', '  haproxy: { stats_url: "http://127.0.0.1:1/stats" }',
-  ].join('\n'));
-  writeFileSync(join(dir, 'rules/wb.yaml'), 'rules:\n  - { id: wb, type: haproxy_write_backend, severity: critical, every: 1s }\n');
+  writeFileSync(
+    join(dir, 'config.yaml'),
+    [
+      'cluster: {name: t}',
+      'rules: {paths: ["rules/*.yaml"]}',
+      'state: {path: state.db}',
+      'http: {enabled: false}',
+      'sources:',
+      '  patroni: { members: [{ name: pg-node-1, url: "http://127.0.0.1:1" }] }',
+      '  haproxy: { stats_url: "http://127.0.0.1:1/stats" }',
+    ].join('\n'),
+  );
+  writeFileSync(
+    join(dir, 'rules/wb.yaml'),
+    'rules:\n  - { id: wb, type: haproxy_write_backend, severity: critical, every: 1s }\n',
+  );
   const lines: { level: number; msg: string; topology?: string }[] = [];
-  const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString())); cb(); } }));
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        lines.push(JSON.parse(chunk.toString()));
+        cb();
+      },
+    }),
+  );
   let polls = 0;
   const sources: Sources = {
     http: { probe: async () => ({ url: '', durationMs: 0 }) },
     patroni: { members: [], poll: async () => observed('patroni', seedCluster(1)) as Observation<PatroniClusterState> },
-    haproxy: { writeBackend: 'pg_primary', poll: async () => { polls++; return observed('haproxy', seedStats(1, (n: N) => ({ name: `pg${n}`, addr: '' }))) as Observation<HaproxyStats>; } },
+    haproxy: {
+      writeBackend: 'pg_primary',
+      poll: async () => {
+        polls++;
+        return observed(
+          'haproxy',
+          seedStats(1, (n: N) => ({ name: `pg${n}`, addr: '' })),
+        ) as Observation<HaproxyStats>;
+      },
+    },
     async close() {},
   };
   const notifier = new CapturingNotifier();
@@ -41,8 +69,14 @@ test('start-up: servers that match no Patroni member are logged once as configur
       await new Promise((r) => setTimeout(r, 50));
     }
     const warnings = lines.filter((l) => l.topology);
-    assert.deepEqual(warnings.map((w) => w.level), [40, 40, 40]);
-    assert.match(warnings[0]!.msg, /^configuration warning: pg_primary: HAProxy server pg1 \(no address\) matches no Patroni member .*stats show-legends/);
+    assert.deepEqual(
+      warnings.map((w) => w.level),
+      [40, 40, 40],
+    );
+    assert.match(
+      warnings[0]!.msg,
+      /^configuration warning: pg_primary: HAProxy server pg1 \(no address\) matches no Patroni member .*stats show-legends/,
+    );
     // The rule itself is unknown for the comparison (it evaluated at least twice): nothing was sent.
     assert.deepEqual(notifier.sent, []);
   } finally {

@@ -50,7 +50,7 @@ test('files the containers run from the mounted directories exist', () => {
     ['filebeat/setup.sh', 'setup runs bash /setup/filebeat/setup.sh'],
     ['kibana/saved-objects.ndjson', 'setup imports /setup/kibana/saved-objects.ndjson'],
   ];
-  const fbCommand = (compose.services['filebeat']?.['command'] as string[]).join(' ');
+  const fbCommand = (compose.services['filebeat']!['command'] as string[]).join(' ');
   assert.ok(fbCommand.includes('/usr/share/filebeat/odoo-ha/filebeat.yml'));
   assert.ok(mountsOf('filebeat').some((m) => m.source === './filebeat' && m.target === '/usr/share/filebeat/odoo-ha'));
   const missing = needed.filter(([p]) => !existsSync(`${ROOT}${p}`)).map(([p, why]) => `${p} (${why})`);
@@ -69,7 +69,10 @@ test('repo and host-log bind mounts are read-only', () => {
 test('log directories are configurable through variables with repo-relative defaults', () => {
   const sources = mountsOf('filebeat').map((m) => m.source);
   for (const v of ['ODOO_LOG_DIR', 'PATRONI_LOG_DIR', 'POSTGRESQL_LOG_DIR']) {
-    assert.ok(sources.some((s) => s.startsWith(`\${${v}:-./`)), `filebeat has no \${${v}:-./…} mount`);
+    assert.ok(
+      sources.some((s) => s.startsWith(`\${${v}:-./`)),
+      `filebeat has no \${${v}:-./…} mount`,
+    );
   }
 });
 
@@ -87,7 +90,9 @@ test('every interpolated variable is documented in .env.example', () => {
 // `$${VAR}` is expanded by the container's shell from its own env, so only compose-level uses count.
 test('secrets are required (${VAR:?}) rather than silently empty', () => {
   for (const v of ['ELASTIC_PASSWORD', 'KIBANA_PASSWORD', 'KIBANA_ENCRYPTION_KEY']) {
-    const uses = [...composeSource.matchAll(new RegExp(`(?<!\\$)\\$\\{${v}(?::?[-?+][^}]*)?\\}`, 'g'))].map((m) => m[0]);
+    const uses = [...composeSource.matchAll(new RegExp(`(?<!\\$)\\$\\{${v}(?::?[-?+][^}]*)?\\}`, 'g'))].map(
+      (m) => m[0],
+    );
     assert.ok(uses.length > 0, `${v} is not used`);
     for (const u of uses) assert.match(u, new RegExp(`^\\$\\{${v}:\\?`), `${u} should fail fast when ${v} is unset`);
   }
@@ -96,13 +101,17 @@ test('secrets are required (${VAR:?}) rather than silently empty', () => {
 test('Elastic images are pinned to one ELASTIC_VERSION with an 8.x/9.x default', () => {
   for (const name of ['elasticsearch', 'kibana', 'filebeat']) {
     const image = String(compose.services[name]?.['image']);
-    assert.match(image, /^docker\.elastic\.co\/[a-z]+\/[a-z]+:\$\{ELASTIC_VERSION:-(8|9)\.\d+\.\d+\}$/, `${name}: ${image}`);
+    assert.match(
+      image,
+      /^docker\.elastic\.co\/[a-z]+\/[a-z]+:\$\{ELASTIC_VERSION:-(8|9)\.\d+\.\d+\}$/,
+      `${name}: ${image}`,
+    );
   }
 });
 
 test('start order: setup waits for a healthy ES, filebeat for a finished setup, kibana/alerter for ES', () => {
   const cond = (svc: string, dep: string): unknown =>
-    ((compose.services[svc]?.['depends_on'] as Record<string, { condition?: string }> | undefined)?.[dep])?.condition;
+    (compose.services[svc]?.['depends_on'] as Record<string, { condition?: string }> | undefined)?.[dep]?.condition;
   assert.equal(cond('setup', 'elasticsearch'), 'service_healthy');
   assert.equal(cond('kibana', 'elasticsearch'), 'service_healthy');
   assert.equal(cond('filebeat', 'setup'), 'service_completed_successfully');
@@ -112,7 +121,7 @@ test('start order: setup waits for a healthy ES, filebeat for a finished setup, 
 });
 
 test('setup imports the saved objects with the project importer and overwrite', () => {
-  const script = (compose.services['setup']?.['command'] as string[]).join(' ');
+  const script = (compose.services['setup']!['command'] as string[]).join(' ');
   assert.match(script, /dist\/kibana\/import-cli\.js/);
   assert.match(script, /--overwrite/);
   assert.match(script, /--file \/setup\/kibana\/saved-objects\.ndjson/);
@@ -150,18 +159,31 @@ test('the alerter config works inside the container layout compose gives it', ()
   };
   // The ${VAR} / ${VAR:-default} / ${VAR:?message} forms the config loader supports.
   const expand = (v: unknown): string =>
-    String(v).replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-?])([^}]*))?\}/g, (_w, n: string, op: string | undefined, d: string | undefined) => env[n] ?? (op === '-' ? d : undefined) ?? '');
+    String(v).replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-?])([^}]*))?\}/g,
+      (_w, n: string, op: string | undefined, d: string | undefined) => env[n] ?? (op === '-' ? d : undefined) ?? '',
+    );
 
   for (const p of config.rules?.paths ?? ['../rules/*.yaml']) {
     const resolved = posix.resolve(posix.dirname(configPath), expand(p));
-    assert.ok(resolved.startsWith(`${rulesMount.target}/`), `rules path ${p} resolves to ${resolved}, outside ${rulesMount.target}`);
+    assert.ok(
+      resolved.startsWith(`${rulesMount.target}/`),
+      `rules path ${p} resolves to ${resolved}, outside ${rulesMount.target}`,
+    );
   }
   if (config.state?.path !== undefined) {
     const resolved = posix.resolve(posix.dirname(configPath), expand(config.state.path));
-    assert.ok(resolved.startsWith('/var/lib/odoo-ha-watch/'), `state.path resolves to ${resolved}, not the state volume`);
+    assert.ok(
+      resolved.startsWith('/var/lib/odoo-ha-watch/'),
+      `state.path resolves to ${resolved}, not the state volume`,
+    );
   }
   if (config.http?.listen !== undefined) {
-    assert.equal(expand(config.http.listen), '0.0.0.0', 'http.listen must be 0.0.0.0 for the published port to reach it');
+    assert.equal(
+      expand(config.http.listen),
+      '0.0.0.0',
+      'http.listen must be 0.0.0.0 for the published port to reach it',
+    );
   }
   if (config.http?.port !== undefined) assert.equal(Number(expand(config.http.port)), 9108);
 });
@@ -185,7 +207,9 @@ test('Dockerfile: multi-stage node:20-bookworm-slim, npm ci/build/prune, non-roo
 });
 
 test('.dockerignore keeps secrets and host artefacts out of the build context', () => {
-  const lines = readFileSync(`${ROOT}.dockerignore`, 'utf8').split('\n').map((l) => l.trim());
+  const lines = readFileSync(`${ROOT}.dockerignore`, 'utf8')
+    .split('\n')
+    .map((l) => l.trim());
   for (const p of ['.env', 'node_modules', 'dist', '.git', '*.db']) assert.ok(lines.includes(p), `${p} not ignored`);
   for (const p of ['src', 'package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) {
     assert.ok(!lines.includes(p), `${p} is needed by the build`);
@@ -217,22 +241,34 @@ test('validator: a minimal valid file has no problems', () => {
 test('validator: a typo in a service key is reported at the key', () => {
   const bad = GOOD.replace('    depends_on:', '    depend_on:');
   const problems = validateCompose(bad, 'typo.yml');
-  assert.ok(problems.includes('typo.yml:8:5 /services/app must NOT have additional property "depend_on"'), problems.join('\n'));
+  assert.ok(
+    problems.includes('typo.yml:8:5 /services/app must NOT have additional property "depend_on"'),
+    problems.join('\n'),
+  );
 });
 
 test('validator: a typo in a nested key (healthcheck.intervall) is reported with line:col', () => {
   const bad = GOOD.replace('      test: ["CMD", "true"]', '      test: ["CMD", "true"]\n      intervall: 10s');
   const problems = validateCompose(bad, 'typo.yml');
-  assert.ok(problems.includes('typo.yml:6:7 /services/es/healthcheck must NOT have additional property "intervall"'), problems.join('\n'));
+  assert.ok(
+    problems.includes('typo.yml:6:7 /services/es/healthcheck must NOT have additional property "intervall"'),
+    problems.join('\n'),
+  );
 });
 
 test('validator: wrong types are schema errors', () => {
   const problems = validateCompose('services:\n  a:\n    image: x\n    ports: 8080\n', 'types.yml');
-  assert.ok(problems.some((p) => p.startsWith('types.yml:4:12 /services/a/ports must be array')), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => p.startsWith('types.yml:4:12 /services/a/ports must be array')),
+    problems.join('\n'),
+  );
 });
 
 test('validator: depends_on an undefined service (map and list forms)', () => {
-  const map = validateCompose(GOOD.replace('      es:\n        condition', '      elastic:\n        condition'), 'dep.yml');
+  const map = validateCompose(
+    GOOD.replace('      es:\n        condition', '      elastic:\n        condition'),
+    'dep.yml',
+  );
   assert.ok(map.includes('dep.yml:9:7 services.app.depends_on: undefined service "elastic"'), map.join('\n'));
   const list = validateCompose('services:\n  a:\n    image: x\n    depends_on: [b]\n', 'dep.yml');
   assert.deepEqual(list, ['dep.yml:4:18 services.a.depends_on: undefined service "b"']);
@@ -241,28 +277,52 @@ test('validator: depends_on an undefined service (map and list forms)', () => {
 test('validator: service_healthy on a service without a healthcheck', () => {
   const bad = GOOD.replace('    healthcheck:\n      test: ["CMD", "true"]\n', '');
   const problems = validateCompose(bad, 'hc.yml');
-  assert.ok(problems.some((p) => /^hc\.yml:\d+:\d+ .*"es" has no healthcheck$/.test(p)), problems.join('\n'));
+  assert.ok(
+    problems.some((p) => /^hc\.yml:\d+:\d+ .*"es" has no healthcheck$/.test(p)),
+    problems.join('\n'),
+  );
 });
 
 test('validator: undeclared named volume', () => {
   const problems = validateCompose(GOOD.replace('volumes:\n  data:\n', ''), 'vol.yml');
-  assert.deepEqual(problems, ['vol.yml:12:9 services.app.volumes: named volume "data" is not declared under top-level volumes']);
+  assert.deepEqual(problems, [
+    'vol.yml:12:9 services.app.volumes: named volume "data" is not declared under top-level volumes',
+  ]);
 });
 
 test('validator: missing repo bind source and build context without Dockerfile', () => {
-  const src = 'services:\n  a:\n    build: ./no-such-dir\n    volumes:\n      - ./no-such-file.yaml:/x:ro\n      - ${HOST_DIR:-./also-missing}:/y:ro\n';
+  const src =
+    'services:\n  a:\n    build: ./no-such-dir\n    volumes:\n      - ./no-such-file.yaml:/x:ro\n      - ${HOST_DIR:-./also-missing}:/y:ro\n';
   const problems = validateCompose(src, 'bind.yml', { projectDir: ROOT });
-  assert.ok(problems.includes(`bind.yml:5:9 services.a.volumes: bind source "./no-such-file.yaml" does not exist in ${ROOT}`), problems.join('\n'));
-  assert.ok(problems.includes('bind.yml:3:5 services.a.build: Dockerfile not found in context "./no-such-dir"'), problems.join('\n'));
+  assert.ok(
+    problems.includes(`bind.yml:5:9 services.a.volumes: bind source "./no-such-file.yaml" does not exist in ${ROOT}`),
+    problems.join('\n'),
+  );
+  assert.ok(
+    problems.includes('bind.yml:3:5 services.a.build: Dockerfile not found in context "./no-such-dir"'),
+    problems.join('\n'),
+  );
   // Variable-driven host paths are the operator's business, not the repo's.
-  assert.equal(problems.some((p) => p.includes('also-missing')), false);
+  assert.equal(
+    problems.some((p) => p.includes('also-missing')),
+    false,
+  );
 });
 
 test('validator: unescaped $ in a command is an interpolation error', () => {
-  const problems = validateCompose('services:\n  a:\n    image: x\n    command: ["sh", "-c", "echo $(date)"]\n', 'dollar.yml');
+  const problems = validateCompose(
+    'services:\n  a:\n    image: x\n    command: ["sh", "-c", "echo $(date)"]\n',
+    'dollar.yml',
+  );
   assert.equal(problems.length, 1);
   assert.match(problems[0]!, /^dollar\.yml:4:27 invalid interpolation "\$\(da…"/);
-  assert.deepEqual(validateCompose('services:\n  a:\n    image: x\n    command: ["sh", "-c", "echo $$(date) $${HOME} ${X:-y}"]\n', 'ok.yml'), []);
+  assert.deepEqual(
+    validateCompose(
+      'services:\n  a:\n    image: x\n    command: ["sh", "-c", "echo $$(date) $${HOME} ${X:-y}"]\n',
+      'ok.yml',
+    ),
+    [],
+  );
 });
 
 test('validator: YAML syntax errors (duplicate keys) carry positions', () => {
@@ -273,11 +333,21 @@ test('validator: YAML syntax errors (duplicate keys) carry positions', () => {
 
 // The contract test (contract.test.ts) runs it; this names the gap at once when a variable is added to one file only.
 test('every variable config/deploy.yaml requires reaches the alerter and is documented in .env.example', () => {
-  const deploy = readFileSync(`${ROOT}config/deploy.yaml`, 'utf8').split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
+  const deploy = readFileSync(`${ROOT}config/deploy.yaml`, 'utf8')
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('#'))
+    .join('\n');
   const required = [...new Set([...deploy.matchAll(/\$\{([A-Z0-9_]+):\?/g)].map((m) => m[1]!))];
   const env = compose.services['odoo-ha-watch']!['environment'] as Record<string, string>;
   const documented = readFileSync(`${ROOT}.env.example`, 'utf8');
-  const fixed = new Set(['ELASTICSEARCH_URL', 'ELASTICSEARCH_USERNAME', 'ELASTICSEARCH_PASSWORD', 'OHW_HTTP_LISTEN', 'OHW_HTTP_PORT', 'OHW_STATE_PATH']);
+  const fixed = new Set([
+    'ELASTICSEARCH_URL',
+    'ELASTICSEARCH_USERNAME',
+    'ELASTICSEARCH_PASSWORD',
+    'OHW_HTTP_LISTEN',
+    'OHW_HTTP_PORT',
+    'OHW_STATE_PATH',
+  ]);
   assert.ok(required.length >= 20);
   for (const v of required) {
     assert.ok(v in env, `${v} is not in services.odoo-ha-watch.environment`);

@@ -25,7 +25,11 @@ export function parseDotEnv(text: string): Record<string, string> {
     if (!m) throw new Error(`.env: unparseable line: ${raw}`);
     let v = m[2]!;
     if (v.startsWith("'") && v.endsWith("'") && v.length >= 2) v = v.slice(1, -1);
-    else if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1).replace(/\\n/g, '\n').replace(/\\(["\\])/g, '$1');
+    else if (v.startsWith('"') && v.endsWith('"') && v.length >= 2)
+      v = v
+        .slice(1, -1)
+        .replace(/\\n/g, '\n')
+        .replace(/\\(["\\])/g, '$1');
     else v = v.replace(/\s+#.*$/, '');
     out[m[1]!] = v;
   }
@@ -36,27 +40,46 @@ export class ComposeError extends Error {}
 
 /** Compose's interpolation: $VAR, ${VAR}, ${VAR:-d}, ${VAR-d}, ${VAR:?msg}, ${VAR?msg}, ${VAR:+x}, $$. */
 export function composeInterpolate(s: string, vars: Record<string, string | undefined>): string {
-  return s.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, name: string | undefined, op: string | undefined, arg: string | undefined, bare: string | undefined) => {
-    if (whole === '$$') return '$';
-    if (bare) return vars[bare] ?? '';
-    const v = vars[name!];
-    const unset = op?.startsWith(':') ? v === undefined || v === '' : v === undefined;
-    switch (op?.replace(':', '')) {
-      case '-': return unset ? arg! : v!;
-      case '?': if (unset) throw new ComposeError(`required variable ${name} is missing a value: ${arg}`); return v!;
-      case '+': return unset ? '' : arg!;
-      default: return v ?? '';
-    }
-  });
+  return s.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (whole, name: string | undefined, op: string | undefined, arg: string | undefined, bare: string | undefined) => {
+      if (whole === '$$') return '$';
+      if (bare) return vars[bare] ?? '';
+      const v = vars[name!];
+      const unset = op?.startsWith(':') ? v === undefined || v === '' : v === undefined;
+      switch (op?.replace(':', '')) {
+        case '-':
+          return unset ? arg! : v!;
+        case '?':
+          if (unset) throw new ComposeError(`required variable ${name} is missing a value: ${arg}`);
+          return v!;
+        case '+':
+          return unset ? '' : arg!;
+        default:
+          return v ?? '';
+      }
+    },
+  );
 }
 
 // ------------------------------------------------------------------ Dockerfile
 
-interface Instruction { op: string; args: string }
-interface Stage { name: string; from: string; steps: Instruction[] }
+interface Instruction {
+  op: string;
+  args: string;
+}
+interface Stage {
+  name: string;
+  from: string;
+  steps: Instruction[];
+}
 
 export function parseDockerfile(text: string): { args: Record<string, string>; stages: Stage[] } {
-  const joined = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const joined = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const args: Record<string, string> = {};
   const stages: Stage[] = [];
   for (const line of joined) {
@@ -91,7 +114,9 @@ function envPairs(args: string): [string, string][] {
 /** Packages `npm prune --omit=dev` keeps: every lockfile entry not flagged dev-only. */
 export function prodPackages(lockText: string): string[] {
   const lock = JSON.parse(lockText) as { packages: Record<string, { dev?: boolean }> };
-  return Object.entries(lock.packages).filter(([k, v]) => k.startsWith('node_modules/') && !v.dev).map(([k]) => k);
+  return Object.entries(lock.packages)
+    .filter(([k, v]) => k.startsWith('node_modules/') && !v.dev)
+    .map(([k]) => k);
 }
 
 export interface Image {
@@ -125,13 +150,19 @@ export function buildImage(repo: string, dockerfile: string, target: string, roo
     const host = (p: string) => join(dir, posix.resolve(wd, p));
     for (const st of chain(stages, name)) {
       for (const { op, args } of st.steps) {
-        if (op === 'WORKDIR') { wd = posix.resolve(wd, args); mkdirSync(host('.'), { recursive: true }); }
-        else if (op === 'COPY' && !args.startsWith('--from')) {
+        if (op === 'WORKDIR') {
+          wd = posix.resolve(wd, args);
+          mkdirSync(host('.'), { recursive: true });
+        } else if (op === 'COPY' && !args.startsWith('--from')) {
           const parts = args.split(/\s+/);
           const dest = parts.pop()!;
-          for (const src of parts) cpSync(join(repo, src), dest.endsWith('/') || parts.length > 1 ? join(host(dest), src) : host(dest), { recursive: true });
+          for (const src of parts)
+            cpSync(join(repo, src), dest.endsWith('/') || parts.length > 1 ? join(host(dest), src) : host(dest), {
+              recursive: true,
+            });
         } else if (op === 'RUN') runBuildStep(args, host('.'), repo);
-        else if (!['ENV', 'USER', 'EXPOSE', 'HEALTHCHECK', 'ARG', 'ENTRYPOINT', 'CMD'].includes(op)) throw new Error(`Dockerfile: ${op} ${args} is not understood by the simulation`);
+        else if (!['ENV', 'USER', 'EXPOSE', 'HEALTHCHECK', 'ARG', 'ENTRYPOINT', 'CMD'].includes(op))
+          throw new Error(`Dockerfile: ${op} ${args} is not understood by the simulation`);
       }
     }
     return dir;
@@ -140,8 +171,10 @@ export function buildImage(repo: string, dockerfile: string, target: string, roo
   for (const st of chain(stages, target)) {
     for (const { op, args } of st.steps) {
       const inRoot = (p: string) => join(root, posix.resolve(img.workdir, p));
-      if (op === 'WORKDIR') { img.workdir = posix.resolve(img.workdir, args); mkdirSync(inRoot('.'), { recursive: true }); }
-      else if (op === 'ENV') for (const [k, v] of envPairs(args)) img.env[k] = v;
+      if (op === 'WORKDIR') {
+        img.workdir = posix.resolve(img.workdir, args);
+        mkdirSync(inRoot('.'), { recursive: true });
+      } else if (op === 'ENV') for (const [k, v] of envPairs(args)) img.env[k] = v;
       else if (op === 'USER') img.user = args;
       else if (op === 'ENTRYPOINT') img.entrypoint = json(args) ?? ['/bin/sh', '-c', args];
       else if (op === 'CMD') img.cmd = json(args) ?? ['/bin/sh', '-c', args];
@@ -154,8 +187,10 @@ export function buildImage(repo: string, dockerfile: string, target: string, roo
         // The runtime stages only create directories (and chown them, which a test cannot and need not do).
         const mk = /mkdir -p ([^&]+)/.exec(args);
         if (mk) for (const d of mk[1]!.trim().split(/\s+/)) mkdirSync(inRoot(d), { recursive: true });
-        if (!mk && !/apt-get/.test(args)) throw new Error(`Dockerfile: RUN ${args} is not understood by the simulation`);
-      } else if (!['EXPOSE', 'HEALTHCHECK', 'ARG'].includes(op)) throw new Error(`Dockerfile: ${op} ${args} is not understood by the simulation`);
+        if (!mk && !/apt-get/.test(args))
+          throw new Error(`Dockerfile: RUN ${args} is not understood by the simulation`);
+      } else if (!['EXPOSE', 'HEALTHCHECK', 'ARG'].includes(op))
+        throw new Error(`Dockerfile: ${op} ${args} is not understood by the simulation`);
     }
   }
   return img;
@@ -178,10 +213,15 @@ function runBuildStep(cmd: string, cwd: string, repo: string): void {
       // Same lockfile, already installed in the checkout: link it instead of downloading it again.
       symlinkSync(join(repo, 'node_modules'), join(cwd, 'node_modules'), 'dir');
     } else if (/^npm run build\b/.test(part)) {
-      const script = (JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['build']!;
+      const script = (
+        JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+      ).scripts['build']!;
       const m = /^tsc (.*)$/.exec(script);
       if (!m) throw new Error(`build script "${script}" is not simulated`);
-      execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), ...m[1]!.split(/\s+/)], { cwd, stdio: 'pipe' });
+      execFileSync(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), ...m[1]!.split(/\s+/)], {
+        cwd,
+        stdio: 'pipe',
+      });
     } else if (/^npm prune --omit=dev\b/.test(part)) {
       rmSync(join(cwd, 'node_modules'));
       for (const p of prodPackages(readFileSync(join(cwd, 'package-lock.json'), 'utf8'))) {
@@ -211,8 +251,26 @@ export interface MapOptions {
  * over the image CMD, image ENTRYPOINT and WORKDIR, bind mounts copied and named volumes created under
  * the image root. Container paths in argv and env are mapped into the root.
  */
-export function serviceRun(repo: string, composeText: string, service: string, dotenv: Record<string, string>, img: Image, map: MapOptions): ServiceRun {
-  const compose = parse(composeText) as { services: Record<string, { command?: string[]; entrypoint?: string[]; environment?: Record<string, string | number | boolean | null>; volumes?: string[]; working_dir?: string }> };
+export function serviceRun(
+  repo: string,
+  composeText: string,
+  service: string,
+  dotenv: Record<string, string>,
+  img: Image,
+  map: MapOptions,
+): ServiceRun {
+  const compose = parse(composeText) as {
+    services: Record<
+      string,
+      {
+        command?: string[];
+        entrypoint?: string[];
+        environment?: Record<string, string | number | boolean | null>;
+        volumes?: string[];
+        working_dir?: string;
+      }
+    >;
+  };
   const svc = compose.services[service];
   if (!svc) throw new Error(`no service ${service}`);
   const interp = (s: string) => composeInterpolate(s, dotenv);
@@ -253,7 +311,11 @@ export function serviceRun(repo: string, composeText: string, service: string, d
 }
 
 export function start(run: ServiceRun): ChildProcess & { output: () => string } {
-  const child = spawn(run.argv[0]!, run.argv.slice(1), { cwd: run.cwd, env: run.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(run.argv[0]!, run.argv.slice(1), {
+    cwd: run.cwd,
+    env: run.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

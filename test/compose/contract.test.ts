@@ -41,9 +41,15 @@ function dotenv(apiRoot: string): Record<string, string> {
     TELEGRAM_CHAT_ID: String(CHAT),
     TELEGRAM_ADMIN_USER_IDS: '1111,2222',
     // Port 9 (discard) on loopback: refused at once, like a database node that is down.
-    OHW_PATRONI_PG1_URL: 'http://127.0.0.1:9/', OHW_PATRONI_PG2_URL: 'http://127.0.0.1:9/', OHW_PATRONI_PG3_URL: 'http://127.0.0.1:9/',
-    OHW_HAPROXY_STATS_URL: 'http://127.0.0.1:9/stats', OHW_HAPROXY_STATS_USER: 'admin', OHW_HAPROXY_STATS_PASSWORD: 'stats-pw',
-    OHW_PG1_DSN: 'postgresql://ohw_monitor:pw@127.0.0.1:9/postgres', OHW_PG2_DSN: 'postgresql://ohw_monitor:pw@127.0.0.1:9/postgres', OHW_PG3_DSN: 'postgresql://ohw_monitor:pw@127.0.0.1:9/postgres',
+    OHW_PATRONI_PG1_URL: 'http://127.0.0.1:9/',
+    OHW_PATRONI_PG2_URL: 'http://127.0.0.1:9/',
+    OHW_PATRONI_PG3_URL: 'http://127.0.0.1:9/',
+    OHW_HAPROXY_STATS_URL: 'http://127.0.0.1:9/stats',
+    OHW_HAPROXY_STATS_USER: 'admin',
+    OHW_HAPROXY_STATS_PASSWORD: 'stats-pw',
+    OHW_PG1_DSN: 'postgresql://ohw_monitor:pw@127.0.0.1:9/postgres',
+    OHW_PG2_DSN: 'postgresql://ohw_monitor:pw@127.0.0.1:9/postgres',
+    OHW_PG3_DSN: 'postgresql://ohw_monitor:pw@127.0.0.1:9/postgres',
     OHW_ETCD_ENDPOINTS: 'http://127.0.0.1:9,http://127.0.0.1:9',
   };
   for (const k of Object.keys(filled)) assert.ok(k in EXAMPLE, `${k} is not in .env.example`);
@@ -73,14 +79,16 @@ describe('docker compose alerter contract (no Docker)', { timeout: 240_000 }, ()
       const tg = await startFakeTelegram({ token: TOKEN });
       const now = Date.now();
       for (const i of ['logs-patroni.log-default', 'logs-postgresql.log-default']) es.createIndex(i);
-      es.indexDocs('logs-odoo.app-default', [{
-        '@timestamp': new Date(now - 60_000).toISOString(),
-        event: { ingested: new Date(now - 60_000).toISOString() },
-        host: { name: 'odoo-1' },
-        odoo: { db: 'prod' },
-        log: { level: 'CRITICAL', logger: 'odoo.service.server' },
-        message: 'Failed to initialize database `prod`.',
-      }]);
+      es.indexDocs('logs-odoo.app-default', [
+        {
+          '@timestamp': new Date(now - 60_000).toISOString(),
+          event: { ingested: new Date(now - 60_000).toISOString() },
+          host: { name: 'odoo-1' },
+          odoo: { db: 'prod' },
+          log: { level: 'CRITICAL', logger: 'odoo.service.server' },
+          message: 'Failed to initialize database `prod`.',
+        },
+      ]);
       const run = serviceRun(REPO, COMPOSE, 'odoo-ha-watch', dotenv(tg.apiRoot), img, {
         hosts: { 'elasticsearch:9200': new URL(es.url).host },
         ports: { '9108': String(await freePort()) },
@@ -109,11 +117,16 @@ describe('docker compose alerter contract (no Docker)', { timeout: 240_000 }, ()
 
   test('a required variable left empty in .env: the alerter stops at start naming it, and only it', async () => {
     const env = { ...dotenv('https://api.telegram.org'), TELEGRAM_CHAT_ID: '' };
-    const child = start(serviceRun(REPO, COMPOSE, 'odoo-ha-watch', env, img, { hosts: {}, ports: { '9108': String(await freePort()) } }));
+    const child = start(
+      serviceRun(REPO, COMPOSE, 'odoo-ha-watch', env, img, { hosts: {}, ports: { '9108': String(await freePort()) } }),
+    );
     const [code] = (await once(child, 'exit')) as [number];
     const out = child.output();
     assert.equal(code, 1, out);
-    assert.match(out, /odoo-ha-watch\.yaml:\d+:\d+: environment variable TELEGRAM_CHAT_ID is not set: set TELEGRAM_CHAT_ID/);
+    assert.match(
+      out,
+      /odoo-ha-watch\.yaml:\d+:\d+: environment variable TELEGRAM_CHAT_ID is not set: set TELEGRAM_CHAT_ID/,
+    );
     assert.match(out, /^1 problem\(s\); nothing was started\.$/m);
   });
 });

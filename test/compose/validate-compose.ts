@@ -45,7 +45,9 @@ export function validateCompose(source: string, file: string, opts: ComposeCheck
   };
 
   for (const e of doc.errors) {
-    problems.push(`${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1} ${e.code}: ${e.message.split('\n')[0]}`);
+    problems.push(
+      `${file}:${e.linePos?.[0].line ?? 1}:${e.linePos?.[0].col ?? 1} ${e.code}: ${e.message.split('\n')[0]}`,
+    );
   }
   if (doc.errors.length > 0) return problems;
 
@@ -71,14 +73,19 @@ export function validateCompose(source: string, file: string, opts: ComposeCheck
         ? Object.entries(deps)
         : [];
     depEntries.forEach(([target, cond], i) => {
-      const path: Path = Array.isArray(deps) ? ['services', name, 'depends_on', i] : ['services', name, 'depends_on', target];
+      const path: Path = Array.isArray(deps)
+        ? ['services', name, 'depends_on', i]
+        : ['services', name, 'depends_on', target];
       const off = Array.isArray(deps) ? nodeOffset(doc, path) : keyAt(path);
       if (target === name) at(off, `services.${name}.depends_on: a service cannot depend on itself`);
       else if (!(target in services)) at(off, `services.${name}.depends_on: undefined service "${target}"`);
       else if (isRecord(cond) && cond['condition'] === 'service_healthy') {
         const t = services[target];
         if (isRecord(t) && !isRecord(t['healthcheck'])) {
-          at(off, `services.${name}.depends_on.${target}: condition service_healthy but "${target}" has no healthcheck`);
+          at(
+            off,
+            `services.${name}.depends_on.${target}: condition service_healthy but "${target}" has no healthcheck`,
+          );
         }
       }
     });
@@ -91,7 +98,8 @@ export function validateCompose(source: string, file: string, opts: ComposeCheck
       const mount = parseMount(m);
       if (!mount) return;
       if (mount.kind === 'volume') {
-        if (!(mount.source in volumes)) at(off, `services.${name}.volumes: named volume "${mount.source}" is not declared under top-level volumes`);
+        if (!(mount.source in volumes))
+          at(off, `services.${name}.volumes: named volume "${mount.source}" is not declared under top-level volumes`);
         return;
       }
       // Sources built from ${VARS} point at host paths chosen in .env, not at files in this repo.
@@ -105,8 +113,14 @@ export function validateCompose(source: string, file: string, opts: ComposeCheck
     // build: the context must contain the Dockerfile, and a named target must be a stage in it.
     const build = svc['build'];
     if (opts.projectDir !== undefined && build !== undefined) {
-      const context = typeof build === 'string' ? build : isRecord(build) && typeof build['context'] === 'string' ? build['context'] : '.';
-      const dockerfile = isRecord(build) && typeof build['dockerfile'] === 'string' ? build['dockerfile'] : 'Dockerfile';
+      const context =
+        typeof build === 'string'
+          ? build
+          : isRecord(build) && typeof build['context'] === 'string'
+            ? build['context']
+            : '.';
+      const dockerfile =
+        isRecord(build) && typeof build['dockerfile'] === 'string' ? build['dockerfile'] : 'Dockerfile';
       const target = isRecord(build) && typeof build['target'] === 'string' ? build['target'] : undefined;
       const off = keyAt(['services', name, 'build']);
       const dfPath = resolve(opts.projectDir, context, dockerfile);
@@ -181,12 +195,19 @@ function parseMount(m: unknown): Mount | undefined {
   return undefined;
 }
 
-function reportSchemaError(doc: Document, err: ErrorObject, at: (offset: number | undefined, msg: string) => void): void {
+function reportSchemaError(
+  doc: Document,
+  err: ErrorObject,
+  at: (offset: number | undefined, msg: string) => void,
+): void {
   const path = pointerToPath(err.instancePath);
   const where = err.instancePath === '' ? '(root)' : err.instancePath;
   if (err.keyword === 'additionalProperties') {
     const prop = String((err.params as { additionalProperty: string }).additionalProperty);
-    at(keyOffset(doc, [...path, prop]) ?? nodeOffset(doc, path), `${where} must NOT have additional property "${prop}"`);
+    at(
+      keyOffset(doc, [...path, prop]) ?? nodeOffset(doc, path),
+      `${where} must NOT have additional property "${prop}"`,
+    );
     return;
   }
   at(nodeOffset(doc, path), `${where} ${err.message ?? err.keyword}`);
@@ -205,7 +226,8 @@ function pointerToPath(pointer: string): Path {
 function nodeOffset(doc: Document, path: Path): number | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n), true);
-    if (node && typeof node === 'object' && 'range' in node && Array.isArray(node.range)) return node.range[0] as number;
+    if (node && typeof node === 'object' && 'range' in node && Array.isArray(node.range))
+      return node.range[0] as number;
   }
   return undefined;
 }

@@ -10,12 +10,29 @@ import { loadAll } from '../../src/config/load.js';
 
 const base = join(import.meta.dirname, '../fixtures/config');
 const expected = (file: string) =>
-  readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('# expect: ')).map((l) => l.slice('# expect: '.length));
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('# expect: '))
+    .map((l) => l.slice('# expect: '.length));
 
 /** Each broken fixture names, in its own `# expect:` comments, every problem the loader must report. */
 const cases = [
-  ...readdirSync(join(base, 'bad-config')).sort().map((f) => ({ name: `bad-config/${f}`, config: join(base, 'bad-config', f), env: {} as NodeJS.ProcessEnv, expectFile: join(base, 'bad-config', f) })),
-  ...readdirSync(join(base, 'bad-rules')).sort().map((f) => ({ name: `bad-rules/${f}`, config: join(base, 'good/config.yaml'), env: { CASE_RULES: `../bad-rules/${f}` } as NodeJS.ProcessEnv, expectFile: join(base, 'bad-rules', f) })),
+  ...readdirSync(join(base, 'bad-config'))
+    .sort()
+    .map((f) => ({
+      name: `bad-config/${f}`,
+      config: join(base, 'bad-config', f),
+      env: {} as NodeJS.ProcessEnv,
+      expectFile: join(base, 'bad-config', f),
+    })),
+  ...readdirSync(join(base, 'bad-rules'))
+    .sort()
+    .map((f) => ({
+      name: `bad-rules/${f}`,
+      config: join(base, 'good/config.yaml'),
+      env: { CASE_RULES: `../bad-rules/${f}` } as NodeJS.ProcessEnv,
+      expectFile: join(base, 'bad-rules', f),
+    })),
 ];
 
 describe('broken config and rule fixtures', () => {
@@ -42,7 +59,8 @@ describe('broken config and rule fixtures', () => {
         assert.equal(code, 1);
         // the CLI prints paths relative to the cwd (the repo root here), the fixtures relative to their folder
         const printed = err.join('\n').replaceAll('test/fixtures/config/', '');
-        for (const line of expected(c.expectFile)) assert.ok(printed.includes(line), `missing in CLI output: ${line}\n${printed}`);
+        for (const line of expected(c.expectFile))
+          assert.ok(printed.includes(line), `missing in CLI output: ${line}\n${printed}`);
       } finally {
         if (saved === undefined) delete process.env['CASE_RULES'];
         else process.env['CASE_RULES'] = saved;
@@ -62,7 +80,10 @@ describe('broken config and rule fixtures', () => {
   test('every problem in every file is reported in one run', () => {
     const r = loadAll(join(base, 'bad-config/unknown-nested-key.yaml'), { env: {}, displayBase: base });
     assert.equal(r.ok, false);
-    const many = loadAll(join(base, 'good/config.yaml'), { env: { CASE_RULES: '../bad-rules/many-problems.yaml' }, displayBase: base });
+    const many = loadAll(join(base, 'good/config.yaml'), {
+      env: { CASE_RULES: '../bad-rules/many-problems.yaml' },
+      displayBase: base,
+    });
     assert.equal(many.ok, false);
     if (!many.ok) assert.equal(many.issues.length, 5);
   });
@@ -79,11 +100,20 @@ describe('shipped config and rules', () => {
   test('the real CLI process exits 0 on them and 1 on a broken fixture', async () => {
     const run = promisify(execFile);
     const cli = join(root, 'src/cli/main.ts');
-    const ok = await run(process.execPath, ['--import', 'tsx', cli, 'check', '--config', join(root, 'config/odoo-ha-watch.yaml')], { cwd: root });
+    const ok = await run(
+      process.execPath,
+      ['--import', 'tsx', cli, 'check', '--config', join(root, 'config/odoo-ha-watch.yaml')],
+      { cwd: root },
+    );
     assert.match(ok.stdout, /rule\(s\) in \d+ file\(s\)/);
     await assert.rejects(
-      run(process.execPath, ['--import', 'tsx', cli, 'check', '--config', join(base, 'bad-config/unknown-top-key.yaml')], { cwd: root }),
-      (e: { code: number; stderr: string }) => e.code === 1 && e.stderr.includes('unknown key "clustr" (did you mean "cluster"?)'),
+      run(
+        process.execPath,
+        ['--import', 'tsx', cli, 'check', '--config', join(base, 'bad-config/unknown-top-key.yaml')],
+        { cwd: root },
+      ),
+      (e: { code: number; stderr: string }) =>
+        e.code === 1 && e.stderr.includes('unknown key "clustr" (did you mean "cluster"?)'),
     );
   });
 });

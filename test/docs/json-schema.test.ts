@@ -11,7 +11,10 @@ const fixtures = join(root, 'test/fixtures/config');
 const shipped = [
   { file: 'config/odoo-ha-watch.yaml', schema: 'config' },
   { file: 'config/deploy.yaml', schema: 'config' },
-  ...readdirSync(join(root, 'rules')).filter((f) => f.endsWith('.yaml')).sort().map((f) => ({ file: `rules/${f}`, schema: 'rules' })),
+  ...readdirSync(join(root, 'rules'))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => ({ file: `rules/${f}`, schema: 'rules' })),
 ];
 
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -29,7 +32,10 @@ describe('editor JSON Schemas', () => {
 
   for (const { file, schema } of shipped) {
     test(`${file} names its schema on line 1 and validates against it`, () => {
-      assert.equal(readFileSync(join(root, file), 'utf8').split('\n')[0], `# yaml-language-server: $schema=../schemas/${schema}.schema.json`);
+      assert.equal(
+        readFileSync(join(root, file), 'utf8').split('\n')[0],
+        `# yaml-language-server: $schema=../schemas/${schema}.schema.json`,
+      );
       assert.deepEqual(errorsOf(schema as 'config' | 'rules', join(root, file)), []);
     });
   }
@@ -37,10 +43,25 @@ describe('editor JSON Schemas', () => {
   test('the good fixtures validate; broken rule files fail like the loader', () => {
     assert.deepEqual(errorsOf('config', join(fixtures, 'good/config.yaml')), []);
     assert.deepEqual(errorsOf('rules', join(fixtures, 'good/rules.yaml')), []);
-    for (const f of ['unknown-key-typo.yaml', 'unknown-type.yaml', 'missing-id.yaml', 'bad-for.yaml', 'unknown-defaults-key.yaml', 'enabled-string.yaml', 'bad-label-name.yaml', 'rules-not-a-list.yaml']) {
+    for (const f of [
+      'unknown-key-typo.yaml',
+      'unknown-type.yaml',
+      'missing-id.yaml',
+      'bad-for.yaml',
+      'unknown-defaults-key.yaml',
+      'enabled-string.yaml',
+      'bad-label-name.yaml',
+      'rules-not-a-list.yaml',
+    ]) {
       assert.notDeepEqual(errorsOf('rules', join(fixtures, 'bad-rules', f)), [], `${f} passed the schema`);
     }
-    for (const f of ['unknown-top-key.yaml', 'unknown-nested-key.yaml', 'bad-severity.yaml', 'port-as-string.yaml', 'bad-duration.yaml']) {
+    for (const f of [
+      'unknown-top-key.yaml',
+      'unknown-nested-key.yaml',
+      'bad-severity.yaml',
+      'port-as-string.yaml',
+      'bad-duration.yaml',
+    ]) {
       assert.notDeepEqual(errorsOf('config', join(fixtures, 'bad-config', f)), [], `${f} passed the schema`);
     }
   });

@@ -14,5 +14,12 @@ test('docs/reference.md is generated from the current schemas (run `npm run docs
 test('the reference documents every rule type and every config section', () => {
   const ref = renderReference();
   for (const t of RULE_TYPES) assert.ok(ref.includes(`### type: \`${t.type}\``), t.type);
-  for (const key of ['`cluster.name`', '`evaluation.repeat`', '`state.path`', '`http.port`', '`notifiers.telegram.chats[].severities`']) assert.ok(ref.includes(key), key);
+  for (const key of [
+    '`cluster.name`',
+    '`evaluation.repeat`',
+    '`state.path`',
+    '`http.port`',
+    '`notifiers.telegram.chats[].severities`',
+  ])
+    assert.ok(ref.includes(key), key);
 });

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bucketize, durationLine, formatHistory, formatReport, longestGap, missingWrites, outcomeOf, rpoLine, stripChart } from '../../src/drill/measure.js';
+import {
+  bucketize,
+  durationLine,
+  formatHistory,
+  formatReport,
+  longestGap,
+  missingWrites,
+  outcomeOf,
+  rpoLine,
+  stripChart,
+} from '../../src/drill/measure.js';
 import type { DrillReport } from '../../src/drill/types.js';
 
 test('longestGap: the longest interval without a success, window edges included', () => {
@@ -14,7 +24,12 @@ test('longestGap: the longest interval without a success, window edges included'
 });
 
 test('missingWrites: acked writes not read back are lost data', () => {
-  const acked = new Map([[1, 1000], [2, 1100], [3, 1200], [4, 1300]]);
+  const acked = new Map([
+    [1, 1000],
+    [2, 1100],
+    [3, 1200],
+    [4, 1300],
+  ]);
   assert.deepEqual(missingWrites(acked, new Set([1, 2, 3, 4, 5])), { seqs: [], spanMs: 0 });
   assert.deepEqual(missingWrites(acked, new Set([1, 4])), { seqs: [2, 3], spanMs: 100 });
 });
@@ -54,10 +69,25 @@ test('bucketize + stripChart: a gap shows as dots', () => {
 });
 
 const report: DrillReport = {
-  id: 'd1', kind: 'switchover', subject: 'pg-node-1 → pg-node-2', by: 'alice', startedAt: Date.UTC(2026, 0, 2, 3, 4, 5), endedAt: Date.UTC(2026, 0, 2, 3, 4, 25), outcome: 'FAIL', reasons: ['missed: replicas back in sync'],
-  lines: [durationLine('write RTO (longest gap without an acked write)', 4200, 10_000), rpoLine({ seqs: [], spanMs: 0 }, 100), durationLine('replicas back in sync', null, 60_000)],
-  timeline: [{ t: 2000, text: 'switchover requested' }, { t: 6200, text: 'first write acknowledged after the gap' }],
-  strip: { bucketMs: 500, writes: [5, 5, 0, 0, 5] }, silences: ['abc'],
+  id: 'd1',
+  kind: 'switchover',
+  subject: 'pg-node-1 → pg-node-2',
+  by: 'alice',
+  startedAt: Date.UTC(2026, 0, 2, 3, 4, 5),
+  endedAt: Date.UTC(2026, 0, 2, 3, 4, 25),
+  outcome: 'FAIL',
+  reasons: ['missed: replicas back in sync'],
+  lines: [
+    durationLine('write RTO (longest gap without an acked write)', 4200, 10_000),
+    rpoLine({ seqs: [], spanMs: 0 }, 100),
+    durationLine('replicas back in sync', null, 60_000),
+  ],
+  timeline: [
+    { t: 2000, text: 'switchover requested' },
+    { t: 6200, text: 'first write acknowledged after the gap' },
+  ],
+  strip: { bucketMs: 500, writes: [5, 5, 0, 0, 5] },
+  silences: ['abc'],
 };
 
 test('formatReport: pass/fail per line against the target, the strip chart and the timeline', () => {
@@ -72,6 +102,9 @@ test('formatReport: pass/fail per line against the target, the strip chart and t
 });
 
 test('formatHistory: one line per drill with its RTO', () => {
-  assert.match(formatHistory([report]), /^2026-01-02 03:04:05Z {2}FAIL +switchover pg-node-1 → pg-node-2 {2}RTO 4\.2 s {2}2\/3 lines pass/);
+  assert.match(
+    formatHistory([report]),
+    /^2026-01-02 03:04:05Z {2}FAIL +switchover pg-node-1 → pg-node-2 {2}RTO 4\.2 s {2}2\/3 lines pass/,
+  );
   assert.match(formatHistory([]), /No drills yet/);
 });

@@ -8,7 +8,17 @@ import type { DrillReport } from '../../src/drill/types.js';
 import { MIGRATIONS, SqliteStore } from '../../src/store/sqlite-store.js';
 
 const r = (id: string, startedAt: number, outcome: DrillReport['outcome'] = 'PASS'): DrillReport => ({
-  id, kind: 'switchover', subject: 'pg1 → pg2', by: 'test', startedAt, endedAt: startedAt + 1000, outcome, reasons: [], lines: [], timeline: [{ t: 1, text: 'x' }], silences: [],
+  id,
+  kind: 'switchover',
+  subject: 'pg1 → pg2',
+  by: 'test',
+  startedAt,
+  endedAt: startedAt + 1000,
+  outcome,
+  reasons: [],
+  lines: [],
+  timeline: [{ t: 1, text: 'x' }],
+  silences: [],
 });
 
 test('drills are stored and listed newest first; saving again updates', async () => {
@@ -18,7 +28,10 @@ test('drills are stored and listed newest first; saving again updates', async ()
   await s.saveDrill(r('c', 2000));
   await s.saveDrill({ ...r('c', 2000), outcome: 'INTERRUPTED' });
   const list = await s.listDrills(10);
-  assert.deepEqual(list.map((x) => `${x.id}:${x.outcome}`), ['b:FAIL', 'c:INTERRUPTED', 'a:PASS']);
+  assert.deepEqual(
+    list.map((x) => `${x.id}:${x.outcome}`),
+    ['b:FAIL', 'c:INTERRUPTED', 'a:PASS'],
+  );
   assert.deepEqual(list[1]!.timeline, [{ t: 1, text: 'x' }]);
   assert.equal((await s.listDrills(1)).length, 1);
   await s.close();
@@ -34,7 +47,8 @@ test('a store of the previous schema version migrates to the drills table, keepi
   const at = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE drills'));
   assert.ok(at > 0);
   const db = new Database(path);
-  for (const m of MIGRATIONS.slice(at)) for (const [, table] of m.matchAll(/CREATE TABLE (\w+)/g)) db.exec(`DROP TABLE ${table}`);
+  for (const m of MIGRATIONS.slice(at))
+    for (const [, table] of m.matchAll(/CREATE TABLE (\w+)/g)) db.exec(`DROP TABLE ${table}`);
   db.pragma(`user_version = ${at}`);
   db.close();
   const s = new SqliteStore(path);

@@ -8,7 +8,12 @@ import { evaluateRule } from '../../src/scheduler.js';
 import { createElasticsearchSource, type ElasticsearchSource } from '../../src/sources/elasticsearch/client.js';
 import type { Sources } from '../../src/sources/sources.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
-import { startFakeElasticsearch, type FakeElasticsearch, type FakeElasticsearchOptions, type JsonObject } from '../support/fake-elasticsearch.js';
+import {
+  startFakeElasticsearch,
+  type FakeElasticsearch,
+  type FakeElasticsearchOptions,
+  type JsonObject,
+} from '../support/fake-elasticsearch.js';
 import { CapturingNotifier, makeRule } from '../support/builders.js';
 
 export const T0 = Date.parse('2025-01-10T09:00:00.000Z');
@@ -29,30 +34,80 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(o: { es?: Record<string, unknown>; fake?: FakeElasticsearchOptions; store?: SqliteStore } = {}): Promise<Harness> {
+export async function startHarness(
+  o: { es?: Record<string, unknown>; fake?: FakeElasticsearchOptions; store?: SqliteStore } = {},
+): Promise<Harness> {
   const es = await startFakeElasticsearch({ now: () => T0, ...o.fake });
-  const cfg = configSchema.parse({ sources: { elasticsearch: { nodes: [es.url], ingest_delay: '30s', timeout: '2s', ...o.es } } }).sources.elasticsearch!;
+  const cfg = configSchema.parse({
+    sources: { elasticsearch: { nodes: [es.url], ingest_delay: '30s', timeout: '2s', ...o.es } },
+  }).sources.elasticsearch!;
   const source = createElasticsearchSource(cfg, silentLogger);
-  const sources: Sources = { http: { probe: async () => { throw new Error('no http in these tests'); } }, elasticsearch: source, async close() { await source.close(); } };
+  const sources: Sources = {
+    http: {
+      probe: async () => {
+        throw new Error('no http in these tests');
+      },
+    },
+    elasticsearch: source,
+    async close() {
+      await source.close();
+    },
+  };
   const store = o.store ?? new SqliteStore(':memory:');
   const notifier = new CapturingNotifier();
-  const engine = new AlertEngine({ store, notifiers: [notifier], cluster: 'test', logger: silentLogger, failingAfterMs: 0 });
+  const engine = new AlertEngine({
+    store,
+    notifiers: [notifier],
+    cluster: 'test',
+    logger: silentLogger,
+    failingAfterMs: 0,
+  });
   const registry = createRegistry();
   return {
-    es, source, sources, store, engine, notifier,
+    es,
+    source,
+    sources,
+    store,
+    engine,
+    notifier,
     rule(yaml, over = {}) {
       const t = registry.get(String(yaml['type']));
       if (!t) throw new Error(`unknown type ${String(yaml['type'])}`);
       const parsed = ruleSchemaFor(t).parse({ id: 'r1', ...yaml }) as Record<string, unknown>;
-      const common = new Set(['id', 'type', 'name', 'description', 'severity', 'every', 'schedule', 'for', 'keep_firing_for', 'repeat', 'timeout', 'labels', 'message', 'runbook', 'enabled']);
+      const common = new Set([
+        'id',
+        'type',
+        'name',
+        'description',
+        'severity',
+        'every',
+        'schedule',
+        'for',
+        'keep_firing_for',
+        'repeat',
+        'timeout',
+        'labels',
+        'message',
+        'runbook',
+        'enabled',
+      ]);
       const spec = Object.fromEntries(Object.entries(parsed).filter(([k]) => !common.has(k)));
-      return makeRule({ id: String(parsed['id']), type: t.type, message: t.defaultMessage, timeout: 3000, spec, ...over });
+      return makeRule({
+        id: String(parsed['id']),
+        type: t.type,
+        message: t.defaultMessage,
+        timeout: 3000,
+        spec,
+        ...over,
+      });
     },
     async tick(rule, now) {
       const ev = await evaluateRule(rule, { registry, sources, logger: silentLogger, store }, new Date(now));
       const r = await engine.apply(rule, ev, now);
       const names = (k: 'firing' | 'resolved') =>
-        r.notifications.filter((n) => n.kind === k && n.rule.id === rule.id).flatMap((n) => n.alerts.map((a) => Object.values(a.labels).join('/') || '-'));
+        r.notifications
+          .filter((n) => n.kind === k && n.rule.id === rule.id)
+          .flatMap((n) => n.alerts.map((a) => Object.values(a.labels).join('/') || '-'));
       return { ev, firing: names('firing'), resolved: names('resolved') };
     },
     msearches() {
@@ -84,7 +139,10 @@ export function odooDoc(at: number, over: JsonObject = {}): JsonObject {
 export function ranges(body: unknown): [string, string][] {
   const out: [string, string][] = [];
   const walk = (n: unknown): void => {
-    if (Array.isArray(n)) return n.forEach(walk);
+    if (Array.isArray(n)) {
+      n.forEach(walk);
+      return;
+    }
     if (!n || typeof n !== 'object') return;
     const o = n as Record<string, unknown>;
     const r = (o['range'] as Record<string, { gte?: string; lt?: string }> | undefined)?.['@timestamp'];

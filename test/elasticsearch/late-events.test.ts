@@ -22,7 +22,11 @@ async function lab(): Promise<{ h: Harness; clock: { now: number } }> {
 
 /** A line written at `writtenAt`, to be indexed whenever the test says (event.ingested = the fake's now then). */
 const line = (writtenAt: number, over: Record<string, unknown> = {}) => {
-  const d = odooDoc(writtenAt, { log: { level: 'CRITICAL', logger: 'odoo.service.server' }, message: `CRITICAL at +${(writtenAt - T0) / S}s`, ...over });
+  const d = odooDoc(writtenAt, {
+    log: { level: 'CRITICAL', logger: 'odoo.service.server' },
+    message: `CRITICAL at +${(writtenAt - T0) / S}s`,
+    ...over,
+  });
   delete (d as { event?: unknown }).event;
   return d;
 };
@@ -31,7 +35,10 @@ describe('an Elasticsearch outage of 20 s, CRITICAL lines from it indexed 8 s af
   it('log_any: exactly one alert, the lines counted once', async () => {
     const { h, clock } = await lab();
     try {
-      const rule = h.rule({ id: 'crit', type: 'log_any', query: 'log.level:CRITICAL', window: '5m', ingest_delay: '5s' }, { every: 10 * S });
+      const rule = h.rule(
+        { id: 'crit', type: 'log_any', query: 'log.level:CRITICAL', window: '5m', ingest_delay: '5s' },
+        { every: 10 * S },
+      );
       const firing: string[] = [];
       let counted = 0;
       const tick = async (at: number) => {
@@ -63,7 +70,10 @@ describe('an Elasticsearch outage of 20 s, CRITICAL lines from it indexed 8 s af
   it('log_new_value: a new error.type first written during the outage is reported once', async () => {
     const { h, clock } = await lab();
     try {
-      const rule = h.rule({ id: 'nv', type: 'log_new_value', field: 'error.type', ingest_delay: '5s' }, { every: 10 * S });
+      const rule = h.rule(
+        { id: 'nv', type: 'log_new_value', field: 'error.type', ingest_delay: '5s' },
+        { every: 10 * S },
+      );
       const firing: string[] = [];
       for (let at = T0; at <= T0 + 120 * S; at += 10 * S) {
         clock.now = at;
@@ -85,7 +95,17 @@ describe('an Elasticsearch outage of 20 s, CRITICAL lines from it indexed 8 s af
   it('log_frequency (1 m on arrival time): the burst is seen once the backlog arrives', async () => {
     const { h, clock } = await lab();
     try {
-      const rule = h.rule({ id: 'freq', type: 'log_frequency', query: 'log.level:CRITICAL', window: '1m', ingest_delay: '5s', threshold: 3 }, { every: 10 * S });
+      const rule = h.rule(
+        {
+          id: 'freq',
+          type: 'log_frequency',
+          query: 'log.level:CRITICAL',
+          window: '1m',
+          ingest_delay: '5s',
+          threshold: 3,
+        },
+        { every: 10 * S },
+      );
       const firing: string[] = [];
       for (let at = T0; at <= T0 + 120 * S; at += 10 * S) {
         clock.now = at;
@@ -107,9 +127,28 @@ describe('an Elasticsearch outage of 20 s, CRITICAL lines from it indexed 8 s af
   it('log_flatline: the outage and the window after it are unknown (no page); a real silence still pages', async () => {
     const { h, clock } = await lab();
     try {
-      const rule = h.rule({ id: 'flat', type: 'log_flatline', window: '30s', ingest_delay: '5s', group_by: ['host.name'], expected: ['odoo1'] }, { every: 10 * S });
+      const rule = h.rule(
+        {
+          id: 'flat',
+          type: 'log_flatline',
+          window: '30s',
+          ingest_delay: '5s',
+          group_by: ['host.name'],
+          expected: ['odoo1'],
+        },
+        { every: 10 * S },
+      );
       const heartbeat = (from: number, to: number) => {
-        for (let t = from; t < to; t += 2 * S) { clock.now = t; h.es.indexDocs(ODOO, [odooDoc(t, { log: { level: 'INFO', logger: 'odoo.http' } })].map((d) => { delete (d as { event?: unknown }).event; return d; })); }
+        for (let t = from; t < to; t += 2 * S) {
+          clock.now = t;
+          h.es.indexDocs(
+            ODOO,
+            [odooDoc(t, { log: { level: 'INFO', logger: 'odoo.http' } })].map((d) => {
+              delete (d as { event?: unknown }).event;
+              return d;
+            }),
+          );
+        }
       };
       const evs: { at: number; ok: boolean; firing: string[]; error?: string }[] = [];
       const tick = async (at: number) => {
@@ -131,13 +170,27 @@ describe('an Elasticsearch outage of 20 s, CRITICAL lines from it indexed 8 s af
       assert.deepEqual(await h.store.getCursor(rule.id), { end: T0 + 55 * S, blindUntil: T0 + 55 * S });
       // The backlog arrives 8 s after recovery; then odoo1 really goes silent.
       clock.now = T0 + 68 * S;
-      h.es.indexDocs(ODOO, Array.from({ length: 20 }, (_, i) => { const d = odooDoc(T0 + 20 * S + i * 2 * S); delete (d as { event?: unknown }).event; return d; }));
+      h.es.indexDocs(
+        ODOO,
+        Array.from({ length: 20 }, (_, i) => {
+          const d = odooDoc(T0 + 20 * S + i * 2 * S);
+          delete (d as { event?: unknown }).event;
+          return d;
+        }),
+      );
       for (let at = T0 + 70 * S; at <= T0 + 120 * S; at += 10 * S) await tick(at);
       const fired = evs.filter((e) => e.firing.length > 0);
-      assert.ok(evs.find((e) => e.at === 60)?.ok === false, `right after recovery the window [25s, 55s) had no arrivals: unknown (${JSON.stringify(evs.find((e) => e.at === 60))})`);
+      assert.ok(
+        evs.find((e) => e.at === 60)?.ok === false,
+        `right after recovery the window [25s, 55s) had no arrivals: unknown (${JSON.stringify(evs.find((e) => e.at === 60))})`,
+      );
       assert.match(evs.find((e) => e.at === 60)?.error ?? '', /flatline unknown until/);
       assert.equal(evs.find((e) => e.at === 80)?.ok, true, 'the backlog arrived: known again, and logging');
-      assert.deepEqual(fired.map((e) => e.at), [110], `only the real silence pages: ${JSON.stringify(evs)}`);
+      assert.deepEqual(
+        fired.map((e) => e.at),
+        [110],
+        `only the real silence pages: ${JSON.stringify(evs)}`,
+      );
     } finally {
       await h.close();
     }
@@ -148,14 +201,33 @@ describe('log_spike down right after an outage', () => {
   it('is unknown while the current window reaches back into the outage; a real drop still fires', async () => {
     const { h, clock } = await lab();
     try {
-      const rule = h.rule({ id: 'down', type: 'log_spike', window: '30s', ingest_delay: '5s', spike_height: 2, direction: 'down', min_previous: 10 }, { every: 10 * S });
+      const rule = h.rule(
+        {
+          id: 'down',
+          type: 'log_spike',
+          window: '30s',
+          ingest_delay: '5s',
+          spike_height: 2,
+          direction: 'down',
+          min_previous: 10,
+        },
+        { every: 10 * S },
+      );
       const ship = (from: number, to: number) => {
         const docs = [];
-        for (let t = from; t < to; t += S) { const d = odooDoc(t, { log: { level: 'INFO', logger: 'odoo.http' } }); delete (d as { event?: unknown }).event; docs.push(d); }
+        for (let t = from; t < to; t += S) {
+          const d = odooDoc(t, { log: { level: 'INFO', logger: 'odoo.http' } });
+          delete (d as { event?: unknown }).event;
+          docs.push(d);
+        }
         h.es.indexDocs(ODOO, docs);
       };
       const evs: Record<number, { ok: boolean; firing: string[] }> = {};
-      const tick = async (at: number) => { clock.now = at; const t = await h.tick(rule, at); evs[(at - T0) / S] = { ok: t.ev.ok, firing: t.firing }; };
+      const tick = async (at: number) => {
+        clock.now = at;
+        const t = await h.tick(rule, at);
+        evs[(at - T0) / S] = { ok: t.ev.ok, firing: t.firing };
+      };
       clock.now = T0;
       ship(T0 - 60 * S, T0 + 20 * S);
       await tick(T0);
@@ -171,7 +243,9 @@ describe('log_spike down right after an outage', () => {
       assert.equal(evs[60]?.ok, false, 'unknown, not a drop');
       assert.deepEqual(evs[60]?.firing, []);
       assert.equal(evs[70]?.ok, true);
-      const fired = Object.entries(evs).filter(([, e]) => e.firing.length > 0).map(([k]) => Number(k));
+      const fired = Object.entries(evs)
+        .filter(([, e]) => e.firing.length > 0)
+        .map(([k]) => Number(k));
       assert.ok(fired.length === 1 && fired[0]! >= 90, `only the real drop fires: ${JSON.stringify(evs)}`);
     } finally {
       await h.close();
@@ -183,7 +257,10 @@ describe('a clock step backwards', () => {
   it('log_any: neither resolves nor counts twice; the cursor never moves back', async () => {
     const { h, clock } = await lab();
     try {
-      const rule = h.rule({ id: 'step', type: 'log_any', query: 'log.level:CRITICAL', window: '5m', ingest_delay: '5s' }, { every: 10 * S });
+      const rule = h.rule(
+        { id: 'step', type: 'log_any', query: 'log.level:CRITICAL', window: '5m', ingest_delay: '5s' },
+        { every: 10 * S },
+      );
       clock.now = T0 + 90 * S;
       h.es.indexDocs(ODOO, [line(T0 + 90 * S)]);
       await h.tick(rule, T0 + 80 * S);
@@ -200,7 +277,10 @@ describe('a clock step backwards', () => {
         assert.deepEqual(t.resolved, []);
         assert.deepEqual(await h.store.getCursor(rule.id), cursor, 'cursor unchanged');
       }
-      assert.deepEqual((await h.store.alertsForRule(rule.id)).map((a) => a.state), ['firing']);
+      assert.deepEqual(
+        (await h.store.alertsForRule(rule.id)).map((a) => a.state),
+        ['firing'],
+      );
       // Time passes the cursor again: the next slice starts where the last one ended, nothing re-counted.
       clock.now = T0 + 110 * S;
       const t2 = await h.tick(rule, T0 + 110 * S);
@@ -215,11 +295,23 @@ describe('a clock step backwards', () => {
   it('log_flatline (sliding): does not resolve on a window moved back in time', async () => {
     const { h, clock } = await lab();
     try {
-      const rule = h.rule({ id: 'flat-step', type: 'log_flatline', window: '30s', ingest_delay: '5s' }, { every: 10 * S });
+      const rule = h.rule(
+        { id: 'flat-step', type: 'log_flatline', window: '30s', ingest_delay: '5s' },
+        { every: 10 * S },
+      );
       clock.now = T0 - 10 * S;
-      h.es.indexDocs(ODOO, [odooDoc(T0 - 10 * S)].map((d) => { delete (d as { event?: unknown }).event; return d; }));
+      h.es.indexDocs(
+        ODOO,
+        [odooDoc(T0 - 10 * S)].map((d) => {
+          delete (d as { event?: unknown }).event;
+          return d;
+        }),
+      );
       let firing: string[] = [];
-      for (let at = T0; at <= T0 + 60 * S; at += 10 * S) { clock.now = at; firing = firing.concat((await h.tick(rule, at)).firing); }
+      for (let at = T0; at <= T0 + 60 * S; at += 10 * S) {
+        clock.now = at;
+        firing = firing.concat((await h.tick(rule, at)).firing);
+      }
       assert.deepEqual(firing, ['-']);
       clock.now = T0 + 10 * S; // back to when the line was in the window
       const t = await h.tick(rule, T0 + 10 * S);

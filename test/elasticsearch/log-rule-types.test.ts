@@ -32,9 +32,15 @@ interface Case {
 }
 
 const cron = (t: number, host: string, message: string, over: JsonObject = {}): JsonObject =>
-  odooDoc(t, { host: { name: host }, log: { level: 'INFO', logger: 'odoo.addons.base.models.ir_cron' }, message, ...over });
+  odooDoc(t, {
+    host: { name: host },
+    log: { level: 'INFO', logger: 'odoo.addons.base.models.ir_cron' },
+    message,
+    ...over,
+  });
 const tagged = (name: string, id: number) => ({ odoo: { db: 'prod', event: 'cron_started', cron: { name, id } } });
-const times = (n: number, at: (i: number) => number, over: JsonObject = {}): JsonObject[] => Array.from({ length: n }, (_, i) => odooDoc(at(i), over));
+const times = (n: number, at: (i: number) => number, over: JsonObject = {}): JsonObject[] =>
+  Array.from({ length: n }, (_, i) => odooDoc(at(i), over));
 
 const cases: Case[] = [
   {
@@ -47,64 +53,131 @@ const cases: Case[] = [
   {
     type: 'log_spike',
     rule: { query: 'message:spikey', window: '5m', spike_height: 3, min_current: 10 },
-    fire: (at) => [[ODOO, [
-      ...times(2, (i) => endOf(at) - 9 * MIN + i * S, { message: 'spikey' }),
-      ...times(12, (i) => endOf(at) - 270 * S + i * S, { message: 'spikey' }),
-    ]]],
-    clear: (at) => [[ODOO, [
-      ...times(5, (i) => endOf(at) - 9 * MIN + i * S, { message: 'spikey' }),
-      ...times(5, (i) => endOf(at) - 20 * S + i * S, { message: 'spikey' }),
-    ]]],
+    fire: (at) => [
+      [
+        ODOO,
+        [
+          ...times(2, (i) => endOf(at) - 9 * MIN + i * S, { message: 'spikey' }),
+          ...times(12, (i) => endOf(at) - 270 * S + i * S, { message: 'spikey' }),
+        ],
+      ],
+    ],
+    clear: (at) => [
+      [
+        ODOO,
+        [
+          ...times(5, (i) => endOf(at) - 9 * MIN + i * S, { message: 'spikey' }),
+          ...times(5, (i) => endOf(at) - 20 * S + i * S, { message: 'spikey' }),
+        ],
+      ],
+    ],
     firing: { '-': /^log volume up: 12 in the last 5m vs 2 before/ },
   },
   {
     type: 'log_flatline',
-    rule: { index: 'patroni', query: 'message:heartbeat', window: '2m', group_by: ['host.name'], expected: ['pg1', 'pg2', 'pg3'] },
-    fire: (at) => [[PATRONI, [
-      odooDoc(endOf(at) - 30 * S, { host: { name: 'pg1' }, message: 'heartbeat from pg1' }),
-      odooDoc(endOf(at) - 30 * MIN, { host: { name: 'pg2' }, message: 'heartbeat from pg2' }),
-    ]]],
-    clear: (at) => [[PATRONI, ['pg1', 'pg2', 'pg3'].map((n) => odooDoc(endOf(at) - 10 * S, { host: { name: n }, message: `heartbeat from ${n}` }))]],
+    rule: {
+      index: 'patroni',
+      query: 'message:heartbeat',
+      window: '2m',
+      group_by: ['host.name'],
+      expected: ['pg1', 'pg2', 'pg3'],
+    },
+    fire: (at) => [
+      [
+        PATRONI,
+        [
+          odooDoc(endOf(at) - 30 * S, { host: { name: 'pg1' }, message: 'heartbeat from pg1' }),
+          odooDoc(endOf(at) - 30 * MIN, { host: { name: 'pg2' }, message: 'heartbeat from pg2' }),
+        ],
+      ],
+    ],
+    clear: (at) => [
+      [
+        PATRONI,
+        ['pg1', 'pg2', 'pg3'].map((n) =>
+          odooDoc(endOf(at) - 10 * S, { host: { name: n }, message: `heartbeat from ${n}` }),
+        ),
+      ],
+    ],
     firing: {
-      pg2: new RegExp(`^only 0 log lines in 2m .*pg2.* \\(last seen ${isoAt(endOf(T0) - 30 * MIN).replace(/\./g, '\\.')}\\)`),
+      pg2: new RegExp(
+        `^only 0 log lines in 2m .*pg2.* \\(last seen ${isoAt(endOf(T0) - 30 * MIN).replace(/\./g, '\\.')}\\)`,
+      ),
       pg3: /^only 0 log lines in 2m .*pg3/,
     },
   },
   {
     type: 'log_any',
     rule: { query: 'message:boom', window: '5m', group_by: ['odoo.db'] },
-    fire: (at) => [[ODOO, times(2, (i) => endOf(at) - 60 * S + i * S, { message: 'boom: worker 4 died', odoo: { db: 'prod' } })]],
+    fire: (at) => [
+      [ODOO, times(2, (i) => endOf(at) - 60 * S + i * S, { message: 'boom: worker 4 died', odoo: { db: 'prod' } })],
+    ],
     clear: (at) => [[ODOO, [odooDoc(endOf(at) - 10 * S, { message: 'all fine', odoo: { db: 'prod' } })]]],
     firing: { prod: /^2 matching log line\(s\) .*prod.*boom: worker 4 died/ },
   },
   {
     type: 'log_new_value',
     rule: { field: 'error.type', window: '5m' },
-    fire: (at) => [[ODOO, [
-      odooDoc(endOf(at) - 5 * 86_400_000, { error: { type: 'psycopg2.OperationalError' } }),
-      odooDoc(endOf(at) - 60 * S, { error: { type: 'psycopg2.OperationalError' } }),
-      odooDoc(endOf(at) - 50 * S, { error: { type: 'odoo.exceptions.CacheMiss' } }),
-    ]]],
-    clear: (at) => [[ODOO, [
-      odooDoc(endOf(at) - 5 * 86_400_000, { error: { type: 'psycopg2.OperationalError' } }),
-      odooDoc(endOf(at) - 10 * S, { error: { type: 'psycopg2.OperationalError' } }),
-    ]]],
-    firing: { 'odoo.exceptions.CacheMiss': /^new error\.type odoo\.exceptions\.CacheMiss \(1 line\(s\), not seen in 30d\)/ },
+    fire: (at) => [
+      [
+        ODOO,
+        [
+          odooDoc(endOf(at) - 5 * 86_400_000, { error: { type: 'psycopg2.OperationalError' } }),
+          odooDoc(endOf(at) - 60 * S, { error: { type: 'psycopg2.OperationalError' } }),
+          odooDoc(endOf(at) - 50 * S, { error: { type: 'odoo.exceptions.CacheMiss' } }),
+        ],
+      ],
+    ],
+    clear: (at) => [
+      [
+        ODOO,
+        [
+          odooDoc(endOf(at) - 5 * 86_400_000, { error: { type: 'psycopg2.OperationalError' } }),
+          odooDoc(endOf(at) - 10 * S, { error: { type: 'psycopg2.OperationalError' } }),
+        ],
+      ],
+    ],
+    firing: {
+      'odoo.exceptions.CacheMiss': /^new error\.type odoo\.exceptions\.CacheMiss \(1 line\(s\), not seen in 30d\)/,
+    },
   },
   {
     type: 'log_cron_overlap',
     rule: { window: '10m' },
-    fire: (at) => [[ODOO, [
-      cron(endOf(at) - 5 * MIN, 'odoo1', "Job 'Mail: Email Queue Manager' (3) starting", tagged('Mail: Email Queue Manager', 3)),
-      cron(endOf(at) - 270 * S, 'odoo2', "Job 'Mail: Email Queue Manager' (3) starting", tagged('Mail: Email Queue Manager', 3)),
-    ]]],
+    fire: (at) => [
+      [
+        ODOO,
+        [
+          cron(
+            endOf(at) - 5 * MIN,
+            'odoo1',
+            "Job 'Mail: Email Queue Manager' (3) starting",
+            tagged('Mail: Email Queue Manager', 3),
+          ),
+          cron(
+            endOf(at) - 270 * S,
+            'odoo2',
+            "Job 'Mail: Email Queue Manager' (3) starting",
+            tagged('Mail: Email Queue Manager', 3),
+          ),
+        ],
+      ],
+    ],
     // The same job on two hosts, one after the other (a finish in between): no overlap.
-    clear: (at) => [[ODOO, [
-      cron(endOf(at) - 3 * MIN, 'odoo1', 'Starting job `Scheduler`.'),
-      cron(endOf(at) - 2 * MIN, 'odoo1', 'Job `Scheduler` done.'),
-      cron(endOf(at) - 1 * MIN, 'odoo2', 'Starting job `Scheduler`.'),
-    ]]],
-    firing: { 'prod/Mail: Email Queue Manager': /^cron "Mail: Email Queue Manager" on db prod ran concurrently on odoo1, odoo2 \(1x in 10m\)/ },
+    clear: (at) => [
+      [
+        ODOO,
+        [
+          cron(endOf(at) - 3 * MIN, 'odoo1', 'Starting job `Scheduler`.'),
+          cron(endOf(at) - 2 * MIN, 'odoo1', 'Job `Scheduler` done.'),
+          cron(endOf(at) - 1 * MIN, 'odoo2', 'Starting job `Scheduler`.'),
+        ],
+      ],
+    ],
+    firing: {
+      'prod/Mail: Email Queue Manager':
+        /^cron "Mail: Email Queue Manager" on db prod ran concurrently on odoo1, odoo2 \(1x in 10m\)/,
+    },
     later: 6 * MIN,
   },
 ];
@@ -121,15 +194,20 @@ async function setup(): Promise<Harness> {
   h.es.createIndex(PATRONI);
   return h;
 }
-const index = (x: Harness, docs: Array<[string, JsonObject[]]>): void => { for (const [i, d] of docs) x.es.indexDocs(i, d); };
+const index = (x: Harness, docs: Array<[string, JsonObject[]]>): void => {
+  for (const [i, d] of docs) x.es.indexDocs(i, d);
+};
 const alertKey = (labels: Record<string, string>): string => Object.values(labels).join('/') || '-';
 const stateOf = async (x: Harness, ruleId: string): Promise<Record<string, string>> =>
   Object.fromEntries((await x.store.alertsForRule(ruleId)).map((a) => [alertKey(a.labels), a.state]));
-const failedOn = (ev: Evaluation): string => (ev.ok ? assert.fail(`expected a failed evaluation, got ${ev.findings.length} finding(s)`) : ev.error);
+const failedOn = (ev: Evaluation): string =>
+  ev.ok ? assert.fail(`expected a failed evaluation, got ${ev.findings.length} finding(s)`) : ev.error;
 
 describe('every log rule type: firing, clear, Elasticsearch failing', () => {
   it('the table covers every rule type that reads Elasticsearch', () => {
-    const logTypes = RULE_TYPES.filter((t) => t.source === 'elasticsearch').map((t) => t.type).sort();
+    const logTypes = RULE_TYPES.filter((t) => t.source === 'elasticsearch')
+      .map((t) => t.type)
+      .sort();
     assert.deepEqual(cases.map((c) => c.type).sort(), logTypes);
   });
 
@@ -178,7 +256,10 @@ describe('every log rule type: firing, clear, Elasticsearch failing', () => {
         const t2 = await x.tick(rule, at);
         failedOn(t2.ev);
         assert.deepEqual([t2.firing, t2.resolved], [[], []]);
-        assert.deepEqual(Object.values(await stateOf(x, rule.id)), Object.keys(c.firing).map(() => 'firing'));
+        assert.deepEqual(
+          Object.values(await stateOf(x, rule.id)),
+          Object.keys(c.firing).map(() => 'firing'),
+        );
         x.es.clearFaults();
 
         const t3 = await x.tick(rule, at + S);

@@ -17,10 +17,19 @@ describe('log rule types over the real client and the fake', () => {
 
   it('log_frequency: per group_by (db, host) over a sliding window; resolves when the rate drops', async () => {
     const docs = [];
-    for (let i = 0; i < 5; i++) docs.push(odooDoc(END - 4 * MIN + i * S, { host: { name: 'odoo1' }, odoo: { db: 'prod' } }));
-    for (let i = 0; i < 2; i++) docs.push(odooDoc(END - 4 * MIN + i * S, { host: { name: 'odoo2' }, odoo: { db: 'prod' } }));
+    for (let i = 0; i < 5; i++)
+      docs.push(odooDoc(END - 4 * MIN + i * S, { host: { name: 'odoo1' }, odoo: { db: 'prod' } }));
+    for (let i = 0; i < 2; i++)
+      docs.push(odooDoc(END - 4 * MIN + i * S, { host: { name: 'odoo2' }, odoo: { db: 'prod' } }));
     h.es.indexDocs(ODOO, docs);
-    const rule = h.rule({ id: 'freq', type: 'log_frequency', query: 'log.level:(ERROR OR CRITICAL)', window: '5m', threshold: 5, group_by: ['odoo.db', 'host.name'] });
+    const rule = h.rule({
+      id: 'freq',
+      type: 'log_frequency',
+      query: 'log.level:(ERROR OR CRITICAL)',
+      window: '5m',
+      threshold: 5,
+      group_by: ['odoo.db', 'host.name'],
+    });
     const t1 = await h.tick(rule, T0);
     assert.deepEqual(t1.firing, ['prod/odoo1']);
     const f = t1.ev.ok ? t1.ev.findings[0]! : assert.fail();
@@ -43,7 +52,10 @@ describe('log rule types over the real client and the fake', () => {
     const rule = h.rule({ id: 'freq-gap', type: 'log_frequency', query: 'message:burst', window: '5m', threshold: 3 });
     await h.tick(rule, T0);
     // A burst 20 minutes later, then the service is down for 30 minutes.
-    h.es.indexDocs(ODOO, [0, 1, 2].map((i) => odooDoc(END + 20 * MIN + i * S, { message: 'burst' })));
+    h.es.indexDocs(
+      ODOO,
+      [0, 1, 2].map((i) => odooDoc(END + 20 * MIN + i * S, { message: 'burst' })),
+    );
     const before = h.msearches().length;
     const t = await h.tick(rule, T0 + 30 * MIN);
     assert.equal(h.msearches().length, before + 1, 'one _msearch for all catch-up windows');
@@ -61,15 +73,37 @@ describe('log rule types over the real client and the fake', () => {
     h.es.indexDocs(ODOO, [
       ...[0, 1].map((i) => odooDoc(end - 8 * MIN + i * S, { message: 'spikey' })),
       ...Array.from({ length: 12 }, (_, i) => odooDoc(end - 2 * MIN + i * S, { message: 'spikey' })),
-      ...Array.from({ length: 3 }, (_, i) => odooDoc(end - 2 * MIN + i * S, { message: 'spikey', host: { name: 'odoo2' } })),
+      ...Array.from({ length: 3 }, (_, i) =>
+        odooDoc(end - 2 * MIN + i * S, { message: 'spikey', host: { name: 'odoo2' } }),
+      ),
     ]);
-    const rule = h.rule({ id: 'spike', type: 'log_spike', query: 'message:spikey', window: '5m', spike_height: 3, min_current: 10, group_by: ['host.name'] });
+    const rule = h.rule({
+      id: 'spike',
+      type: 'log_spike',
+      query: 'message:spikey',
+      window: '5m',
+      spike_height: 3,
+      min_current: 10,
+      group_by: ['host.name'],
+    });
     const t = await h.tick(rule, spikeAt);
     assert.deepEqual(t.firing, ['odoo1'], 'odoo2 (3 lines) stays under min_current');
     const v = t.ev.ok ? t.ev.findings[0]!.values : assert.fail();
     assert.deepEqual([v['count'], v['previous'], v['ratio'], v['direction']], [12, 2, 6, 'up']);
-    assert.deepEqual(ranges(h.msearches().at(-1)![1]), [[isoAt(end - 10 * MIN), isoAt(end)], [isoAt(end - 5 * MIN), isoAt(end)], [isoAt(end - 10 * MIN), isoAt(end - 5 * MIN)]]);
-    const down = h.rule({ id: 'spike-down', type: 'log_spike', query: 'message:spikey', window: '5m', spike_height: 3, direction: 'down', min_previous: 10 });
+    assert.deepEqual(ranges(h.msearches().at(-1)![1]), [
+      [isoAt(end - 10 * MIN), isoAt(end)],
+      [isoAt(end - 5 * MIN), isoAt(end)],
+      [isoAt(end - 10 * MIN), isoAt(end - 5 * MIN)],
+    ]);
+    const down = h.rule({
+      id: 'spike-down',
+      type: 'log_spike',
+      query: 'message:spikey',
+      window: '5m',
+      spike_height: 3,
+      direction: 'down',
+      min_previous: 10,
+    });
     const td = await h.tick(down, spikeAt + 5 * MIN);
     assert.deepEqual(td.firing, ['-'], '15 lines then 0: a drop');
   });
@@ -79,10 +113,26 @@ describe('log rule types over the real client and the fake', () => {
     const end = at - 30 * S;
     const PAT = 'logs-patroni.log-default';
     h.es.indexDocs(PAT, [
-      odooDoc(end - 60 * S, { host: { name: 'pg1' }, patroni: { event: 'heartbeat' }, message: 'no action. I am (pg1), the leader with the lock' }),
-      odooDoc(end - 30 * MIN, { host: { name: 'pg2' }, patroni: { event: 'heartbeat' }, message: 'no action. I am (pg2), a secondary, and following a leader (pg1)' }),
+      odooDoc(end - 60 * S, {
+        host: { name: 'pg1' },
+        patroni: { event: 'heartbeat' },
+        message: 'no action. I am (pg1), the leader with the lock',
+      }),
+      odooDoc(end - 30 * MIN, {
+        host: { name: 'pg2' },
+        patroni: { event: 'heartbeat' },
+        message: 'no action. I am (pg2), a secondary, and following a leader (pg1)',
+      }),
     ]);
-    const rule = h.rule({ id: 'flat', type: 'log_flatline', index: 'patroni', filters: [{ terms: { 'patroni.event': ['heartbeat', 'paused'] } }], window: '2m', group_by: ['host.name'], expected: ['pg1', 'pg2', 'pg3'] });
+    const rule = h.rule({
+      id: 'flat',
+      type: 'log_flatline',
+      index: 'patroni',
+      filters: [{ terms: { 'patroni.event': ['heartbeat', 'paused'] } }],
+      window: '2m',
+      group_by: ['host.name'],
+      expected: ['pg1', 'pg2', 'pg3'],
+    });
     const t = await h.tick(rule, at);
     assert.deepEqual(t.firing.sort(), ['pg2', 'pg3']);
     const pg2 = t.ev.ok ? t.ev.findings.find((f) => f.labels['host_name'] === 'pg2')! : assert.fail();
@@ -90,7 +140,10 @@ describe('log rule types over the real client and the fake', () => {
     assert.match(pg2.samples![0]!, /pg2 .*following a leader/);
     assert.equal(h.msearches().at(-1)![0]!['index'], 'logs-patroni.log-*');
     // pg2 and pg3 start logging again → resolved.
-    h.es.indexDocs(PAT, ['pg2', 'pg3'].map((n) => odooDoc(end + 20 * S, { host: { name: n }, patroni: { event: 'heartbeat' } })));
+    h.es.indexDocs(
+      PAT,
+      ['pg2', 'pg3'].map((n) => odooDoc(end + 20 * S, { host: { name: n }, patroni: { event: 'heartbeat' } })),
+    );
     const t2 = await h.tick(rule, at + 30 * S);
     assert.deepEqual(t2.resolved.sort(), ['pg2', 'pg3']);
   });
@@ -114,11 +167,21 @@ describe('log rule types over the real client and the fake', () => {
   it('log_cron_overlap: same job started on two hosts without a finish in between, any cron wording', async () => {
     const at = T0 + 4 * 3_600_000;
     const end = at - 30 * S;
-    const cron = (t: number, host: string, message: string, over = {}) => odooDoc(t, { host: { name: host }, log: { level: 'INFO', logger: 'odoo.addons.base.models.ir_cron' }, message, ...over });
+    const cron = (t: number, host: string, message: string, over = {}) =>
+      odooDoc(t, {
+        host: { name: host },
+        log: { level: 'INFO', logger: 'odoo.addons.base.models.ir_cron' },
+        message,
+        ...over,
+      });
     h.es.indexDocs(ODOO, [
       // Variant (c) wording, tagged by the pipeline: overlap on odoo1/odoo2.
-      cron(end - 10 * MIN, 'odoo1', "Job 'Mail: Email Queue Manager' (3) starting", { odoo: { db: 'prod', event: 'cron_started', cron: { name: 'Mail: Email Queue Manager', id: 3 } } }),
-      cron(end - 9 * MIN, 'odoo2', "Job 'Mail: Email Queue Manager' (3) starting", { odoo: { db: 'prod', event: 'cron_started', cron: { name: 'Mail: Email Queue Manager', id: 3 } } }),
+      cron(end - 10 * MIN, 'odoo1', "Job 'Mail: Email Queue Manager' (3) starting", {
+        odoo: { db: 'prod', event: 'cron_started', cron: { name: 'Mail: Email Queue Manager', id: 3 } },
+      }),
+      cron(end - 9 * MIN, 'odoo2', "Job 'Mail: Email Queue Manager' (3) starting", {
+        odoo: { db: 'prod', event: 'cron_started', cron: { name: 'Mail: Email Queue Manager', id: 3 } },
+      }),
       // Variant (a) wording, untagged: sequential on two hosts (finish in between) → no overlap.
       cron(end - 8 * MIN, 'odoo1', 'Starting job `Scheduler`.'),
       cron(end - 7 * MIN, 'odoo1', 'Job `Scheduler` done.'),
@@ -126,7 +189,9 @@ describe('log rule types over the real client and the fake', () => {
       // Variant (d) wording, untagged, other db: overlap.
       cron(end - 5 * MIN, 'odoo1', "Job 'Autovacuum' (1) starting", { odoo: { db: 'staging' } }),
       cron(end - 4 * MIN, 'odoo2', "Job 'Autovacuum' (1) starting", { odoo: { db: 'staging' } }),
-      cron(end - 3 * MIN, 'odoo1', "Job 'Autovacuum' (1) fully done (#loop 1; done 0; remaining 0; duration 0.12s)", { odoo: { db: 'staging' } }),
+      cron(end - 3 * MIN, 'odoo1', "Job 'Autovacuum' (1) fully done (#loop 1; done 0; remaining 0; duration 0.12s)", {
+        odoo: { db: 'staging' },
+      }),
     ]);
     const rule = h.rule({ id: 'cron', type: 'log_cron_overlap', window: '30m' });
     const t = await h.tick(rule, at);
@@ -142,7 +207,11 @@ describe('log rule types over the real client and the fake', () => {
     assert.deepEqual(c('Job done: `Mail Queue` (0.123s).'), { kind: 'finish', name: 'Mail Queue' });
     assert.deepEqual(c("Job 'Mail Queue' (3) starting"), { kind: 'start', name: 'Mail Queue', id: '3' });
     assert.deepEqual(c("Job 'Mail Queue' (3) done in 0.125s"), { kind: 'finish', name: 'Mail Queue', id: '3' });
-    assert.deepEqual(c("Job \"Bob's job\" (4) partially done (#loop 2; done 10; remaining 5; duration 1.00s)"), { kind: 'finish', name: "Bob's job", id: '4' });
+    assert.deepEqual(c('Job "Bob\'s job" (4) partially done (#loop 2; done 10; remaining 5; duration 1.00s)'), {
+      kind: 'finish',
+      name: "Bob's job",
+      id: '4',
+    });
     assert.equal(c('Job `x`: 3 records processed and 0 records remaining.'), undefined);
   });
 });

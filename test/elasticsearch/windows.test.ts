@@ -56,7 +56,9 @@ describe('log_any: contiguous slices across ticks, ingest delay, restart', () =>
     const rule = h.rule({ id: 'r3', type: 'log_any', query: 'log.level:ERROR', window: '5m' });
     await h.tick(rule, T0);
     await h.tick(rule, T0 + 5 * 3_600_000);
-    assert.deepEqual(ranges(h.msearches().at(-1)), [[isoAt(T0 + 4 * 3_600_000 - 30 * S), isoAt(T0 + 5 * 3_600_000 - 30 * S)]]);
+    assert.deepEqual(ranges(h.msearches().at(-1)), [
+      [isoAt(T0 + 4 * 3_600_000 - 30 * S), isoAt(T0 + 5 * 3_600_000 - 30 * S)],
+    ]);
   });
 
   it('a per-rule ingest_delay overrides the source default', async () => {
@@ -76,7 +78,11 @@ describe('log_any: contiguous slices across ticks, ingest delay, restart', () =>
       const { evaluateRule } = await import('../../src/scheduler.js');
       const { createRegistry } = await import('../../src/rules/registry.js');
       const { silentLogger } = await import('../../src/log.js');
-      await evaluateRule(rule, { registry: createRegistry(), sources: h3.sources, logger: silentLogger, store }, new Date(T0 + 30 * S));
+      await evaluateRule(
+        rule,
+        { registry: createRegistry(), sources: h3.sources, logger: silentLogger, store },
+        new Date(T0 + 30 * S),
+      );
       // … so the next tick starts at the last committed end again.
       await h3.tick(rule, T0 + 60 * S);
       assert.deepEqual(ranges(h3.msearches().at(-1)), [[isoAt(T0 - 30 * S), isoAt(T0 + 30 * S)]]);

@@ -11,9 +11,15 @@ before(loadOniguruma);
 
 describe('grok expander (Elasticsearch semantics on Oniguruma)', () => {
   test('typed and dotted captures become nested, converted fields', () => {
-    const g = compileGrok('%{TIMESTAMP_ISO8601:a.ts} %{POSINT:process.pid:long} %{NUMBER:x:float} %{INT:y:int} (?<raw.name>\\w+)');
+    const g = compileGrok(
+      '%{TIMESTAMP_ISO8601:a.ts} %{POSINT:process.pid:long} %{NUMBER:x:float} %{INT:y:int} (?<raw.name>\\w+)',
+    );
     assert.deepEqual(Object.fromEntries(g.match('2024-11-04 02:24:38,332 42 0.5 -7 abc')!), {
-      'a.ts': '2024-11-04 02:24:38,332', 'process.pid': 42, x: 0.5, y: -7, 'raw.name': 'abc',
+      'a.ts': '2024-11-04 02:24:38,332',
+      'process.pid': 42,
+      x: 0.5,
+      y: -7,
+      'raw.name': 'abc',
     });
   });
 
@@ -41,7 +47,7 @@ describe('grok expander (Elasticsearch semantics on Oniguruma)', () => {
   });
 
   test('same field in two alternation branches: the participating branch wins', () => {
-    const g = compileGrok("(?:'%{DATA:n}'|\"%{DATA:n}\") end");
+    const g = compileGrok('(?:\'%{DATA:n}\'|"%{DATA:n}") end');
     assert.deepEqual(Object.fromEntries(g.match('"it\'s" end')!), { n: "it's" });
   });
 
@@ -58,7 +64,22 @@ describe('grok expander (Elasticsearch semantics on Oniguruma)', () => {
 
   test('vendored bank has the patterns the brief names', () => {
     const bank = loadPatternBank();
-    for (const p of ['TIMESTAMP_ISO8601', 'LOGLEVEL', 'POSINT', 'INT', 'NUMBER', 'BASE10NUM', 'NOTSPACE', 'DATA', 'GREEDYDATA', 'WORD', 'IP', 'IPV4', 'IPV6', 'HTTPDATE']) {
+    for (const p of [
+      'TIMESTAMP_ISO8601',
+      'LOGLEVEL',
+      'POSINT',
+      'INT',
+      'NUMBER',
+      'BASE10NUM',
+      'NOTSPACE',
+      'DATA',
+      'GREEDYDATA',
+      'WORD',
+      'IP',
+      'IPV4',
+      'IPV6',
+      'HTTPDATE',
+    ]) {
       assert.ok(bank.has(p), p);
     }
   });
@@ -69,7 +90,7 @@ describe('painless subset', () => {
   test('null-safe access, comparisons, string methods, boolean logic', () => {
     assert.equal(evaluateCondition("ctx.log?.logger == 'odoo.sql_db'", ctx), true);
     assert.equal(evaluateCondition("ctx.odoo?.db == '?'", ctx), false);
-    assert.equal(evaluateCondition("ctx.odoo?.db != null", ctx), false);
+    assert.equal(evaluateCondition('ctx.odoo?.db != null', ctx), false);
     assert.equal(evaluateCondition("ctx.message.startsWith('bad') && !ctx.message.contains('zzz')", ctx), true);
     assert.equal(evaluateCondition("(ctx.message.endsWith('y') || ctx.log.logger.endsWith('sql_db'))", ctx), true);
     assert.equal(evaluateCondition("ctx.message == 'it\\'s'", { message: "it's" }), true);
@@ -80,7 +101,15 @@ describe('painless subset', () => {
     assert.throws(() => evaluateCondition("ctx.odoo?.db?.contains('x') && true", ctx), /cannot cast null/);
   });
   test('anything outside the subset is rejected at parse time', () => {
-    for (const src of ["ctx.message =~ /x/", "ctx.a.size() > 0", "ctx.message.toLowerCase() == 'x'", "ctx['a'] == 1", "def x = 1", "ctx.a == 1", "params.x == 'y'"]) {
+    for (const src of [
+      'ctx.message =~ /x/',
+      'ctx.a.size() > 0',
+      "ctx.message.toLowerCase() == 'x'",
+      "ctx['a'] == 1",
+      'def x = 1',
+      'ctx.a == 1',
+      "params.x == 'y'",
+    ]) {
       assert.throws(() => parseCondition(src), /painless subset/, src);
     }
   });
@@ -104,7 +133,10 @@ describe('pipeline runner', () => {
   });
   test('rejects unknown processors/options and double-brace templates', () => {
     assert.throws(() => validatePipeline({ processors: [{ script: { source: 'x' } }] }), /not emulated/);
-    assert.throws(() => validatePipeline({ processors: [{ set: { field: 'a', value: 'b', bogus: 1 } }] }), /doesn't support/);
+    assert.throws(
+      () => validatePipeline({ processors: [{ set: { field: 'a', value: 'b', bogus: 1 } }] }),
+      /doesn't support/,
+    );
     assert.throws(() => runPipeline({ processors: [{ set: { field: 'a', value: '{{b}}' } }] }, {}), /double braces/);
   });
   test('processor on_failure, ignore_failure and pipeline on_failure behave like ES', () => {
@@ -112,11 +144,24 @@ describe('pipeline runner', () => {
       processors: [
         { set: { field: 'a', value: 1 } },
         { grok: { field: 'msg', patterns: ['^x'], ignore_failure: true } },
-        { grok: { field: 'msg', patterns: ['^y'], on_failure: [{ set: { field: 'why', value: '{{{_ingest.on_failure_message}}}' } }] } },
+        {
+          grok: {
+            field: 'msg',
+            patterns: ['^y'],
+            on_failure: [{ set: { field: 'why', value: '{{{_ingest.on_failure_message}}}' } }],
+          },
+        },
         { rename: { field: 'missing', target_field: 'b' } },
         { set: { field: 'never', value: true } },
       ],
-      on_failure: [{ set: { field: 'error.message', value: '{{{_ingest.on_failure_processor_type}}}: {{{_ingest.on_failure_message}}}' } }],
+      on_failure: [
+        {
+          set: {
+            field: 'error.message',
+            value: '{{{_ingest.on_failure_processor_type}}}: {{{_ingest.on_failure_message}}}',
+          },
+        },
+      ],
     };
     const { doc, failure } = runPipeline(body, { msg: 'zzz' });
     assert.equal(doc.a, 1);
@@ -132,16 +177,37 @@ describe('pipeline runner', () => {
 
 describe('date processor', () => {
   test('renders in the processor timezone with ES default output format', () => {
-    assert.equal(dateProcessorValue('2025-01-10 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], 'UTC'), '2025-01-10T09:13:40.003Z');
-    assert.equal(dateProcessorValue('2025-01-10 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], 'Asia/Kolkata'), '2025-01-10T09:13:40.003+05:30');
+    assert.equal(
+      dateProcessorValue('2025-01-10 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], 'UTC'),
+      '2025-01-10T09:13:40.003Z',
+    );
+    assert.equal(
+      dateProcessorValue('2025-01-10 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], 'Asia/Kolkata'),
+      '2025-01-10T09:13:40.003+05:30',
+    );
   });
   test('DST overlap takes the earlier offset, gap shifts forward (ZonedDateTime.ofLocal)', () => {
-    assert.equal(dateProcessorValue('2025-10-26 02:30:00,000', ['yyyy-MM-dd HH:mm:ss,SSS'], 'Europe/Paris'), '2025-10-26T02:30:00.000+02:00');
-    assert.equal(dateProcessorValue('2025-03-30 02:30:00,000', ['yyyy-MM-dd HH:mm:ss,SSS'], 'Europe/Paris'), '2025-03-30T03:30:00.000+02:00');
+    assert.equal(
+      dateProcessorValue('2025-10-26 02:30:00,000', ['yyyy-MM-dd HH:mm:ss,SSS'], 'Europe/Paris'),
+      '2025-10-26T02:30:00.000+02:00',
+    );
+    assert.equal(
+      dateProcessorValue('2025-03-30 02:30:00,000', ['yyyy-MM-dd HH:mm:ss,SSS'], 'Europe/Paris'),
+      '2025-03-30T03:30:00.000+02:00',
+    );
   });
   test('invalid timezone and unparsable dates fail', () => {
-    assert.throws(() => dateProcessorValue('2025-01-10 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], ''), /empty timezone/);
-    assert.throws(() => dateProcessorValue('2025-01-10 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], 'Mars/Olympus'), /time-zone/);
-    assert.throws(() => dateProcessorValue('2025-02-30 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], 'UTC'), /invalid date/);
+    assert.throws(
+      () => dateProcessorValue('2025-01-10 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], ''),
+      /empty timezone/,
+    );
+    assert.throws(
+      () => dateProcessorValue('2025-01-10 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], 'Mars/Olympus'),
+      /time-zone/,
+    );
+    assert.throws(
+      () => dateProcessorValue('2025-02-30 09:13:40,003', ['yyyy-MM-dd HH:mm:ss,SSS'], 'UTC'),
+      /invalid date/,
+    );
   });
 });

@@ -17,7 +17,11 @@ interface Input {
   index: string;
   paths: string[];
   parsers: Array<{ multiline?: MultilineConfig }>;
-  fields: { event: { dataset: string; timezone: string }; data_stream: { dataset: string }; odoo_ha: { node_role: string } };
+  fields: {
+    event: { dataset: string; timezone: string };
+    data_stream: { dataset: string };
+    odoo_ha: { node_role: string };
+  };
 }
 
 const config = parse(readFileSync(repoPath('filebeat/filebeat.yml'), 'utf8')) as {
@@ -61,7 +65,10 @@ test('filebeat.yml: every referenced pipeline exists in filebeat/ingest and setu
     const file = PIPELINE_FILES[input.pipeline];
     assert.ok(file, `unknown pipeline ${input.pipeline}`);
     assert.ok(loadPipeline(file).processors.length > 0);
-    assert.ok(setup.includes(`/_ingest/pipeline/${input.pipeline} "\${here}/ingest/${file}.json"`), `setup.sh misses ${input.pipeline}`);
+    assert.ok(
+      setup.includes(`/_ingest/pipeline/${input.pipeline} "\${here}/ingest/${file}.json"`),
+      `setup.sh misses ${input.pipeline}`,
+    );
   }
   assert.ok(setup.includes('/_index_template/odoo-ha-watch-logs'));
   assert.ok(setup.includes('/_ilm/policy/odoo-ha-watch-logs'));
@@ -82,8 +89,17 @@ for (const input of inputs) {
 }
 
 test('multiline: max_lines truncates a runaway traceback like Filebeat', () => {
-  const ml: MultilineConfig = { type: 'pattern', pattern: '^\\d{4}-\\d{2}-\\d{2} ', negate: true, match: 'after', max_lines: 3 };
-  assert.deepEqual(joinLines(['2025-01-01 a', 'b', 'c', 'd', '2025-01-02 e'], ml), ['2025-01-01 a\nb\nc', '2025-01-02 e']);
+  const ml: MultilineConfig = {
+    type: 'pattern',
+    pattern: '^\\d{4}-\\d{2}-\\d{2} ',
+    negate: true,
+    match: 'after',
+    max_lines: 3,
+  };
+  assert.deepEqual(joinLines(['2025-01-01 a', 'b', 'c', 'd', '2025-01-02 e'], ml), [
+    '2025-01-01 a\nb\nc',
+    '2025-01-02 e',
+  ]);
 });
 
 interface Mapping {

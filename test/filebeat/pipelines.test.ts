@@ -21,12 +21,20 @@ function checkEntry(doc: Doc, entry: CorpusEntry, failed: boolean, failure?: str
     assert.deepEqual(got.value, expected, `${ctx}: ${path}`);
   }
   for (const path of entry.absent ?? []) {
-    assert.ok(!getPath(doc, path).found, `${ctx}: ${path} should be absent, got ${JSON.stringify(getPath(doc, path).value)}`);
+    assert.ok(
+      !getPath(doc, path).found,
+      `${ctx}: ${path} should be absent, got ${JSON.stringify(getPath(doc, path).value)}`,
+    );
   }
   assert.ok(!getPath(doc, 'temp').found, `${ctx}: temp.* must be removed`);
   if (!failed) {
-    assert.ok(!getPath(doc, 'error.message').found || getPath(doc, 'error.stack_trace').found || getPath(doc, 'odoo.sql.query').found
-      || getPath(doc, 'patroni.dcs.server').found, `${ctx}: error.message without a source`);
+    assert.ok(
+      !getPath(doc, 'error.message').found ||
+        getPath(doc, 'error.stack_trace').found ||
+        getPath(doc, 'odoo.sql.query').found ||
+        getPath(doc, 'patroni.dcs.server').found,
+      `${ctx}: error.message without a source`,
+    );
     assert.notEqual(getPath(doc, '@timestamp').value, '2030-01-01T00:00:00.000Z', `${ctx}: @timestamp not parsed`);
   }
 }
@@ -58,8 +66,14 @@ test('corpus size and coverage', () => {
   // fixtures stop representing real files.
   const withTrailingSpace = odoo.filter((e) => /\S $/m.test(e.raw)).length;
   assert.ok(withTrailingSpace >= 20, `only ${withTrailingSpace} Odoo fixtures keep the trailing space`);
-  assert.ok(odoo.some((e) => e.raw.length > 10_000), 'a >10 kB line is part of the corpus');
-  assert.ok(odoo.some((e) => e.raw.includes('\u001b[')), 'ANSI colours are part of the corpus');
+  assert.ok(
+    odoo.some((e) => e.raw.length > 10_000),
+    'a >10 kB line is part of the corpus',
+  );
+  assert.ok(
+    odoo.some((e) => e.raw.includes('\u001b[')),
+    'ANSI colours are part of the corpus',
+  );
 });
 
 test('the classifications alert rules rely on are produced by the corpus', () => {
@@ -75,13 +89,42 @@ test('the classifications alert rules rely on are produced by the corpus', () =>
     seen.set(suite.pipeline, set);
   }
   const required: Record<string, string[]> = {
-    odoo: ['worker_timeout', 'worker_cpu_limit', 'worker_memory_limit', 'serialization_retry', 'serialization_gave_up',
-      'readonly_transaction', 'db_connection_failed', 'bus_unavailable', 'login_failed', 'cron_started', 'cron_finished',
-      'filestore_missing', 'http_request'],
-    patroni: ['heartbeat', 'promoted', 'demoted', 'following', 'rewind', 'rewind_failed', 'dcs_error', 'paused', 'lock_lost',
-      'crash_recovery', 'health_check_reset'],
-    postgresql: ['checkpoint_starting', 'checkpoint_complete', 'ready', 'replication_terminated', 'admin_terminated',
-      'readonly_transaction'],
+    odoo: [
+      'worker_timeout',
+      'worker_cpu_limit',
+      'worker_memory_limit',
+      'serialization_retry',
+      'serialization_gave_up',
+      'readonly_transaction',
+      'db_connection_failed',
+      'bus_unavailable',
+      'login_failed',
+      'cron_started',
+      'cron_finished',
+      'filestore_missing',
+      'http_request',
+    ],
+    patroni: [
+      'heartbeat',
+      'promoted',
+      'demoted',
+      'following',
+      'rewind',
+      'rewind_failed',
+      'dcs_error',
+      'paused',
+      'lock_lost',
+      'crash_recovery',
+      'health_check_reset',
+    ],
+    postgresql: [
+      'checkpoint_starting',
+      'checkpoint_complete',
+      'ready',
+      'replication_terminated',
+      'admin_terminated',
+      'readonly_transaction',
+    ],
   };
   for (const [p, events] of Object.entries(required)) {
     for (const e of events) assert.ok(seen.get(p)?.has(e), `${p}: no corpus entry produces ${e}`);
@@ -96,10 +139,16 @@ test('every pipeline stamps event.ingested with _ingest.timestamp on every event
     const body = loadPipeline(suite.pipeline);
     let failures = 0;
     for (const entry of loadCorpus(suite.corpus)) {
-      const { doc, failure } = runPipeline(body, filebeatEvent(entry, suite.dataset, suite.role), { ingestTimestamp: at });
+      const { doc, failure } = runPipeline(body, filebeatEvent(entry, suite.dataset, suite.role), {
+        ingestTimestamp: at,
+      });
       if (failure) failures++;
       assert.equal(getPath(doc, 'event.ingested').value, at, `${suite.pipeline}/${entry.name}: event.ingested`);
-      assert.notEqual(getPath(doc, '@timestamp').value, at, `${suite.pipeline}/${entry.name}: @timestamp stays the time the line was written`);
+      assert.notEqual(
+        getPath(doc, '@timestamp').value,
+        at,
+        `${suite.pipeline}/${entry.name}: @timestamp stays the time the line was written`,
+      );
     }
     assert.ok(failures > 0 || suite.pipeline !== 'odoo', 'the corpus exercises the on_failure path');
   }

@@ -72,7 +72,16 @@ export class ClusterHarness {
   private running = false;
   private loop?: Promise<void>;
 
-  constructor(info: LabInfo, opts: { exclude?: string[]; everyMs?: number; notifiers?: Notifier[]; onCommitted?: () => void; store?: SqliteStore } = {}) {
+  constructor(
+    info: LabInfo,
+    opts: {
+      exclude?: string[];
+      everyMs?: number;
+      notifiers?: Notifier[];
+      onCommitted?: () => void;
+      store?: SqliteStore;
+    } = {},
+  ) {
     this.store = opts.store ?? new SqliteStore(':memory:');
     const dir = mkdtempSync(join(tmpdir(), 'ohw-it-'));
     const file = join(dir, 'config.yaml');
@@ -81,16 +90,30 @@ export class ClusterHarness {
     if (!r.ok) throw new Error(r.issues.map((i) => `${i.file}:${i.line}: ${i.message}`).join('\n'));
     this.config = r.loaded.config;
     const every = opts.everyMs ?? 1000;
-    this.rules = r.loaded.rules.filter((x) => x.enabled && !(opts.exclude ?? []).includes(x.id)).map((x) => ({ ...x, every, schedule: undefined }) as Rule);
+    this.rules = r.loaded.rules
+      .filter((x) => x.enabled && !(opts.exclude ?? []).includes(x.id))
+      .map((x) => ({ ...x, every, schedule: undefined }) as Rule);
     this.sources = createSources(this.config, silentLogger);
-    this.engine = new AlertEngine({ store: this.store, notifiers: [this.notifier, ...(opts.notifiers ?? [])], cluster: 'odoo-cluster', logger: silentLogger, failingAfterMs: 120_000, inhibit: this.config.inhibit, ...(opts.onCommitted ? { onCommitted: opts.onCommitted } : {}) });
+    this.engine = new AlertEngine({
+      store: this.store,
+      notifiers: [this.notifier, ...(opts.notifiers ?? [])],
+      cluster: 'odoo-cluster',
+      logger: silentLogger,
+      failingAfterMs: 120_000,
+      inhibit: this.config.inhibit,
+      ...(opts.onCommitted ? { onCommitted: opts.onCommitted } : {}),
+    });
   }
 
   /** One pass over every rule (sequential, like ticks landing at the same moment). */
   async tick(): Promise<void> {
     for (const rule of this.rules) {
       const now = Date.now();
-      const ev = await evaluateRule(rule, { registry: this.registry, sources: this.sources, logger: silentLogger, store: this.store }, new Date(now));
+      const ev = await evaluateRule(
+        rule,
+        { registry: this.registry, sources: this.sources, logger: silentLogger, store: this.store },
+        new Date(now),
+      );
       const r = await this.engine.apply(rule, ev, now);
       for (const n of r.notifications) this.record(n);
     }
@@ -102,13 +125,22 @@ export class ClusterHarness {
     const target = this.ticks + n;
     const deadline = Date.now() + timeoutMs;
     while (this.ticks < target) {
-      if (Date.now() > deadline) throw new Error(`only ${this.ticks - (target - n)} of ${n} evaluation passes within ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`only ${this.ticks - (target - n)} of ${n} evaluation passes within ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 
   private record(n: Notification): void {
-    this.sent.push({ at: n.at, rule: n.rule.id, kind: n.kind, severity: n.rule.severity, labels: n.alerts.map((a) => a.labels), messages: n.alerts.map((a) => a.message), values: n.alerts.map((a) => a.values) });
+    this.sent.push({
+      at: n.at,
+      rule: n.rule.id,
+      kind: n.kind,
+      severity: n.rule.severity,
+      labels: n.alerts.map((a) => a.labels),
+      messages: n.alerts.map((a) => a.message),
+      values: n.alerts.map((a) => a.values),
+    });
   }
 
   start(): void {
@@ -141,7 +173,11 @@ export class ClusterHarness {
   }
 
   describe(): string {
-    return this.sent.map((s) => `${new Date(s.at).toISOString()} ${s.kind} [${s.severity}] ${s.rule}: ${s.messages.join(' | ')}`).join('\n') || '(nothing)';
+    return (
+      this.sent
+        .map((s) => `${new Date(s.at).toISOString()} ${s.kind} [${s.severity}] ${s.rule}: ${s.messages.join(' | ')}`)
+        .join('\n') || '(nothing)'
+    );
   }
 }
 

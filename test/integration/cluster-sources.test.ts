@@ -4,7 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { buildLagView, buildStatus, formatLagText, formatStatusText, type StatusMember } from '../../src/status/snapshot.js';
+import {
+  buildLagView,
+  buildStatus,
+  formatLagText,
+  formatStatusText,
+  type StatusMember,
+} from '../../src/status/snapshot.js';
 import { labSkipReason, nodeOf, startLab, type Lab, type MemberName } from '../support/lab.js';
 import { ClusterHarness, sleep } from './cluster-harness.js';
 
@@ -31,7 +37,10 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
   const pages = (t0: number) => since(t0).filter((s) => s.kind === 'firing' && s.severity !== 'info');
 
   test('a healthy lab pages nobody', () => {
-    assert.deepEqual(pages(0).map((s) => `${s.rule}: ${s.messages.join(' | ')}`), []);
+    assert.deepEqual(
+      pages(0).map((s) => `${s.rule}: ${s.messages.join(' | ')}`),
+      [],
+    );
   });
 
   test('status and lag views agree with patronictl list', async () => {
@@ -41,7 +50,10 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
     const leader = await lab.leader();
     assert.equal(snap.patroni?.leader, leader, text);
     for (const line of status.split('\n')) {
-      const m = /^\|\s*(pg-node-\d)\s*\|\s*[\d.:]+\s*\|\s*(Leader|Replica|Sync Standby)\s*\|\s*(\w[\w ]*?)\s*\|\s*(\d+)\s*\|/.exec(line);
+      const m =
+        /^\|\s*(pg-node-\d)\s*\|\s*[\d.:]+\s*\|\s*(Leader|Replica|Sync Standby)\s*\|\s*(\w[\w ]*?)\s*\|\s*(\d+)\s*\|/.exec(
+          line,
+        );
       if (!m) continue;
       const member: StatusMember = snap.patroni!.members.find((x) => x.name === m[1])!;
       assert.equal(member.isLeader, m[2] === 'Leader', line);
@@ -54,22 +66,42 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
     assert.equal(snap.haproxy?.write?.matchesLeader, true, text);
     assert.equal(snap.haproxy?.apps[0]?.name, 'odoo_workers');
     assert.equal(snap.etcd?.hasQuorum, true);
-    assert.deepEqual(snap.patroni?.failoverCandidates.sort(), snap.patroni!.members.filter((x) => !x.isLeader).map((x) => x.name).sort());
+    assert.deepEqual(
+      snap.patroni?.failoverCandidates.sort(),
+      snap
+        .patroni!.members.filter((x) => !x.isLeader)
+        .map((x) => x.name)
+        .sort(),
+    );
     const lagText = formatLagText(buildLagView(snap));
-    for (const r of snap.patroni!.members.filter((x) => !x.isLeader)) assert.match(lagText, new RegExp(`${r.name}: .* behind, .* failover candidate`));
+    for (const r of snap.patroni!.members.filter((x) => !x.isLeader))
+      assert.match(lagText, new RegExp(`${r.name}: .* behind, .* failover candidate`));
   });
 
   test('stop-app → odoo_workers server DOWN alert with its check reason; start-app → resolved', async () => {
     const t0 = Date.now();
     await lab.stopApp(1);
     try {
-      const f = await h.waitFor((s) => s.at >= t0 && s.rule === 'haproxy-odoo-server-down' && s.kind === 'firing', 2 * MIN, 'odoo1 DOWN');
-      assert.deepEqual(f.labels[0], { component: 'haproxy', backend: 'odoo_workers', server: 'odoo1', problem: 'server_down' });
+      const f = await h.waitFor(
+        (s) => s.at >= t0 && s.rule === 'haproxy-odoo-server-down' && s.kind === 'firing',
+        2 * MIN,
+        'odoo1 DOWN',
+      );
+      assert.deepEqual(f.labels[0], {
+        component: 'haproxy',
+        backend: 'odoo_workers',
+        server: 'odoo1',
+        problem: 'server_down',
+      });
       assert.match(f.messages[0]!, /odoo_workers\/odoo1 is DOWN .*Layer4/);
     } finally {
       await lab.startApp(1);
     }
-    await h.waitFor((s) => s.at >= t0 && s.rule === 'haproxy-odoo-server-down' && s.kind === 'resolved', 2 * MIN, 'odoo1 back UP');
+    await h.waitFor(
+      (s) => s.at >= t0 && s.rule === 'haproxy-odoo-server-down' && s.kind === 'resolved',
+      2 * MIN,
+      'odoo1 back UP',
+    );
   });
 
   test('a replica made to lag → lag alert with bytes and seconds; unlag → resolved', async () => {
@@ -79,16 +111,28 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
     await lab.lag(nodeOf(replica));
     try {
       await lab.write(3 * 1024); // 3 MiB > maximum_lag_on_failover
-      const f = await h.waitFor((s) => s.at >= t0 && s.rule === 'postgres-replication-lag' && s.kind === 'firing', 3 * MIN, `lag alert for ${replica}`);
+      const f = await h.waitFor(
+        (s) => s.at >= t0 && s.rule === 'postgres-replication-lag' && s.kind === 'firing',
+        3 * MIN,
+        `lag alert for ${replica}`,
+      );
       assert.equal(f.labels[0]!['node'], replica);
       assert.ok(Number(f.values[0]!['lag_bytes']) > 1048576, JSON.stringify(f.values[0]));
       assert.equal(typeof f.values[0]!['lag_seconds'], 'number', JSON.stringify(f.values[0]));
-      const p = await h.waitFor((s) => s.at >= t0 && s.rule === 'patroni-lag' && s.kind === 'firing', 2 * MIN, 'patroni-lag');
+      const p = await h.waitFor(
+        (s) => s.at >= t0 && s.rule === 'patroni-lag' && s.kind === 'firing',
+        2 * MIN,
+        'patroni-lag',
+      );
       assert.match(p.messages[0]!, new RegExp(`replica ${replica} is .* MB behind .*no longer a failover candidate`));
     } finally {
       await lab.unlag(nodeOf(replica));
     }
-    await h.waitFor((s) => s.at >= t0 && s.rule === 'postgres-replication-lag' && s.kind === 'resolved', 3 * MIN, 'lag resolved');
+    await h.waitFor(
+      (s) => s.at >= t0 && s.rule === 'postgres-replication-lag' && s.kind === 'resolved',
+      3 * MIN,
+      'lag resolved',
+    );
   });
 
   test('a Patroni member whose REST API is unreachable → member-down alert; back → resolved', async () => {
@@ -97,13 +141,21 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
     const t0 = Date.now();
     await lab.stopNode(nodeOf(replica));
     try {
-      const f = await h.waitFor((s) => s.at >= t0 && s.rule === 'patroni-member-down' && s.kind === 'firing', 2 * MIN, `${replica} down`);
+      const f = await h.waitFor(
+        (s) => s.at >= t0 && s.rule === 'patroni-member-down' && s.kind === 'firing',
+        2 * MIN,
+        `${replica} down`,
+      );
       assert.equal(f.labels[0]!['member'], replica);
       assert.match(f.messages[0]!, /REST API unreachable/);
     } finally {
       await lab.startNode(nodeOf(replica));
     }
-    await h.waitFor((s) => s.at >= t0 && s.rule === 'patroni-member-down' && s.kind === 'resolved', 3 * MIN, `${replica} back`);
+    await h.waitFor(
+      (s) => s.at >= t0 && s.rule === 'patroni-member-down' && s.kind === 'resolved',
+      3 * MIN,
+      `${replica} back`,
+    );
     await lab.waitReady(120);
   });
 
@@ -113,28 +165,61 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
     const t0 = Date.now();
     const old = await lab.killPrimary();
     try {
-      const down = await h.waitFor((s) => s.at >= t0 && s.rule === 'patroni-failover' && s.kind === 'firing', MIN, 'primary down');
-      assert.deepEqual(down.labels.map((l) => [l['member'], l['event']]), [[old, 'primary_down']]);
-      const fo = await h.waitFor((s) => s.at >= t0 && s.rule === 'patroni-failover' && s.kind === 'update' && s.messages.some((m) => m.startsWith('failover completed')), 2 * MIN, 'failover completed');
+      const down = await h.waitFor(
+        (s) => s.at >= t0 && s.rule === 'patroni-failover' && s.kind === 'firing',
+        MIN,
+        'primary down',
+      );
+      assert.deepEqual(
+        down.labels.map((l) => [l['member'], l['event']]),
+        [[old, 'primary_down']],
+      );
+      const fo = await h.waitFor(
+        (s) =>
+          s.at >= t0 &&
+          s.rule === 'patroni-failover' &&
+          s.kind === 'update' &&
+          s.messages.some((m) => m.startsWith('failover completed')),
+        2 * MIN,
+        'failover completed',
+      );
       const newLeader = await lab.leader();
       const v = fo.values[0]!;
-      assert.deepEqual(fo.labels.map((l) => [l['member'], l['event']]), [[old, 'primary_down']]);
+      assert.deepEqual(
+        fo.labels.map((l) => [l['member'], l['event']]),
+        [[old, 'primary_down']],
+      );
       assert.equal(v['from'], old);
       assert.equal(v['to'], newLeader);
       assert.ok(Number(v['timeline']) >= 2);
       assert.ok(Number(v['writes_impossible_s']) > 0);
-      assert.match(fo.messages.join(' '), new RegExp(`failover completed: ${old} → ${newLeader}, timeline \\d+, writes impossible for \\d+ s`));
+      assert.match(
+        fo.messages.join(' '),
+        new RegExp(`failover completed: ${old} → ${newLeader}, timeline \\d+, writes impossible for \\d+ s`),
+      );
     } finally {
       await lab.restartNode(old);
     }
-    const res = await h.waitFor((s) => s.at >= t0 && s.rule === 'patroni-failover' && s.kind === 'resolved', 3 * MIN, 'old primary rejoined');
+    const res = await h.waitFor(
+      (s) => s.at >= t0 && s.rule === 'patroni-failover' && s.kind === 'resolved',
+      3 * MIN,
+      'old primary rejoined',
+    );
     assert.match(res.messages[0]!, new RegExp(`^${old} rejoined as a replica on timeline \\d+, lag`));
     await lab.waitReady(120);
     // One incident, not a storm: the only page is the failover rule's first message.
     const other = pages(t0).filter((s) => s.rule !== 'patroni-failover');
-    assert.deepEqual(other.map((s) => `${s.rule}: ${s.messages.join(' | ')}`), [], h.describe());
+    assert.deepEqual(
+      other.map((s) => `${s.rule}: ${s.messages.join(' | ')}`),
+      [],
+      h.describe(),
+    );
     assert.equal(since(t0).filter((s) => s.rule === 'patroni-failover' && s.kind === 'firing').length, 1, h.describe());
-    assert.equal(since(t0).filter((s) => s.rule === 'patroni-failover' && s.kind === 'resolved').length, 1, h.describe());
+    assert.equal(
+      since(t0).filter((s) => s.rule === 'patroni-failover' && s.kind === 'resolved').length,
+      1,
+      h.describe(),
+    );
   });
 
   test('a planned switchover is an informational message only', async () => {
@@ -144,11 +229,19 @@ describe('cluster sources on the real lab', { skip, concurrency: false, timeout:
     const before = await lab.leader();
     const after = await lab.switchover();
     assert.notEqual(after, before);
-    const info = await h.waitFor((s) => s.at >= t0 && s.rule === 'patroni-switchover' && s.kind === 'firing', MIN, 'switchover message');
+    const info = await h.waitFor(
+      (s) => s.at >= t0 && s.rule === 'patroni-switchover' && s.kind === 'firing',
+      MIN,
+      'switchover message',
+    );
     assert.equal(info.severity, 'info');
     assert.match(info.messages[0]!, new RegExp(`switchover: ${before} → ${after}`));
     await lab.waitReady(120);
     await sleep(75_000); // longer than every `for:` in the packs (1 m): a transient symptom would have paged by now
-    assert.deepEqual(pages(t0).map((s) => `${s.rule}: ${s.messages.join(' | ')}`), [], h.describe());
+    assert.deepEqual(
+      pages(t0).map((s) => `${s.rule}: ${s.messages.join(' | ')}`),
+      [],
+      h.describe(),
+    );
   });
 });

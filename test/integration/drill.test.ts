@@ -36,7 +36,10 @@ describe('failover drills on the real lab', { skip, concurrency: false, timeout:
     const i = lab.info;
     const q = JSON.stringify;
     const yaml = [
-      labConfigYaml(i).replace(/^  patroni:\n    members:/m, `  patroni:\n    username: ${q(i.patroniAuth.user)}\n    password: ${q(i.patroniAuth.password)}\n    members:`),
+      labConfigYaml(i).replace(
+        /^ {2}patroni:\n {4}members:/m,
+        `  patroni:\n    username: ${q(i.patroniAuth.user)}\n    password: ${q(i.patroniAuth.password)}\n    members:`,
+      ),
       'drill:',
       `  write_dsn: ${q(i.pgSuperuserDsn)}`,
       `  read_dsn: ${q(i.pgReplicasDsn)}`,
@@ -69,10 +72,17 @@ describe('failover drills on the real lab', { skip, concurrency: false, timeout:
     const after = await lab.leader();
     assert.notEqual(after, before);
     assert.equal(r.subject, `${before} → ${after}`);
-    for (const name of ['HAProxy routes writes to the new leader', 'replicas back in sync']) assert.equal(r.lines.find((l) => l.name === name)?.pass, true, text);
+    for (const name of ['HAProxy routes writes to the new leader', 'replicas back in sync'])
+      assert.equal(r.lines.find((l) => l.name === name)?.pass, true, text);
     const muted = await store.listSilences();
-    assert.ok(muted.some((s) => s.ruleId === 'patroni-switchover' && r.silences.includes(s.id)), 'expected symptom muted');
-    assert.ok(!muted.some((s) => s.ruleId === 'split-brain' || s.ruleId === 'patroni-failover' || s.ruleId === 'etcd-quorum'), 'the unexpected still pages');
+    assert.ok(
+      muted.some((s) => s.ruleId === 'patroni-switchover' && r.silences.includes(s.id)),
+      'expected symptom muted',
+    );
+    assert.ok(
+      !muted.some((s) => s.ruleId === 'split-brain' || s.ruleId === 'patroni-failover' || s.ruleId === 'etcd-quorum'),
+      'the unexpected still pages',
+    );
     assert.equal((await store.listDrills(5))[0]?.id, r.id);
     console.log(text);
   });
@@ -81,7 +91,10 @@ describe('failover drills on the real lab', { skip, concurrency: false, timeout:
     const r = await drill({ kind: 'app-node', node: 1, by: 'test' });
     const text = formatReport(r);
     assert.equal(r.outcome, 'PASS', text);
-    assert.ok(r.lines.every((l) => l.valueMs !== null), text);
+    assert.ok(
+      r.lines.every((l) => l.valueMs !== null),
+      text,
+    );
     console.log(text);
   });
 
@@ -92,7 +105,10 @@ describe('failover drills on the real lab', { skip, concurrency: false, timeout:
     try {
       const r = await drill({ kind: 'switchover', by: 'test' });
       assert.equal(r.outcome, 'REFUSED', formatReport(r));
-      assert.ok(r.reasons.some((x) => x.includes(`pg-node-${replica}`)), r.reasons.join('; '));
+      assert.ok(
+        r.reasons.some((x) => x.includes(`pg-node-${replica}`)),
+        r.reasons.join('; '),
+      );
       assert.equal(await lab.leader(), leader, 'nothing was switched');
     } finally {
       await lab.startNode(replica);
@@ -108,7 +124,10 @@ describe('failover drills on the real lab', { skip, concurrency: false, timeout:
     const victim = await killed!;
     const text = formatReport(r);
     assert.equal(r.outcome, 'INTERRUPTED', text);
-    assert.ok(r.reasons.some((x) => x.startsWith(`crash: ${victim}`)), text);
+    assert.ok(
+      r.reasons.some((x) => x.startsWith(`crash: ${victim}`)),
+      text,
+    );
     assert.ok(!r.lines.some((l) => l.pass === true && l.name.startsWith('RPO')), text);
     console.log(text);
     await lab.restartNode(victim);

@@ -12,7 +12,11 @@ import { runFailoverStory, type FailoverStory } from './failover-story.js';
 const skip = labSkipReason();
 const MIN = 60_000;
 
-describe('the failover story in the chat (real lab, loopback Bot API)', { skip, concurrency: false, timeout: 10 * MIN }, () => {
+describe('the failover story in the chat (real lab, loopback Bot API)', {
+  skip,
+  concurrency: false,
+  timeout: 10 * MIN,
+}, () => {
   let lab: Lab;
   let s: FailoverStory;
 
@@ -24,12 +28,18 @@ describe('the failover story in the chat (real lab, loopback Bot API)', { skip, 
     await lab?.waitReady(120).catch(() => undefined);
   });
 
-  const failover = () => s.events.filter((e) => /PostgreSQL primary down \/ failover|^🔴 UPDATE/.test(e.text) || e.replyTo !== undefined);
+  const failover = () =>
+    s.events.filter((e) => /PostgreSQL primary down \/ failover|^🔴 UPDATE/.test(e.text) || e.replyTo !== undefined);
 
   test('one first page, within seconds of the kill, saying what died, that writes are impossible and what Patroni will do', () => {
     const pages = s.events.filter((e) => e.kind === 'message');
     assert.equal(pages.length, 1, JSON.stringify(s.events, null, 1));
-    assert.match(pages[0]!.text, new RegExp(`FIRING · CRITICAL · PostgreSQL primary down / failover[\\s\\S]*primary ${s.killed} is down: .* writes are impossible; Patroni promotes a replica once the leader key expires`));
+    assert.match(
+      pages[0]!.text,
+      new RegExp(
+        `FIRING · CRITICAL · PostgreSQL primary down / failover[\\s\\S]*primary ${s.killed} is down: .* writes are impossible; Patroni promotes a replica once the leader key expires`,
+      ),
+    );
     assert.ok(s.pageMs < 10_000, `kill → page ${s.pageMs} ms`);
   });
 
@@ -38,17 +48,33 @@ describe('the failover story in the chat (real lab, loopback Bot API)', { skip, 
     const reply = s.events.find((e) => e.kind === 'reply' && /failover completed/.test(e.text));
     assert.ok(reply, JSON.stringify(s.events, null, 1));
     assert.equal(reply.replyTo, head.messageId);
-    assert.match(reply.text, new RegExp(`failover completed: ${s.killed} → ${s.newLeader}, timeline \\d+, writes impossible for \\d+ s \\((target < 30 s|over the < 30 s target)\\); (0 bytes at risk: ${s.newLeader} had replayed everything|≥ [\\d.]+ [kMG]?B of WAL not replicated \\(estimate)`));
+    assert.match(
+      reply.text,
+      new RegExp(
+        `failover completed: ${s.killed} → ${s.newLeader}, timeline \\d+, writes impossible for \\d+ s \\((target < 30 s|over the < 30 s target)\\); (0 bytes at risk: ${s.newLeader} had replayed everything|≥ [\\d.]+ [kMG]?B of WAL not replicated \\(estimate)`,
+      ),
+    );
   });
 
   test('every later message replies to the first; edits change only the first; exactly one resolve saying what recovered', () => {
     const head = s.events.find((e) => e.kind === 'message')!;
     const mine = failover();
-    assert.ok(mine.filter((e) => e.kind !== 'message').every((e) => (e.kind === 'edit' ? e.messageId : e.replyTo) === head.messageId), JSON.stringify(mine, null, 1));
-    assert.ok(s.events.some((e) => e.kind === 'edit' && /failover completed/.test(e.text)), 'the first message shows the failover');
+    assert.ok(
+      mine
+        .filter((e) => e.kind !== 'message')
+        .every((e) => (e.kind === 'edit' ? e.messageId : e.replyTo) === head.messageId),
+      JSON.stringify(mine, null, 1),
+    );
+    assert.ok(
+      s.events.some((e) => e.kind === 'edit' && /failover completed/.test(e.text)),
+      'the first message shows the failover',
+    );
     const resolves = s.events.filter((e) => e.kind === 'reply' && /^✅ RESOLVED/.test(e.text));
     assert.equal(resolves.length, 1, JSON.stringify(s.events, null, 1));
-    assert.match(resolves[0]!.text, new RegExp(`${s.killed} rejoined as a replica on timeline \\d+, lag [\\d.]+ [kM]?B, after (\\d+ m )?\\d+ s`));
+    assert.match(
+      resolves[0]!.text,
+      new RegExp(`${s.killed} rejoined as a replica on timeline \\d+, lag [\\d.]+ [kM]?B, after (\\d+ m )?\\d+ s`),
+    );
     assert.doesNotMatch(resolves[0]!.text, /has not rejoined|still down|is down/);
     const lastEdit = s.events.filter((e) => e.kind === 'edit').at(-1)!;
     assert.match(lastEdit.text, /^✅ RESOLVED/);

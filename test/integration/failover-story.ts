@@ -47,29 +47,54 @@ const plain = (html: unknown): string => {
   return r.ok ? r.text : String(html ?? '');
 };
 
-async function waitCall(fake: FakeTelegram, pred: (c: CallRecord) => boolean, timeoutMs: number, what: string): Promise<CallRecord> {
+async function waitCall(
+  fake: FakeTelegram,
+  pred: (c: CallRecord) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<CallRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const hit = fake.callsOf('sendMessage').concat(fake.callsOf('editMessageText')).filter((c) => c.status === 200).sort((a, b) => a.at - b.at).find(pred);
+    const hit = fake
+      .callsOf('sendMessage')
+      .concat(fake.callsOf('editMessageText'))
+      .filter((c) => c.status === 200)
+      .sort((a, b) => a.at - b.at)
+      .find(pred);
     if (hit) return hit;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; calls so far:\n${describeCalls(fake)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; calls so far:\n${describeCalls(fake)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 function describeCalls(fake: FakeTelegram): string {
-  return [...fake.callsOf('sendMessage'), ...fake.callsOf('editMessageText')].sort((a, b) => a.at - b.at).map((c) => `${new Date(c.at).toISOString()} ${c.method}: ${plain(c.params['text']).split('\n')[0]}`).join('\n') || '(none)';
+  return (
+    [...fake.callsOf('sendMessage'), ...fake.callsOf('editMessageText')]
+      .sort((a, b) => a.at - b.at)
+      .map((c) => `${new Date(c.at).toISOString()} ${c.method}: ${plain(c.params['text']).split('\n')[0]}`)
+      .join('\n') || '(none)'
+  );
 }
 
 const isFailover = (c: CallRecord) => /PostgreSQL primary down \/ failover/.test(plain(c.params['text']));
 
 /** Kill the primary, wait for the failover, leave it degraded for `degradedMs`, restart it, wait for the resolve. */
-export async function runFailoverStory(lab: Lab, opts: { degradedMs?: number; log?: (s: string) => void } = {}): Promise<FailoverStory> {
+export async function runFailoverStory(
+  lab: Lab,
+  opts: { degradedMs?: number; log?: (s: string) => void } = {},
+): Promise<FailoverStory> {
   const log = opts.log ?? (() => undefined);
   const fake = await startFakeTelegram({ token: '123456:story-token' });
   let worker: OutboxWorker | undefined;
   const store = new SqliteStore(':memory:');
-  const notifier = new TelegramNotifier({ token: fake.token, apiRoot: fake.apiRoot, chats: [{ id: STORY_CHAT, severities: ['critical', 'warning', 'info'] }], store, logger: silentLogger });
+  const notifier = new TelegramNotifier({
+    token: fake.token,
+    apiRoot: fake.apiRoot,
+    chats: [{ id: STORY_CHAT, severities: ['critical', 'warning', 'info'] }],
+    store,
+    logger: silentLogger,
+  });
   const h = new ClusterHarness(lab.info, { notifiers: [notifier], onCommitted: () => worker?.kick(), store });
   worker = new OutboxWorker({ store: h.store, notifiers: [notifier], logger: silentLogger, pollMs: 250 });
   try {
@@ -81,29 +106,49 @@ export async function runFailoverStory(lab: Lab, opts: { degradedMs?: number; lo
     log('killing the primary');
     const killedAt = Date.now();
     const killed = await lab.killPrimary();
-    const page = await waitCall(fake, (c) => c.at >= killedAt && c.method === 'sendMessage' && isFailover(c), 60_000, 'the first page');
+    const page = await waitCall(
+      fake,
+      (c) => c.at >= killedAt && c.method === 'sendMessage' && isFailover(c),
+      60_000,
+      'the first page',
+    );
     log(`first page after ${page.at - killedAt} ms`);
     let leaderAt = 0;
     let newLeader: MemberName = killed;
     const leaderWatch = (async () => {
       while (leaderAt === 0) {
         const l = await lab.leader().catch(() => killed);
-        if (l !== killed) { leaderAt = Date.now(); newLeader = l; }
-        else await new Promise((r) => setTimeout(r, 150));
+        if (l !== killed) {
+          leaderAt = Date.now();
+          newLeader = l;
+        } else await new Promise((r) => setTimeout(r, 150));
       }
     })();
-    const reply = await waitCall(fake, (c) => c.at >= killedAt && c.method === 'sendMessage' && /failover completed/.test(plain(c.params['text'])), 120_000, 'the failover reply');
+    const reply = await waitCall(
+      fake,
+      (c) => c.at >= killedAt && c.method === 'sendMessage' && /failover completed/.test(plain(c.params['text'])),
+      120_000,
+      'the failover reply',
+    );
     await Promise.race([leaderWatch, new Promise((r) => setTimeout(r, 10_000))]);
     log(`failover reply after ${reply.at - killedAt} ms`);
     await new Promise((r) => setTimeout(r, opts.degradedMs ?? 30_000));
     const restartAt = Date.now();
     await lab.restartNode(killed);
-    const resolve = await waitCall(fake, (c) => c.at >= restartAt && c.method === 'sendMessage' && /RESOLVED/.test(plain(c.params['text'])) && isFailover(c), 180_000, 'the resolve');
+    const resolve = await waitCall(
+      fake,
+      (c) =>
+        c.at >= restartAt && c.method === 'sendMessage' && /RESOLVED/.test(plain(c.params['text'])) && isFailover(c),
+      180_000,
+      'the resolve',
+    );
     log(`resolve ${resolve.at - restartAt} ms after the restart`);
     await lab.waitReady(120);
     await h.waitTicks(3, 30_000);
     await worker.pass();
-    const calls = [...fake.callsOf('sendMessage'), ...fake.callsOf('editMessageText')].filter((c) => c.status === 200 && fake.calls.indexOf(c) >= before).sort((a, b) => a.at - b.at);
+    const calls = [...fake.callsOf('sendMessage'), ...fake.callsOf('editMessageText')]
+      .filter((c) => c.status === 200 && fake.calls.indexOf(c) >= before)
+      .sort((a, b) => a.at - b.at);
     const events: ChatEvent[] = calls.map((c) => {
       const res = (c.response as { result?: { message_id?: number } }).result;
       const replyTo = (c.params['reply_parameters'] as { message_id?: number } | undefined)?.message_id;
@@ -116,7 +161,16 @@ export async function runFailoverStory(lab: Lab, opts: { degradedMs?: number; lo
         silent: c.params['disable_notification'] === true,
       };
     });
-    return { killed, newLeader, killedAt, events, pageMs: page.at - killedAt, failoverReplyMs: reply.at - killedAt, leaderToReplyMs: leaderAt ? reply.at - leaderAt : NaN, restartToResolveMs: resolve.at - restartAt };
+    return {
+      killed,
+      newLeader,
+      killedAt,
+      events,
+      pageMs: page.at - killedAt,
+      failoverReplyMs: reply.at - killedAt,
+      leaderToReplyMs: leaderAt ? reply.at - leaderAt : NaN,
+      restartToResolveMs: resolve.at - restartAt,
+    };
   } finally {
     await worker.stop(2000);
     await h.stop();
@@ -147,7 +201,12 @@ export function storyMarkdown(s: FailoverStory, meta: { command: string; date: s
     '',
   ];
   const body = s.events.flatMap((e) => {
-    const what = e.kind === 'edit' ? `✏️ first message #${e.messageId} edited` : e.kind === 'reply' ? `↩️ reply #${e.messageId} to #${e.replyTo}` : `🆕 new message #${e.messageId}`;
+    const what =
+      e.kind === 'edit'
+        ? `✏️ first message #${e.messageId} edited`
+        : e.kind === 'reply'
+          ? `↩️ reply #${e.messageId} to #${e.replyTo}`
+          : `🆕 new message #${e.messageId}`;
     return [`### +${secs(e.t)} · ${what}${e.silent ? ' (silent)' : ''}`, '', '```', e.text, '```', ''];
   });
   return [...head, ...body].join('\n');

@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { etcdSkipReason, startEtcdCluster, type EtcdCluster } from '../support/etcd-cluster.js';
 import { startFakeTelegram, type FakeTelegram } from '../support/fake-telegram.js';
-import { startTarget, startWatcher, until, type HaWorld, type Target, type WatcherProc } from '../support/ha-watchers.js';
+import {
+  startTarget,
+  startWatcher,
+  until,
+  type HaWorld,
+  type Target,
+  type WatcherProc,
+} from '../support/ha-watchers.js';
 
 const CHAT = -100123;
 const TOKEN = '123456:TEST';
@@ -29,7 +36,13 @@ describe('several watchers on etcd', { skip: etcdSkipReason(), timeout: 240_000 
     tg = await startFakeTelegram({ token: TOKEN, maxPollMs: 3000 });
     t1 = await startTarget();
     t2 = await startTarget();
-    world = { dir: mkdtempSync(join(tmpdir(), 'ohw-ha-it-')), apiRoot: tg.apiRoot, token: TOKEN, chatId: CHAT, targets: { 'web-down': t1.url, 'web2-down': t2.url } };
+    world = {
+      dir: mkdtempSync(join(tmpdir(), 'ohw-ha-it-')),
+      apiRoot: tg.apiRoot,
+      token: TOKEN,
+      chatId: CHAT,
+      targets: { 'web-down': t1.url, 'web2-down': t2.url },
+    };
   });
   after(async () => {
     for (const p of Object.values(procs)) await p.kill9();
@@ -55,7 +68,11 @@ describe('several watchers on etcd', { skip: etcdSkipReason(), timeout: 240_000 
   const sent = (pred: (text: string) => boolean) => tg.messages(CHAT).filter((m) => m.fromBot && pred(m.text));
   const firing = (rule: string) => sent((t) => /\bFIRING\b/.test(t) && !/STILL/.test(t) && t.includes(`rule ${rule}`));
   const conflicts = () => tg.callsOf('getUpdates').filter((c) => c.status === 409).length;
-  const botStarts = (p: WatcherProc) => p.output().split('\n').filter((l) => l.includes('telegram bot started')).length;
+  const botStarts = (p: WatcherProc) =>
+    p
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('telegram bot started')).length;
 
   it('two watchers: exactly one is active, sends and polls', async () => {
     await start('obs-a');
@@ -63,11 +80,16 @@ describe('several watchers on etcd', { skip: etcdSkipReason(), timeout: 240_000 
     await start('obs-b');
     await waitRole('obs-b', 'standby');
     const ha = await procs['obs-b']!.ha();
-    assert.deepEqual(ha?.watchers.map((w) => `${w.instance} ${w.role}`), ['obs-a active', 'obs-b standby']);
+    assert.deepEqual(
+      ha?.watchers.map((w) => `${w.instance} ${w.role}`),
+      ['obs-a active', 'obs-b standby'],
+    );
     t1.setUp(false);
     await until('firing sent', () => firing('web-down').length === 1);
     // Both evaluated it (hot standby); give the standby every chance to send a second copy.
-    await until('standby evaluated it too', () => procs['obs-b']!.output().includes('web-down'), 10_000).catch(() => undefined);
+    await until('standby evaluated it too', () => procs['obs-b']!.output().includes('web-down'), 10_000).catch(
+      () => undefined,
+    );
     await new Promise((r) => setTimeout(r, 3000));
     assert.equal(firing('web-down').length, 1, 'one FIRING, not one per watcher');
     assert.equal(botStarts(procs['obs-a']!), 1);
@@ -105,10 +127,15 @@ describe('several watchers on etcd', { skip: etcdSkipReason(), timeout: 240_000 
     await waitRole('obs-a', 'active', 20_000);
     t1.setUp(false);
     // obs-a evaluates it firing (its /metrics says so) but sends nothing: the silence is in force there.
-    await until('obs-a sees web-down firing', async () => {
-      const m = await (await fetch(`http://127.0.0.1:${port['obs-a']}/metrics`)).text();
-      return /ohw_alerts\{state="firing"\} [1-9]/.test(m);
-    }, 20_000, 500);
+    await until(
+      'obs-a sees web-down firing',
+      async () => {
+        const m = await (await fetch(`http://127.0.0.1:${port['obs-a']}/metrics`)).text();
+        return /ohw_alerts\{state="firing"\} [1-9]/.test(m);
+      },
+      20_000,
+      500,
+    );
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(firing('web-down').length, 1, 'silenced on obs-a too: no new FIRING');
     await start('obs-b');
@@ -118,7 +145,12 @@ describe('several watchers on etcd', { skip: etcdSkipReason(), timeout: 240_000 
   it('a watcher cut from etcd steps down; the other takes over', async () => {
     assert.equal(await role('obs-a'), 'active');
     // obs-a knows where obs-b answers (its registration) before it is cut off.
-    await until('obs-a sees obs-b', async () => (await procs['obs-a']!.ha())?.watchers.some((w) => w.instance === 'obs-b'), 20_000, 200);
+    await until(
+      'obs-a sees obs-b',
+      async () => (await procs['obs-a']!.ha())?.watchers.some((w) => w.instance === 'obs-b'),
+      20_000,
+      200,
+    );
     await etcd.stopMember(0); // obs-a's only endpoint
     await waitRole('obs-b', 'active', 20_000);
     await waitRole('obs-a', 'standby', 20_000);
@@ -139,7 +171,9 @@ describe('several watchers on etcd', { skip: etcdSkipReason(), timeout: 240_000 
     assert.equal(ready.status, 503, '/readyz says failing open');
     t2.setUp(false);
     await until('a copy from each watcher', () => firing('web2-down').length >= 2, 20_000);
-    const via = firing('web2-down').map((m) => /sent by watcher (\S+)/.exec(m.text)?.[1]).sort();
+    const via = firing('web2-down')
+      .map((m) => /sent by watcher (\S+)/.exec(m.text)?.[1])
+      .sort();
     assert.deepEqual(via, ['obs-a', 'obs-b']);
   });
 });

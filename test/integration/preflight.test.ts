@@ -60,22 +60,41 @@ describe('preflight on the real lab', { skip, concurrency: false, timeout: 10 * 
   });
 
   test('a wrong scope', async () => {
-    const r = await runPreflight(variant((c) => { c.cluster.name = 'odoo-prod'; }), []);
+    const r = await runPreflight(
+      variant((c) => {
+        c.cluster.name = 'odoo-prod';
+      }),
+      [],
+    );
     assert.deepEqual(r.findings.map(formatFinding), [
       `ERROR patroni: Patroni answers with scope ${lab.info.scope} but cluster.name is odoo-prod: either these are another cluster's members or alerts would name the wrong cluster; fix: set cluster.name: ${lab.info.scope} if these are the members to watch, else point sources.patroni.members at cluster odoo-prod`,
     ]);
   });
 
   test('a wrong HAProxy backend name', async () => {
-    const r = await runPreflight(variant((c) => { c.sources.haproxy!.write_backend = 'postgres_rw'; }), []);
+    const r = await runPreflight(
+      variant((c) => {
+        c.sources.haproxy!.write_backend = 'postgres_rw';
+      }),
+      [],
+    );
     assert.deepEqual(r.findings.map(formatFinding), [
       "ERROR haproxy: backend postgres_rw (sources.haproxy.write_backend) is not in HAProxy's stats (backends: pg_primary, pg_replicas, odoo_workers, stats); fix: set sources.haproxy.write_backend to the backend name of haproxy.cfg",
     ]);
   });
 
   test('a role without pg_monitor, and a wrong password', async () => {
-    const dsn = (i: 0 | 1, user: string, password: string) => lab.info.pgNodeDsns[i].replace(/\/\/[^@]*@/, `//${user}:${password}@`);
-    const r = await runPreflight(variant((c) => { c.sources.postgres!.nodes = [{ name: 'pg-node-1', dsn: dsn(0, ROLE, 'nomonitor') }, { name: 'pg-node-2', dsn: dsn(1, 'ohw_monitor', 'wrong') }]; }), []);
+    const dsn = (i: 0 | 1, user: string, password: string) =>
+      lab.info.pgNodeDsns[i].replace(/\/\/[^@]*@/, `//${user}:${password}@`);
+    const r = await runPreflight(
+      variant((c) => {
+        c.sources.postgres!.nodes = [
+          { name: 'pg-node-1', dsn: dsn(0, ROLE, 'nomonitor') },
+          { name: 'pg-node-2', dsn: dsn(1, 'ohw_monitor', 'wrong') },
+        ];
+      }),
+      [],
+    );
     const target = (i: number) => `127.0.0.1:${lab.info.ports.pg[i]}`;
     assert.deepEqual(r.findings.map(formatFinding), [
       `ERROR postgres: role ${ROLE} on pg-node-1 (${target(0)}) is not a member of pg_monitor: replication, lag and slot columns read as NULL (unknown); fix: GRANT pg_monitor TO ${ROLE}; on the primary (or use a pg_monitor role in sources.postgres.nodes dsn)`,

@@ -16,7 +16,11 @@ const MIN = 60_000;
 /** Evaluation passes (every rule, ~1 s apart) watched on the healthy cluster: longer than any `for:` on the write backend (10 s) and the 1 m ones. */
 const HEALTHY_PASSES = 75;
 
-describe('seed topology on the real lab: silent when healthy, no page on a switchover', { skip, concurrency: false, timeout: 10 * MIN }, () => {
+describe('seed topology on the real lab: silent when healthy, no page on a switchover', {
+  skip,
+  concurrency: false,
+  timeout: 10 * MIN,
+}, () => {
   let lab: Lab;
   let h: ClusterHarness;
 
@@ -32,13 +36,17 @@ describe('seed topology on the real lab: silent when healthy, no page on a switc
     await h?.stop();
   });
 
-  const list = (t0: number) => h.sent.filter((s) => s.at >= t0).map((s) => `${s.kind} [${s.severity}] ${s.rule}: ${s.messages.join(' | ')}`);
+  const list = (t0: number) =>
+    h.sent.filter((s) => s.at >= t0).map((s) => `${s.kind} [${s.severity}] ${s.rule}: ${s.messages.join(' | ')}`);
 
   test('the lab uses the seed names: Patroni pg-node-N, HAProxy pgN', async () => {
     const leader = await lab.leader();
     assert.match(leader, /^pg-node-[123]$/);
     const s = await buildStatus(h.config, h.sources, h.store);
-    assert.deepEqual(s.haproxy?.write?.servers.map((x) => x.name), ['pg1', 'pg2', 'pg3']);
+    assert.deepEqual(
+      s.haproxy?.write?.servers.map((x) => x.name),
+      ['pg1', 'pg2', 'pg3'],
+    );
     assert.equal(s.haproxy?.write?.upServer, `pg${nodeOf(leader)}`);
     assert.equal(s.haproxy?.write?.upMember, leader);
   });
@@ -54,11 +62,19 @@ describe('seed topology on the real lab: silent when healthy, no page on a switc
     const before = await lab.leader();
     const after = await lab.switchover();
     assert.notEqual(after, before);
-    await h.waitFor((s) => s.at >= t0 && s.rule === 'patroni-switchover' && s.kind === 'firing', MIN, 'switchover message');
+    await h.waitFor(
+      (s) => s.at >= t0 && s.rule === 'patroni-switchover' && s.kind === 'firing',
+      MIN,
+      'switchover message',
+    );
     await lab.waitReady(60);
     // HAProxy now routes to the new leader; give the write backend's `for: 10s` twice over.
     await h.waitTicks(20, MIN);
     const pages = h.sent.filter((s) => s.at >= t0 && s.kind === 'firing' && s.severity !== 'info');
-    assert.deepEqual(pages.map((s) => `${s.rule}: ${s.messages.join(' | ')}`), [], h.describe());
+    assert.deepEqual(
+      pages.map((s) => `${s.rule}: ${s.messages.join(' | ')}`),
+      [],
+      h.describe(),
+    );
   });
 });

@@ -44,8 +44,16 @@ describe('status page in headless Chromium on the lab', { skip, concurrency: fal
     lab = await startLab();
     await lab.waitReady(120);
     const file = join(dir, 'config.yaml');
-    writeFileSync(file, `${labConfigYaml(lab.info)}\nstate: { path: ${JSON.stringify(join(dir, 'state.db'))}, series: { every: 2s } }\nhttp: { listen: 127.0.0.1, port: 0, status_page: { refresh: 5s } }\n`);
-    app = await createApp({ configPath: file, logger: silentLogger, notifiers: [new CapturingNotifier()], httpPort: 0 });
+    writeFileSync(
+      file,
+      `${labConfigYaml(lab.info)}\nstate: { path: ${JSON.stringify(join(dir, 'state.db'))}, series: { every: 2s } }\nhttp: { listen: 127.0.0.1, port: 0, status_page: { refresh: 5s } }\n`,
+    );
+    app = await createApp({
+      configPath: file,
+      logger: silentLogger,
+      notifiers: [new CapturingNotifier()],
+      httpPort: 0,
+    });
     await app.start();
     url = `http://127.0.0.1:${app.httpPort}/`;
   });
@@ -59,8 +67,16 @@ describe('status page in headless Chromium on the lab', { skip, concurrency: fal
     const leader = await lab.leader();
     const dom = await dumpDom(url);
     assert.match(dom, new RegExp(`<b id="leader">${leader}</b>`));
-    for (const m of ['pg-node-1', 'pg-node-2', 'pg-node-3']) assert.match(dom, new RegExp(`<tr class="member[^"]*" data-member="${m}" data-role="${m === leader ? 'leader' : '[a-z_]+'}">`), m);
-    assert.match(dom, /data-backend="pg_primary"><td>pg_primary <span class="mut">write<\/span><\/td><td class="ok">1\/3 UP → /);
+    for (const m of ['pg-node-1', 'pg-node-2', 'pg-node-3'])
+      assert.match(
+        dom,
+        new RegExp(`<tr class="member[^"]*" data-member="${m}" data-role="${m === leader ? 'leader' : '[a-z_]+'}">`),
+        m,
+      );
+    assert.match(
+      dom,
+      /data-backend="pg_primary"><td>pg_primary <span class="mut">write<\/span><\/td><td class="ok">1\/3 UP → /,
+    );
     const png = decodePng(await screenshot(url, join(dir, 'phone.png'), { width: 412, height: 915 }));
     assert.deepEqual([png.width, png.height], [412, 915]);
     // The dark header and text in the first cards: the page rendered, styled (the CSP let its style through).
@@ -70,13 +86,22 @@ describe('status page in headless Chromium on the lab', { skip, concurrency: fal
   });
 
   test('an alert appears on the page after scripts/lab stop-app 1', async () => {
-    assert.ok(!(await (await fetch(url)).text()).includes('data-rule="haproxy-odoo-server-down"'), 'no such alert before');
+    assert.ok(
+      !(await (await fetch(url)).text()).includes('data-rule="haproxy-odoo-server-down"'),
+      'no such alert before',
+    );
     await lab.stopApp(1);
     // Waiting is done over plain HTTP (cheap); the browser then renders the page that has it.
-    await until('the haproxy-odoo-server-down alert on the page', async () => {
-      const html = await (await fetch(url)).text();
-      return html.includes('data-rule="haproxy-odoo-server-down"') ? html : await new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000));
-    }, 90_000);
+    await until(
+      'the haproxy-odoo-server-down alert on the page',
+      async () => {
+        const html = await (await fetch(url)).text();
+        return html.includes('data-rule="haproxy-odoo-server-down"')
+          ? html
+          : await new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000));
+      },
+      90_000,
+    );
     const dom = await dumpDom(url);
     assert.match(dom, /<li class="alert" data-rule="haproxy-odoo-server-down" data-state="(pending|firing)">/);
     assert.match(dom, /data-backend="odoo_workers">[^\n]*<td class="warn">1\/2 UP/);

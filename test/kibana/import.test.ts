@@ -32,7 +32,12 @@ async function kibana(reply: (req: Seen) => Reply): Promise<{ url: string; seen:
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const s: Seen = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) };
+      const s: Seen = {
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      };
       seen.push(s);
       const r = reply(s);
       if (r === 'hang') return;
@@ -95,7 +100,10 @@ test('posts the file as multipart field "file" with kbn-xsrf, basic auth, space 
     const file = form.get('file');
     assert.ok(file instanceof Blob && 'name' in file);
     assert.equal((file as File).name, 'saved-objects.ndjson');
-    assert.ok(Buffer.from(await file.arrayBuffer()).equals(readFileSync(NDJSON)), 'uploaded bytes differ from the file');
+    assert.ok(
+      Buffer.from(await file.arrayBuffer()).equals(readFileSync(NDJSON)),
+      'uploaded bytes differ from the file',
+    );
 
     assert.deepEqual(result, {
       success: true,
@@ -143,7 +151,13 @@ test('HTTP 200 with success:false is reported as a failure with per-object error
       success: false,
       successCount: 12,
       errors: [
-        { id: 'odoo-ha-dashboard', type: 'dashboard', title: 'Odoo HA', meta: { title: 'Odoo HA', icon: 'dashboardApp' }, error: { type: 'conflict' } },
+        {
+          id: 'odoo-ha-dashboard',
+          type: 'dashboard',
+          title: 'Odoo HA',
+          meta: { title: 'Odoo HA', icon: 'dashboardApp' },
+          error: { type: 'conflict' },
+        },
         {
           id: 'odoo-ha-search-failover',
           type: 'search',
@@ -167,7 +181,10 @@ test('HTTP 200 with success:false is reported as a failure with per-object error
         missingReferences: [{ type: 'index-pattern', id: 'odoo-ha-dv-patroni' }],
       },
     ]);
-    assert.equal(describeImportError(r.errors[0]!), 'dashboard odoo-ha-dashboard ("Odoo HA"): conflict (re-run with overwrite)');
+    assert.equal(
+      describeImportError(r.errors[0]!),
+      'dashboard odoo-ha-dashboard ("Odoo HA"): conflict (re-run with overwrite)',
+    );
     assert.equal(
       describeImportError(r.errors[1]!),
       'search odoo-ha-search-failover ("Patroni failover events"): missing_references -> missing index-pattern/odoo-ha-dv-patroni',
@@ -182,7 +199,10 @@ test('401: KibanaImportError with the status, and no credential anywhere in the 
   const srv = await kibana((s) => {
     const authz = String(s.headers['authorization']);
     const decoded = authz.startsWith('Basic ') ? Buffer.from(authz.slice(6), 'base64').toString() : '';
-    return { status: 401, body: JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: `bad credentials ${authz} ${decoded}` }) };
+    return {
+      status: 401,
+      body: JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: `bad credentials ${authz} ${decoded}` }),
+    };
   });
   try {
     const withUrlCreds = srv.url.replace('http://', `http://elastic:${encodeURIComponent(PASSWORD)}@`);
@@ -248,7 +268,10 @@ test('a 200 that is not an import response (e.g. a proxy login page) is bad_resp
   const shape = await kibana(() => ({ status: 200, body: '{"ok":true}' }));
   try {
     for (const url of [html.url, shape.url]) {
-      await assert.rejects(importSavedObjects({ url, file: NDJSON }), (e: unknown) => e instanceof KibanaImportError && e.kind === 'bad_response');
+      await assert.rejects(
+        importSavedObjects({ url, file: NDJSON }),
+        (e: unknown) => e instanceof KibanaImportError && e.kind === 'bad_response',
+      );
     }
   } finally {
     await html.close();
@@ -259,9 +282,18 @@ test('a 200 that is not an import response (e.g. a proxy login page) is bad_resp
 test('a missing file or bad options fail before any request', async () => {
   const srv = await kibana(() => ok(0));
   try {
-    await assert.rejects(importSavedObjects({ url: srv.url, file: join(tmp, 'nope.ndjson') }), (e: unknown) => e instanceof KibanaImportError && e.kind === 'file');
-    await assert.rejects(importSavedObjects({ url: srv.url, file: NDJSON, space: 'Ops Team' }), (e: unknown) => e instanceof KibanaImportError && e.kind === 'options');
-    await assert.rejects(importSavedObjects({ url: 'kibana:5601', file: NDJSON }), (e: unknown) => e instanceof KibanaImportError && e.kind === 'options');
+    await assert.rejects(
+      importSavedObjects({ url: srv.url, file: join(tmp, 'nope.ndjson') }),
+      (e: unknown) => e instanceof KibanaImportError && e.kind === 'file',
+    );
+    await assert.rejects(
+      importSavedObjects({ url: srv.url, file: NDJSON, space: 'Ops Team' }),
+      (e: unknown) => e instanceof KibanaImportError && e.kind === 'options',
+    );
+    await assert.rejects(
+      importSavedObjects({ url: 'kibana:5601', file: NDJSON }),
+      (e: unknown) => e instanceof KibanaImportError && e.kind === 'options',
+    );
     assert.equal(srv.seen.length, 0);
   } finally {
     await srv.close();
@@ -270,7 +302,11 @@ test('a missing file or bad options fail before any request', async () => {
 
 // ---- CLI ---------------------------------------------------------------------------------------
 
-function capture(): { out: { stdout: (s: string) => void; stderr: (s: string) => void }; stdout: () => string; stderr: () => string } {
+function capture(): {
+  out: { stdout: (s: string) => void; stderr: (s: string) => void };
+  stdout: () => string;
+  stderr: () => string;
+} {
   let o = '';
   let e = '';
   return { out: { stdout: (s) => (o += s), stderr: (s) => (e += s) }, stdout: () => o, stderr: () => e };
@@ -282,7 +318,11 @@ test('CLI: imports with --user/--password-file and exits 0', async () => {
   const srv = await kibana(() => ok(14));
   try {
     const c = capture();
-    const code = await main(['--url', srv.url, '--space', 'ops', '--overwrite', '--user', 'elastic', '--password-file', pw, '--file', NDJSON], {}, c.out);
+    const code = await main(
+      ['--url', srv.url, '--space', 'ops', '--overwrite', '--user', 'elastic', '--password-file', pw, '--file', NDJSON],
+      {},
+      c.out,
+    );
     assert.equal(code, 0, c.stderr());
     assert.equal(srv.seen[0]!.url, '/s/ops/api/saved_objects/_import?overwrite=true');
     // The trailing newline of the password file is not part of the password.
@@ -312,7 +352,11 @@ test('CLI: defaults to the repo NDJSON and KIBANA_URL; --api-key-file sends ApiK
 test('CLI: success:false exits 1 and lists each rejected object on stderr', async () => {
   const srv = await kibana(() => ({
     status: 200,
-    body: JSON.stringify({ success: false, successCount: 0, errors: [{ id: 'a', type: 'lens', title: 'A', error: { type: 'conflict' } }] }),
+    body: JSON.stringify({
+      success: false,
+      successCount: 0,
+      errors: [{ id: 'a', type: 'lens', title: 'A', error: { type: 'conflict' } }],
+    }),
   }));
   try {
     const c = capture();
@@ -327,10 +371,16 @@ test('CLI: success:false exits 1 and lists each rejected object on stderr', asyn
 test('CLI: 401 exits 1 without printing the password', async () => {
   const pw = join(tmp, 'pw2');
   writeFileSync(pw, PASSWORD);
-  const srv = await kibana(() => ({ status: 401, body: '{"statusCode":401,"error":"Unauthorized","message":"Unauthorized"}' }));
+  const srv = await kibana(() => ({
+    status: 401,
+    body: '{"statusCode":401,"error":"Unauthorized","message":"Unauthorized"}',
+  }));
   try {
     const c = capture();
-    assert.equal(await main(['--url', srv.url, '--user', 'elastic', '--password-file', pw, '--file', NDJSON], {}, c.out), 1);
+    assert.equal(
+      await main(['--url', srv.url, '--user', 'elastic', '--password-file', pw, '--file', NDJSON], {}, c.out),
+      1,
+    );
     assert.match(c.stderr(), /HTTP 401/);
     assert.equal((c.stdout() + c.stderr()).includes(PASSWORD), false);
   } finally {
@@ -354,7 +404,16 @@ test('CLI: usage errors exit 2; --help exits 0', async () => {
   }
   const c = capture();
   assert.equal(await main(['--help'], {}, c.out), 0);
-  for (const flag of ['--url', '--space', '--file', '--overwrite', '--user', '--password-file', '--api-key-file', '--help']) {
+  for (const flag of [
+    '--url',
+    '--space',
+    '--file',
+    '--overwrite',
+    '--user',
+    '--password-file',
+    '--api-key-file',
+    '--help',
+  ]) {
     assert.ok(c.stdout().includes(flag), `--help does not mention ${flag}`);
   }
 });

@@ -11,17 +11,40 @@ const raw = readFileSync(FILE, 'utf8');
 
 /** Data streams Filebeat writes (filebeat/ config). */
 const DATA_STREAMS = ['logs-odoo.app-default', 'logs-patroni.log-default', 'logs-postgresql.log-default'];
-const COMMON_FIELDS = ['@timestamp', 'log.level', 'log.logger', 'host.name', 'process.pid', 'message', 'error.stack_trace'];
+const COMMON_FIELDS = [
+  '@timestamp',
+  'log.level',
+  'log.logger',
+  'host.name',
+  'process.pid',
+  'message',
+  'error.stack_trace',
+];
 const FIELDS_BY_STREAM: Record<string, string[]> = {
   'logs-odoo.app-default': [
     ...COMMON_FIELDS,
-    'odoo.db', 'source.ip', 'http.request.method', 'url.original', 'http.response.status_code',
-    'odoo.perf.query_count', 'odoo.perf.query_time', 'odoo.perf.remaining_time', 'odoo.event',
+    'odoo.db',
+    'source.ip',
+    'http.request.method',
+    'url.original',
+    'http.response.status_code',
+    'odoo.perf.query_count',
+    'odoo.perf.query_time',
+    'odoo.perf.remaining_time',
+    'odoo.event',
   ],
   'logs-patroni.log-default': [...COMMON_FIELDS, 'patroni.event', 'patroni.member'],
   'logs-postgresql.log-default': COMMON_FIELDS,
 };
-const ODOO_EVENTS = ['worker_timeout', 'worker_cpu_limit', 'worker_memory_limit', 'serialization_retry', 'readonly_transaction', 'login_failed', 'cron_started'];
+const ODOO_EVENTS = [
+  'worker_timeout',
+  'worker_cpu_limit',
+  'worker_memory_limit',
+  'serialization_retry',
+  'readonly_transaction',
+  'login_failed',
+  'cron_started',
+];
 const PATRONI_EVENTS = ['promoted', 'demoted', 'following', 'rewind', 'dcs_error', 'paused'];
 const GRID_COLUMNS = 48;
 
@@ -32,14 +55,17 @@ type SoType = (typeof TYPES)[number];
 
 /** A string attribute that must itself contain JSON matching `schema`. */
 const jsonString = <T extends z.ZodType>(schema: T) =>
-  z.string().transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: `not JSON: ${(e as Error).message}` });
-      return z.NEVER;
-    }
-  }).pipe(schema);
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: `not JSON: ${(e as Error).message}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 const reference = z.strictObject({ id: z.string().min(1), name: z.string().min(1), type: z.enum(TYPES) });
 const envelope = {
@@ -51,7 +77,10 @@ const envelope = {
 };
 const kuery = z.strictObject({ query: z.string(), language: z.literal('kuery') });
 
-const runtimeField = z.strictObject({ type: z.enum(['keyword', 'long', 'double', 'date', 'boolean', 'ip']), script: z.strictObject({ source: z.string().min(1) }) });
+const runtimeField = z.strictObject({
+  type: z.enum(['keyword', 'long', 'double', 'date', 'boolean', 'ip']),
+  script: z.strictObject({ source: z.string().min(1) }),
+});
 const indexPattern = z.strictObject({
   ...envelope,
   type: z.literal('index-pattern'),
@@ -123,7 +152,13 @@ const lens = z.strictObject({
 
 const panel = z.strictObject({
   type: z.enum(['lens', 'search']),
-  gridData: z.strictObject({ x: z.number().int().min(0), y: z.number().int().min(0), w: z.number().int().min(1), h: z.number().int().min(1), i: z.string() }),
+  gridData: z.strictObject({
+    x: z.number().int().min(0),
+    y: z.number().int().min(0),
+    w: z.number().int().min(1),
+    h: z.number().int().min(1),
+    i: z.string(),
+  }),
   panelIndex: z.string().min(1),
   embeddableConfig: z.record(z.string(), z.unknown()),
   panelRefName: z.string(),
@@ -140,13 +175,19 @@ const dashboard = z.strictObject({
     refreshInterval: z.strictObject({ pause: z.boolean(), value: z.number() }).optional(),
     optionsJSON: jsonString(z.looseObject({ useMargins: z.boolean(), hidePanelTitles: z.boolean() })),
     panelsJSON: jsonString(z.array(panel).min(1)),
-    kibanaSavedObjectMeta: z.strictObject({ searchSourceJSON: jsonString(z.strictObject({ query: kuery, filter: z.array(z.unknown()) })) }),
+    kibanaSavedObjectMeta: z.strictObject({
+      searchSourceJSON: jsonString(z.strictObject({ query: kuery, filter: z.array(z.unknown()) })),
+    }),
   }),
 });
 
 const savedObject = z.discriminatedUnion('type', [indexPattern, search, lens, dashboard]);
 type SavedObject = z.output<typeof savedObject>;
-const exportDetails = z.looseObject({ exportedCount: z.number(), missingRefCount: z.literal(0), missingReferences: z.array(z.unknown()).length(0) });
+const exportDetails = z.looseObject({
+  exportedCount: z.number(),
+  missingRefCount: z.literal(0),
+  missingReferences: z.array(z.unknown()).length(0),
+});
 
 // ---- parsing -----------------------------------------------------------------------------------
 
@@ -186,12 +227,20 @@ function refByName(o: SavedObject, name: string, type: SoType): { id: string; ty
   assert.equal(matches.length, 1, `${o.type}/${o.id}: expected exactly one reference named "${name}"`);
   const ref = matches[0]!;
   assert.equal(ref.type, type, `${o.type}/${o.id}: reference "${name}" should be a ${type}`);
-  assert.ok(byKey.has(`${ref.type}/${ref.id}`), `${o.type}/${o.id}: reference "${name}" points at missing ${ref.type}/${ref.id}`);
+  assert.ok(
+    byKey.has(`${ref.type}/${ref.id}`),
+    `${o.type}/${o.id}: reference "${name}" points at missing ${ref.type}/${ref.id}`,
+  );
   return ref;
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const re = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return re.test(name);
 }
 
@@ -200,7 +249,8 @@ function fieldsForDataView(id: string): Set<string> {
   const dv = byKey.get(`index-pattern/${id}`);
   assert.ok(dv && dv.type === 'index-pattern');
   const fields = new Set<string>(Object.keys(dv.attributes.runtimeFieldMap));
-  for (const s of DATA_STREAMS.filter((s) => globMatch(dv.attributes.title, s))) for (const f of FIELDS_BY_STREAM[s]!) fields.add(f);
+  for (const s of DATA_STREAMS.filter((s) => globMatch(dv.attributes.title, s)))
+    for (const f of FIELDS_BY_STREAM[s]!) fields.add(f);
   return fields;
 }
 
@@ -235,26 +285,44 @@ test('every line is JSON and matches the saved-object envelope for its type', ()
 
 test('ids are unique (across types too, so a bare id is never ambiguous)', () => {
   const ids = objects.map((o) => o.id);
-  assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), []);
+  assert.deepEqual(
+    ids.filter((id, i) => ids.indexOf(id) !== i),
+    [],
+  );
 });
 
 test('every reference resolves to an object in the file with the right type, and none is unused', () => {
   for (const o of objects) {
     const names = o.references.map((r) => r.name);
-    assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], `${o.id}: duplicate reference names`);
-    for (const r of o.references) assert.ok(byKey.has(`${r.type}/${r.id}`), `${o.type}/${o.id} -> missing ${r.type}/${r.id}`);
+    assert.deepEqual(
+      names.filter((n, i) => names.indexOf(n) !== i),
+      [],
+      `${o.id}: duplicate reference names`,
+    );
+    for (const r of o.references)
+      assert.ok(byKey.has(`${r.type}/${r.id}`), `${o.type}/${o.id} -> missing ${r.type}/${r.id}`);
   }
   // The used-name checks per type below then account for each reference.
   const used = new Set<string>();
-  for (const o of ofType('search')) used.add(`${o.id}#${o.attributes.kibanaSavedObjectMeta.searchSourceJSON.indexRefName}`);
-  for (const o of ofType('lens')) for (const l of Object.keys(o.attributes.state.datasourceStates.formBased.layers)) used.add(`${o.id}#indexpattern-datasource-layer-${l}`);
-  for (const o of ofType('dashboard')) for (const p of o.attributes.panelsJSON) used.add(`${o.id}#${p.panelIndex}:${p.panelRefName}`);
-  for (const o of objects) for (const r of o.references) assert.ok(used.has(`${o.id}#${r.name}`), `${o.type}/${o.id}: reference "${r.name}" is not used`);
+  for (const o of ofType('search'))
+    used.add(`${o.id}#${o.attributes.kibanaSavedObjectMeta.searchSourceJSON.indexRefName}`);
+  for (const o of ofType('lens'))
+    for (const l of Object.keys(o.attributes.state.datasourceStates.formBased.layers))
+      used.add(`${o.id}#indexpattern-datasource-layer-${l}`);
+  for (const o of ofType('dashboard'))
+    for (const p of o.attributes.panelsJSON) used.add(`${o.id}#${p.panelIndex}:${p.panelRefName}`);
+  for (const o of objects)
+    for (const r of o.references)
+      assert.ok(used.has(`${o.id}#${r.name}`), `${o.type}/${o.id}: reference "${r.name}" is not used`);
 });
 
 test('data views cover exactly the Filebeat data streams', () => {
   const views = ofType('index-pattern');
-  assert.deepEqual(views.map((v) => v.attributes.title).sort(), ['logs-odoo.app-*', 'logs-patroni.log-*', 'logs-postgresql.log-*']);
+  assert.deepEqual(views.map((v) => v.attributes.title).sort(), [
+    'logs-odoo.app-*',
+    'logs-patroni.log-*',
+    'logs-postgresql.log-*',
+  ]);
   for (const stream of DATA_STREAMS) {
     const covering = views.filter((v) => globMatch(v.attributes.title, stream));
     assert.equal(covering.length, 1, `${stream} is covered by ${covering.length} data views`);
@@ -266,8 +334,12 @@ test('runtime fields only build on fields the data view has', () => {
   for (const v of ofType('index-pattern')) {
     const base = fieldsForDataView(v.id);
     for (const [name, rf] of Object.entries(v.attributes.runtimeFieldMap)) {
-      assert.ok(!DATA_STREAMS.some((s) => FIELDS_BY_STREAM[s]!.includes(name)), `${name} would shadow an indexed field`);
-      for (const m of rf.script.source.matchAll(/doc\['([^']+)'\]/g)) assert.ok(base.has(m[1]!), `${name} reads unknown ${m[1]}`);
+      assert.ok(
+        !DATA_STREAMS.some((s) => FIELDS_BY_STREAM[s]!.includes(name)),
+        `${name} would shadow an indexed field`,
+      );
+      for (const m of rf.script.source.matchAll(/doc\['([^']+)'\]/g))
+        assert.ok(base.has(m[1]!), `${name} reads unknown ${m[1]}`);
       // Unguarded doc['x'] throws on documents without the field and fails the whole search.
       assert.match(rf.script.source, /containsKey/);
     }
@@ -280,7 +352,8 @@ test('saved searches: indexRefName resolves to a data view; columns and KQL use 
     assert.equal(src.indexRefName, 'kibanaSavedObjectMeta.searchSourceJSON.index');
     const ref = refByName(s, src.indexRefName, 'index-pattern');
     const allowed = fieldsForDataView(ref.id);
-    for (const c of s.attributes.columns) assert.ok(allowed.has(c), `${s.id}: column ${c} not in ${dataViewTitle(ref.id)}`);
+    for (const c of s.attributes.columns)
+      assert.ok(allowed.has(c), `${s.id}: column ${c} not in ${dataViewTitle(ref.id)}`);
     for (const [f] of s.attributes.sort) assert.ok(allowed.has(f), `${s.id}: sort field ${f}`);
     checkQuery(`search/${s.id}`, ref.id, src.query.query);
   }
@@ -308,14 +381,20 @@ test('Lens: each datasource layer has its indexpattern-datasource-layer-<layerId
     for (const [layerId, layer] of Object.entries(layers)) {
       const ref = refByName(l, `indexpattern-datasource-layer-${layerId}`, 'index-pattern');
       dvIds.add(ref.id);
-      assert.deepEqual([...layer.columnOrder].sort(), Object.keys(layer.columns).sort(), `${l.id}/${layerId}: columnOrder vs columns`);
+      assert.deepEqual(
+        [...layer.columnOrder].sort(),
+        Object.keys(layer.columns).sort(),
+        `${l.id}/${layerId}: columnOrder vs columns`,
+      );
       const allowed = fieldsForDataView(ref.id);
       for (const [cid, col] of Object.entries(layer.columns)) {
         if (col.operationType === 'count') assert.equal(col.sourceField, '___records___');
         else assert.ok(allowed.has(col.sourceField), `${l.id}/${cid}: field ${col.sourceField}`);
-        for (const f of col.params?.secondaryFields ?? []) assert.ok(allowed.has(f), `${l.id}/${cid}: secondary field ${f}`);
+        for (const f of col.params?.secondaryFields ?? [])
+          assert.ok(allowed.has(f), `${l.id}/${cid}: secondary field ${f}`);
         const orderBy = (col.params as { orderBy?: { type: string; columnId?: string } } | undefined)?.orderBy;
-        if (orderBy?.type === 'column') assert.ok(orderBy.columnId! in layer.columns, `${l.id}/${cid}: orderBy ${orderBy.columnId}`);
+        if (orderBy?.type === 'column')
+          assert.ok(orderBy.columnId! in layer.columns, `${l.id}/${cid}: orderBy ${orderBy.columnId}`);
       }
     }
     for (const vl of l.attributes.state.visualization.layers) {
@@ -325,7 +404,8 @@ test('Lens: each datasource layer has its indexpattern-datasource-layer-<layerId
         assert.ok(a in layer.columns, `${l.id}: accessor ${a} is not a column of ${vl.layerId}`);
       }
       if (vl.xAccessor !== undefined) assert.equal(layer.columns[vl.xAccessor]!.isBucketed, true);
-      for (const a of vl.accessors) assert.equal(layer.columns[a]!.isBucketed, false, `${l.id}: metric ${a} must not be bucketed`);
+      for (const a of vl.accessors)
+        assert.equal(layer.columns[a]!.isBucketed, false, `${l.id}: metric ${a} must not be bucketed`);
     }
     assert.equal(dvIds.size, 1, `${l.id}: one query applies to all layers, so they should share a data view`);
     checkQuery(`lens/${l.id}`, [...dvIds][0]!, l.attributes.state.query.query);
@@ -334,11 +414,18 @@ test('Lens: each datasource layer has its indexpattern-datasource-layer-<layerId
 
 test('dashboard "Odoo HA": panel refs named <panelIndex>:panel_<panelIndex>, 48-column grid, no overlaps', () => {
   const dashes = ofType('dashboard');
-  assert.deepEqual(dashes.map((d) => d.attributes.title), ['Odoo HA']);
+  assert.deepEqual(
+    dashes.map((d) => d.attributes.title),
+    ['Odoo HA'],
+  );
   const d = dashes[0]!;
   const panels = d.attributes.panelsJSON;
   const indexes = panels.map((p) => p.panelIndex);
-  assert.deepEqual(indexes.filter((x, i) => indexes.indexOf(x) !== i), [], 'panelIndex must be unique');
+  assert.deepEqual(
+    indexes.filter((x, i) => indexes.indexOf(x) !== i),
+    [],
+    'panelIndex must be unique',
+  );
   for (const p of panels) {
     assert.equal(p.panelRefName, `panel_${p.panelIndex}`);
     assert.equal(p.gridData.i, p.panelIndex);
@@ -353,7 +440,8 @@ test('dashboard "Odoo HA": panel refs named <panelIndex>:panel_<panelIndex>, 48-
       assert.equal(overlap, false, `panels ${a.i} and ${b.i} overlap`);
     }
   }
-  if (d.attributes.timeRestore) assert.ok(d.attributes.timeFrom && d.attributes.timeTo, 'timeRestore needs timeFrom/timeTo');
+  if (d.attributes.timeRestore)
+    assert.ok(d.attributes.timeFrom && d.attributes.timeTo, 'timeRestore needs timeFrom/timeTo');
 });
 
 test('dashboard shows errors by host and db, worker limits, slow requests and the failover timeline', () => {
@@ -379,7 +467,10 @@ test('dashboard shows errors by host and db, worker limits, slow requests and th
   assert.match(find(/worker limit/i).attributes.state.query.query, /worker_timeout/);
   assert.match(find(/slow requests/i).attributes.state.query.query, /odoo\.perf\./);
   const failover = find(/failover timeline/i);
-  assert.equal(dataViewTitle(refByName(failover, 'indexpattern-datasource-layer-layer1', 'index-pattern').id), 'logs-patroni.log-*');
+  assert.equal(
+    dataViewTitle(refByName(failover, 'indexpattern-datasource-layer-layer1', 'index-pattern').id),
+    'logs-patroni.log-*',
+  );
   assert.match(failover.attributes.state.query.query, /promoted/);
   // Every time series shares the date histogram x axis so the panels line up under the same time picker.
   for (const l of lensOnDash) {
@@ -391,6 +482,11 @@ test('dashboard shows errors by host and db, worker limits, slow requests and th
 });
 
 test('migration versions match the shapes used (Kibana >= 8.9 can import without guessing)', () => {
-  const expected: Record<SoType, string> = { 'index-pattern': '8.0.0', search: '8.0.0', lens: '8.9.0', dashboard: '8.9.0' };
+  const expected: Record<SoType, string> = {
+    'index-pattern': '8.0.0',
+    search: '8.0.0',
+    lens: '8.9.0',
+    dashboard: '8.9.0',
+  };
   for (const o of objects) assert.equal(o.typeMigrationVersion, expected[o.type], `${o.type}/${o.id}`);
 });

@@ -23,7 +23,9 @@ async function until<T>(what: string, get: () => Promise<T | undefined> | T | un
   }
 }
 
-async function readyz(port: number): Promise<{ ready: boolean; checks: { name: string; ok: boolean; detail?: string }[] }> {
+async function readyz(
+  port: number,
+): Promise<{ ready: boolean; checks: { name: string; ok: boolean; detail?: string }[] }> {
   const res = await fetch(`http://127.0.0.1:${port}/readyz`);
   return (await res.json()) as never;
 }
@@ -36,24 +38,63 @@ test('start-up: a wrong Patroni scope is logged once as an error with the fix an
   await new Promise<void>((r) => closed.close(() => r()));
   const dir = mkdtempSync(join(tmpdir(), 'ohw-preflight-app-'));
   mkdirSync(join(dir, 'rules'));
-  const writeConfig = (cluster: string) => writeFileSync(join(dir, 'config.yaml'), [
-    `cluster: {name: ${cluster}}`, 'rules: {paths: ["rules/*.yaml"]}', 'state: {path: state.db}', 'http: {enabled: true, port: 0}',
-    'sources:', `  patroni: { members: [{ name: pg-node-1, url: "${patroni.memberUrl(0)}" }] }`, `  etcd: { endpoints: ["http://127.0.0.1:${deadPort}"] }`,
-  ].join('\n'));
+  const writeConfig = (cluster: string) =>
+    writeFileSync(
+      join(dir, 'config.yaml'),
+      [
+        `cluster: {name: ${cluster}}`,
+        'rules: {paths: ["rules/*.yaml"]}',
+        'state: {path: state.db}',
+        'http: {enabled: true, port: 0}',
+        'sources:',
+        `  patroni: { members: [{ name: pg-node-1, url: "${patroni.memberUrl(0)}" }] }`,
+        `  etcd: { endpoints: ["http://127.0.0.1:${deadPort}"] }`,
+      ].join('\n'),
+    );
   writeConfig('odoo-cluster');
-  writeFileSync(join(dir, 'rules/p.yaml'), 'rules:\n  - { id: leader, type: patroni_leader, severity: critical, every: 1s }\n');
+  writeFileSync(
+    join(dir, 'rules/p.yaml'),
+    'rules:\n  - { id: leader, type: patroni_leader, severity: critical, every: 1s }\n',
+  );
   const lines: Line[] = [];
-  const logger = pino({ level: 'info' }, new Writable({ write(chunk: Buffer, _e, cb) { lines.push(JSON.parse(chunk.toString())); cb(); } }));
-  const app = await createApp({ configPath: join(dir, 'config.yaml'), logger, notifiers: [new CapturingNotifier()], httpPort: 0 });
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        lines.push(JSON.parse(chunk.toString()));
+        cb();
+      },
+    }),
+  );
+  const app = await createApp({
+    configPath: join(dir, 'config.yaml'),
+    logger,
+    notifiers: [new CapturingNotifier()],
+    httpPort: 0,
+  });
   await app.start();
   try {
     const port = app.httpPort!;
-    const entry = await until('the preflight entry', async () => (await readyz(port)).checks.find((c) => c.name === 'preflight' && c.detail !== 'probing the sources'));
+    const entry = await until('the preflight entry', async () =>
+      (await readyz(port)).checks.find((c) => c.name === 'preflight' && c.detail !== 'probing the sources'),
+    );
     assert.equal(entry.ok, false);
-    assert.match(entry.detail!, /^ERROR patroni: Patroni answers with scope odoo-prod but cluster\.name is odoo-cluster.* \| WARNING etcd: no etcd endpoint answered/);
+    assert.match(
+      entry.detail!,
+      /^ERROR patroni: Patroni answers with scope odoo-prod but cluster\.name is odoo-cluster.* \| WARNING etcd: no etcd endpoint answered/,
+    );
     const found = lines.filter((l) => l.preflight);
-    assert.deepEqual(found.map((l) => [l.level, l.preflight!.source, l.preflight!.severity]), [[50, 'patroni', 'error'], [40, 'etcd', 'warning']]);
-    assert.equal(found[0]!.preflight!.fix, 'set cluster.name: odoo-prod if these are the members to watch, else point sources.patroni.members at cluster odoo-cluster');
+    assert.deepEqual(
+      found.map((l) => [l.level, l.preflight!.source, l.preflight!.severity]),
+      [
+        [50, 'patroni', 'error'],
+        [40, 'etcd', 'warning'],
+      ],
+    );
+    assert.equal(
+      found[0]!.preflight!.fix,
+      'set cluster.name: odoo-prod if these are the members to watch, else point sources.patroni.members at cluster odoo-cluster',
+    );
     // The rule keeps polling Patroni every second; the findings are not logged again.
     const polls = patroni.requests.length;
     await until('more Patroni polls', () => (patroni.requests.length >= polls + 8 ? true : undefined));
@@ -61,9 +102,14 @@ test('start-up: a wrong Patroni scope is logged once as an error with the fix an
 
     writeConfig('odoo-prod');
     assert.equal((await app.reload()).ok, true);
-    const fixed = await until('the preflight after the reload', async () => (await readyz(port)).checks.find((c) => c.name === 'preflight' && c.detail?.startsWith('WARNING etcd')));
+    const fixed = await until('the preflight after the reload', async () =>
+      (await readyz(port)).checks.find((c) => c.name === 'preflight' && c.detail?.startsWith('WARNING etcd')),
+    );
     assert.equal(fixed.ok, true, 'a warning never fails readiness');
-    assert.deepEqual(lines.filter((l) => l.preflight).map((l) => l.preflight!.source), ['patroni', 'etcd', 'etcd']);
+    assert.deepEqual(
+      lines.filter((l) => l.preflight).map((l) => l.preflight!.source),
+      ['patroni', 'etcd', 'etcd'],
+    );
   } finally {
     await app.stop();
     await patroni.close();

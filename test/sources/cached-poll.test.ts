@@ -8,7 +8,14 @@ describe('cachedPoll', () => {
     let t = 0;
     let calls = 0;
     let fail = false;
-    const poll = cachedPoll(2000, async (): Promise<Observation<number>> => { calls++; return fail ? failed('x', { kind: 'unreachable', message: 'no' }) : observed('x', calls); }, () => t);
+    const poll = cachedPoll(
+      2000,
+      async (): Promise<Observation<number>> => {
+        calls++;
+        return fail ? failed('x', { kind: 'unreachable', message: 'no' }) : observed('x', calls);
+      },
+      () => t,
+    );
     const [a, b] = await Promise.all([poll(), poll()]);
     assert.equal(calls, 1);
     assert.deepEqual([a.ok && a.value, b.ok && b.value], [1, 1]);
@@ -27,7 +34,13 @@ describe('cachedPoll', () => {
 
   it("a caller's abort stops its wait without cancelling the shared poll", async () => {
     let release!: () => void;
-    const poll = cachedPoll(2000, () => new Promise<Observation<number>>((r) => { release = () => r(observed('x', 7)); }));
+    const poll = cachedPoll(
+      2000,
+      () =>
+        new Promise<Observation<number>>((r) => {
+          release = () => r(observed('x', 7));
+        }),
+    );
     const ac = new AbortController();
     const first = poll(ac.signal);
     const second = poll();
@@ -44,7 +57,17 @@ describe('cachedPoll after a cluster event (refresh)', () => {
     const epoch = { value: 0 };
     let calls = 0;
     let release: (() => void) | undefined;
-    const poll = cachedPoll(60_000, () => { calls++; return new Promise<Observation<number>>((r) => { release = () => r(observed('x', calls)); }); }, () => 0, epoch);
+    const poll = cachedPoll(
+      60_000,
+      () => {
+        calls++;
+        return new Promise<Observation<number>>((r) => {
+          release = () => r(observed('x', calls));
+        });
+      },
+      () => 0,
+      epoch,
+    );
     const first = poll();
     epoch.value += 1; // an event while the poll is in flight: it is still shared, never stacked
     const second = poll();

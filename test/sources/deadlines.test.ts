@@ -44,7 +44,12 @@ after(() => {
 async function within<T>(p: Promise<T>, limitMs: number): Promise<{ value: T; ms: number }> {
   const started = performance.now();
   let guard: NodeJS.Timeout | undefined;
-  const value = await Promise.race([p, new Promise<never>((_, reject) => { guard = setTimeout(() => reject(new Error(`still pending after ${limitMs}ms: no wall-clock deadline`)), limitMs); })]).finally(() => clearTimeout(guard));
+  const value = await Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      guard = setTimeout(() => reject(new Error(`still pending after ${limitMs}ms: no wall-clock deadline`)), limitMs);
+    }),
+  ]).finally(() => clearTimeout(guard));
   return { value, ms: performance.now() - started };
 }
 
@@ -52,7 +57,10 @@ describe('a body trickling one byte per second is cut at the timeout', () => {
   it('httpGetText (Patroni, HAProxy, etcd): a timeout error after ~timeoutMs', async () => {
     const { value, ms } = await within(httpGetText(`${base}/patroni`, { timeoutMs: TIMEOUT_MS }), TIMEOUT_MS + 3000);
     assert.equal(value.ok, false);
-    assert.deepEqual(!value.ok && [value.error.kind, value.error.message], ['timeout', `timed out after ${TIMEOUT_MS}ms`]);
+    assert.deepEqual(!value.ok && [value.error.kind, value.error.message], [
+      'timeout',
+      `timed out after ${TIMEOUT_MS}ms`,
+    ]);
     assert.ok(ms >= TIMEOUT_MS - 50 && ms < TIMEOUT_MS + 1000, `${ms} ms`);
   });
 
@@ -60,7 +68,11 @@ describe('a body trickling one byte per second is cut at the timeout', () => {
     const patroni = createPatroniSource({ members: [{ name: 'pg1', url: base }], timeoutMs: TIMEOUT_MS });
     const haproxy = createHaproxySource({ statsUrl: `${base}/stats`, timeoutMs: TIMEOUT_MS });
     const etcd = createEtcdSource({ endpoints: [base], timeoutMs: TIMEOUT_MS });
-    const [p, h, e] = await Promise.all([within(patroni.poll(), TIMEOUT_MS + 3000), within(haproxy.poll(), TIMEOUT_MS + 3000), within(etcd.poll(), TIMEOUT_MS + 3000)]);
+    const [p, h, e] = await Promise.all([
+      within(patroni.poll(), TIMEOUT_MS + 3000),
+      within(haproxy.poll(), TIMEOUT_MS + 3000),
+      within(etcd.poll(), TIMEOUT_MS + 3000),
+    ]);
     assert.deepEqual([p.value.ok, h.value.ok, e.value.ok], [false, false, false]);
     assert.equal(!h.value.ok && h.value.error.kind, 'timeout');
   });
@@ -75,7 +87,10 @@ describe('a body trickling one byte per second is cut at the timeout', () => {
     });
     await new Promise<void>((r) => sock.listen(path, r));
     try {
-      const { value } = await within(createHaproxySource({ socket: path, timeoutMs: TIMEOUT_MS }).poll(), TIMEOUT_MS + 3000);
+      const { value } = await within(
+        createHaproxySource({ socket: path, timeoutMs: TIMEOUT_MS }).poll(),
+        TIMEOUT_MS + 3000,
+      );
       assert.deepEqual(!value.ok && value.error.kind, 'timeout');
     } finally {
       sock.close();
@@ -84,7 +99,10 @@ describe('a body trickling one byte per second is cut at the timeout', () => {
   });
 
   it('the http rule probe: a failed check with the timeout, not a hung rule', async () => {
-    const { value } = await within(createHttpProbe().probe(`${base}/web/health`, { timeoutMs: TIMEOUT_MS, signal: new AbortController().signal }), TIMEOUT_MS + 3000);
+    const { value } = await within(
+      createHttpProbe().probe(`${base}/web/health`, { timeoutMs: TIMEOUT_MS, signal: new AbortController().signal }),
+      TIMEOUT_MS + 3000,
+    );
     assert.equal(value.error, `timed out after ${TIMEOUT_MS}ms`);
   });
 
@@ -102,10 +120,14 @@ describe('cachedPoll never stacks polls', () => {
     let t = 0;
     let calls = 0;
     const releases: (() => void)[] = [];
-    const poll = cachedPoll(500, () => {
-      calls++;
-      return new Promise<Observation<number>>((r) => releases.push(() => r(observed('x', calls))));
-    }, () => t);
+    const poll = cachedPoll(
+      500,
+      () => {
+        calls++;
+        return new Promise<Observation<number>>((r) => releases.push(() => r(observed('x', calls))));
+      },
+      () => t,
+    );
     const first = poll();
     t = 600; // past the ttl, first still in flight
     const second = poll();
@@ -114,7 +136,10 @@ describe('cachedPoll never stacks polls', () => {
     assert.equal(calls, 1);
     releases[0]!();
     const got = await Promise.all([first, second, third]);
-    assert.deepEqual(got.map((o) => o.ok && o.value), [1, 1, 1]);
+    assert.deepEqual(
+      got.map((o) => o.ok && o.value),
+      [1, 1, 1],
+    );
     t = 5001; // settled and older than the ttl: polls again
     const fourth = poll();
     assert.equal(calls, 2);

@@ -3,35 +3,110 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { trackLeader, type LeaderCursor } from '../../src/sources/patroni/leader.js';
 import { mergeClusterState, type MemberPoll } from '../../src/sources/patroni/merge.js';
-import { MalformedBody, parseCluster, parseDynamicConfig, parseHistory, parseNodeStatus, type NodeStatus } from '../../src/sources/patroni/parse.js';
+import {
+  MalformedBody,
+  parseCluster,
+  parseDynamicConfig,
+  parseHistory,
+  parseNodeStatus,
+  type NodeStatus,
+} from '../../src/sources/patroni/parse.js';
 
 const lab = (f: string) => readFileSync(new URL(`../fixtures/lab/${f}`, import.meta.url), 'utf8');
 
 // Patroni 4.1-shaped bodies, per docs/rest_api.rst and releases.rst (roles primary / quorum_standby, lag "unknown", receive/replay lag).
 const CLUSTER_4X = JSON.stringify({
   members: [
-    { name: 'pg1', role: 'leader', state: 'running', api_url: 'http://10.0.1.11:8008/patroni', host: '10.0.1.11', port: 5432, timeline: 5, tags: {} },
-    { name: 'pg2', role: 'sync_standby', state: 'streaming', host: '10.0.1.12', port: 5432, timeline: 5, receive_lag: 0, receive_lsn: '0/4000060', replay_lag: 16, replay_lsn: '0/4000050', lag: 16, lsn: '0/4000060' },
-    { name: 'pg3', role: 'quorum_standby', state: 'in archive recovery', host: '10.0.1.13', port: 5432, timeline: 4, lag: 'unknown', pending_restart: true, pending_restart_reason: { max_connections: { old_value: '100', new_value: '200' } } },
+    {
+      name: 'pg1',
+      role: 'leader',
+      state: 'running',
+      api_url: 'http://10.0.1.11:8008/patroni',
+      host: '10.0.1.11',
+      port: 5432,
+      timeline: 5,
+      tags: {},
+    },
+    {
+      name: 'pg2',
+      role: 'sync_standby',
+      state: 'streaming',
+      host: '10.0.1.12',
+      port: 5432,
+      timeline: 5,
+      receive_lag: 0,
+      receive_lsn: '0/4000060',
+      replay_lag: 16,
+      replay_lsn: '0/4000050',
+      lag: 16,
+      lsn: '0/4000060',
+    },
+    {
+      name: 'pg3',
+      role: 'quorum_standby',
+      state: 'in archive recovery',
+      host: '10.0.1.13',
+      port: 5432,
+      timeline: 4,
+      lag: 'unknown',
+      pending_restart: true,
+      pending_restart_reason: { max_connections: { old_value: '100', new_value: '200' } },
+    },
   ],
   scope: 'odoo-cluster',
   pause: true,
   scheduled_switchover: { at: '2023-09-24T10:36:00+02:00', from: 'pg1', to: 'pg3' },
 });
-const PATRONI_4X_PRIMARY = JSON.stringify({ state: 'running', role: 'primary', server_version: 160004, xlog: { location: 67395656 }, timeline: 5, replication: [{ usename: 'replicator', application_name: 'pg2', client_addr: '10.0.1.12', state: 'streaming', sync_state: 'sync', sync_priority: 1 }], dcs_last_seen: 1692356718, pause: true, patroni: { version: '4.0.0', scope: 'odoo-cluster', name: 'pg1' } });
-const PATRONI_4X_REPLICA = JSON.stringify({ state: 'running', role: 'replica', xlog: { received_location: 67395656, replayed_location: 67395600, replayed_timestamp: null, paused: false }, timeline: 5, replication_state: 'streaming', patroni: { version: '4.0.0', scope: 'odoo-cluster', name: 'pg2' } });
+const PATRONI_4X_PRIMARY = JSON.stringify({
+  state: 'running',
+  role: 'primary',
+  server_version: 160004,
+  xlog: { location: 67395656 },
+  timeline: 5,
+  replication: [
+    {
+      usename: 'replicator',
+      application_name: 'pg2',
+      client_addr: '10.0.1.12',
+      state: 'streaming',
+      sync_state: 'sync',
+      sync_priority: 1,
+    },
+  ],
+  dcs_last_seen: 1692356718,
+  pause: true,
+  patroni: { version: '4.0.0', scope: 'odoo-cluster', name: 'pg1' },
+});
+const PATRONI_4X_REPLICA = JSON.stringify({
+  state: 'running',
+  role: 'replica',
+  xlog: { received_location: 67395656, replayed_location: 67395600, replayed_timestamp: null, paused: false },
+  timeline: 5,
+  replication_state: 'streaming',
+  patroni: { version: '4.0.0', scope: 'odoo-cluster', name: 'pg2' },
+});
 
 describe('patroni parse', () => {
   it('reads a Patroni 3.0.2 /cluster from the lab (replicas say "running", lag in bytes)', () => {
     const v = parseCluster(lab('patroni-cluster-lagging-replica.json'));
     assert.equal(v.paused, false);
-    assert.deepEqual(v.members.map((m) => [m.name, m.role, m.state, m.lagBytes]), [['pg1', 'leader', 'running', null], ['pg2', 'replica', 'running', 4860256], ['pg3', 'replica', 'running', 0]]);
+    assert.deepEqual(
+      v.members.map((m) => [m.name, m.role, m.state, m.lagBytes]),
+      [
+        ['pg1', 'leader', 'running', null],
+        ['pg2', 'replica', 'running', 4860256],
+        ['pg3', 'replica', 'running', 0],
+      ],
+    );
     assert.equal(parseCluster(lab('patroni-cluster-paused.json')).paused, true);
   });
 
   it('normalizes a 4.x /cluster: sync/quorum roles, archive recovery, "unknown" lag, receive/replay lag, pause, scheduled switchover', () => {
     const v = parseCluster(CLUSTER_4X);
-    assert.deepEqual(v.members.map((m) => m.role), ['leader', 'sync_standby', 'quorum_standby']);
+    assert.deepEqual(
+      v.members.map((m) => m.role),
+      ['leader', 'sync_standby', 'quorum_standby'],
+    );
     assert.equal(v.members[1]!.receiveLagBytes, 0);
     assert.equal(v.members[1]!.replayLagBytes, 16);
     assert.equal(v.members[2]!.lagBytes, null);
@@ -63,8 +138,16 @@ describe('patroni parse', () => {
 
   it('parses /history (5-element lines, [] on timeline 1) and /config', () => {
     assert.deepEqual(parseHistory(lab('patroni-history-initial.json')), []);
-    const h = parseHistory('[[1,25623960,"no recovery target specified","2019-09-23T16:57:57+02:00","patroni2"],[2,25624000,"no recovery target specified"]]');
-    assert.deepEqual(h[0], { timeline: 1, lsn: 25623960, reason: 'no recovery target specified', at: '2019-09-23T16:57:57+02:00', newLeader: 'patroni2' });
+    const h = parseHistory(
+      '[[1,25623960,"no recovery target specified","2019-09-23T16:57:57+02:00","patroni2"],[2,25624000,"no recovery target specified"]]',
+    );
+    assert.deepEqual(h[0], {
+      timeline: 1,
+      lsn: 25623960,
+      reason: 'no recovery target specified',
+      at: '2019-09-23T16:57:57+02:00',
+      newLeader: 'patroni2',
+    });
     assert.equal(h[1]!.newLeader, undefined);
     const c = parseDynamicConfig(lab('patroni-config.json'));
     assert.equal(c.maximumLagOnFailover, 1048576);
@@ -82,7 +165,10 @@ describe('patroni parse', () => {
 // ---- merge + leader tracking ----
 const ok = <T>(value: T) => ({ ok: true as const, value });
 const down = { ok: false as const, error: { kind: 'unreachable' as const, message: 'connection refused' } };
-const node = (role: string, timeline = 1, extra: Partial<NodeStatus> = {}): NodeStatus => ({ ...parseNodeStatus(JSON.stringify({ state: 'running', role, timeline })), ...extra });
+const node = (role: string, timeline = 1, extra: Partial<NodeStatus> = {}): NodeStatus => ({
+  ...parseNodeStatus(JSON.stringify({ state: 'running', role, timeline })),
+  ...extra,
+});
 
 function polls(clusterJson: string, status: Record<string, NodeStatus | 'down'>, history = '[]'): MemberPoll[] {
   return ['pg1', 'pg2', 'pg3'].map((name) => {
@@ -101,22 +187,42 @@ function polls(clusterJson: string, status: Record<string, NodeStatus | 'down'>,
 
 describe('patroni merge', () => {
   it('steady lab cluster: leader pg1 healthy, both replicas failover candidates', () => {
-    const c = mergeClusterState(polls(lab('patroni-cluster-steady.json'), { pg1: node('master'), pg2: node('replica'), pg3: node('replica') }), 1000)!;
+    const c = mergeClusterState(
+      polls(lab('patroni-cluster-steady.json'), { pg1: node('master'), pg2: node('replica'), pg3: node('replica') }),
+      1000,
+    )!;
     assert.equal(c.leader, 'pg1');
     assert.equal(c.leaderHealthy, true);
     assert.equal(c.timeline, 1);
-    assert.deepEqual(c.members.filter((m) => m.failoverCandidate).map((m) => m.name), ['pg2', 'pg3']);
+    assert.deepEqual(
+      c.members.filter((m) => m.failoverCandidate).map((m) => m.name),
+      ['pg2', 'pg3'],
+    );
   });
 
   it('a replica over maximum_lag_on_failover is not a candidate', () => {
-    const c = mergeClusterState(polls(lab('patroni-cluster-lagging-replica.json'), { pg1: node('master'), pg2: node('replica'), pg3: node('replica') }), 1000)!;
+    const c = mergeClusterState(
+      polls(lab('patroni-cluster-lagging-replica.json'), {
+        pg1: node('master'),
+        pg2: node('replica'),
+        pg3: node('replica'),
+      }),
+      1000,
+    )!;
     const pg2 = c.members.find((m) => m.name === 'pg2')!;
     assert.equal(pg2.failoverCandidate, false);
     assert.match(pg2.notCandidateReason!, /lag 4860256 B > maximum_lag_on_failover 1048576 B/);
   });
 
   it('crash: the DCS still names the dead leader (stale key) but its REST is refused', () => {
-    const c = mergeClusterState(polls(lab('patroni-cluster-failover-stale-leader.json'), { pg1: 'down', pg2: node('replica'), pg3: node('replica') }), 1000)!;
+    const c = mergeClusterState(
+      polls(lab('patroni-cluster-failover-stale-leader.json'), {
+        pg1: 'down',
+        pg2: node('replica'),
+        pg3: node('replica'),
+      }),
+      1000,
+    )!;
     assert.equal(c.leader, 'pg1');
     assert.equal(c.leaderHealthy, false);
     assert.match(c.leaderProblem!, /REST API unreachable: connection refused/);
@@ -124,7 +230,14 @@ describe('patroni merge', () => {
   });
 
   it('no leader in the DCS, the dead member gone from it', () => {
-    const c = mergeClusterState(polls(lab('patroni-cluster-failover-no-leader.json'), { pg1: 'down', pg2: node('replica'), pg3: node('replica') }), 1000)!;
+    const c = mergeClusterState(
+      polls(lab('patroni-cluster-failover-no-leader.json'), {
+        pg1: 'down',
+        pg2: node('replica'),
+        pg3: node('replica'),
+      }),
+      1000,
+    )!;
     assert.equal(c.leader, undefined);
     assert.equal(c.leaderProblem, 'no leader in the DCS');
     const pg1 = c.members.find((m) => m.name === 'pg1')!;
@@ -133,7 +246,11 @@ describe('patroni merge', () => {
   });
 
   it('majority wins when views disagree; ties go to the leader that confirms itself', () => {
-    const p = polls(lab('patroni-cluster-steady.json'), { pg1: node('master'), pg2: node('replica'), pg3: node('replica') });
+    const p = polls(lab('patroni-cluster-steady.json'), {
+      pg1: node('master'),
+      pg2: node('replica'),
+      pg3: node('replica'),
+    });
     p[2]!.cluster = ok(parseCluster(lab('patroni-cluster-failover-no-leader.json')));
     const c = mergeClusterState(p, 1000)!;
     assert.equal(c.leader, 'pg1');
@@ -142,15 +259,28 @@ describe('patroni merge', () => {
   });
 
   it('a non-leader reporting itself primary is listed (split-brain hint)', () => {
-    const c = mergeClusterState(polls(lab('patroni-cluster-steady.json'), { pg1: node('master'), pg2: node('primary'), pg3: node('replica') }), 1000)!;
+    const c = mergeClusterState(
+      polls(lab('patroni-cluster-steady.json'), { pg1: node('master'), pg2: node('primary'), pg3: node('replica') }),
+      1000,
+    )!;
     assert.deepEqual(c.otherPrimaries, ['pg2']);
   });
 });
 
 describe('patroni leader tracking (cursor)', () => {
   const steady = (leader: string, t: number, timeline = 1, history = '[]') => {
-    const cl = JSON.stringify({ members: ['pg1', 'pg2', 'pg3'].map((n) => ({ name: n, role: n === leader ? 'leader' : 'replica', state: 'running', timeline, ...(n === leader ? {} : { lag: 0 }) })) });
-    const status = Object.fromEntries(['pg1', 'pg2', 'pg3'].map((n) => [n, node(n === leader ? 'master' : 'replica', timeline)]));
+    const cl = JSON.stringify({
+      members: ['pg1', 'pg2', 'pg3'].map((n) => ({
+        name: n,
+        role: n === leader ? 'leader' : 'replica',
+        state: 'running',
+        timeline,
+        ...(n === leader ? {} : { lag: 0 }),
+      })),
+    });
+    const status = Object.fromEntries(
+      ['pg1', 'pg2', 'pg3'].map((n) => [n, node(n === leader ? 'master' : 'replica', timeline)]),
+    );
     return mergeClusterState(polls(cl, status, history), t)!;
   };
 
@@ -160,25 +290,65 @@ describe('patroni leader tracking (cursor)', () => {
     cur = s.cursor;
     assert.equal(s.down, undefined);
     // t=5s: pg1 killed: REST refused, DCS still names it
-    s = trackLeader(cur, mergeClusterState(polls(lab('patroni-cluster-failover-stale-leader.json'), { pg1: 'down', pg2: node('replica'), pg3: node('replica') }), 5000)!);
+    s = trackLeader(
+      cur,
+      mergeClusterState(
+        polls(lab('patroni-cluster-failover-stale-leader.json'), {
+          pg1: 'down',
+          pg2: node('replica'),
+          pg3: node('replica'),
+        }),
+        5000,
+      )!,
+    );
     cur = s.cursor;
     assert.deepEqual([s.down?.member, s.down?.hard, s.down?.since], ['pg1', true, 5000]);
     // t=30s: key expired, no leader
-    s = trackLeader(cur, mergeClusterState(polls(lab('patroni-cluster-failover-no-leader.json'), { pg1: 'down', pg2: node('replica'), pg3: node('replica') }), 30000)!);
+    s = trackLeader(
+      cur,
+      mergeClusterState(
+        polls(lab('patroni-cluster-failover-no-leader.json'), {
+          pg1: 'down',
+          pg2: node('replica'),
+          pg3: node('replica'),
+        }),
+        30000,
+      )!,
+    );
     cur = s.cursor;
     assert.equal(s.down?.member, 'pg1');
     assert.match(s.down!.reason, /no leader in the DCS \(last leader pg1: REST API unreachable/);
     // t=35s: pg2 leads on timeline 2 (promoted at t=31s per /history); pg1 still dead
     const hist = JSON.stringify([[1, 83886240, 'no recovery target specified', new Date(31000).toISOString(), 'pg2']]);
-    const cl = JSON.stringify({ members: [{ name: 'pg2', role: 'leader', state: 'running', timeline: 2 }, { name: 'pg3', role: 'replica', state: 'running', timeline: 2, lag: 0 }] });
-    s = trackLeader(cur, mergeClusterState(polls(cl, { pg1: 'down', pg2: node('master', 2), pg3: node('replica', 2) }, hist), 35000)!);
+    const cl = JSON.stringify({
+      members: [
+        { name: 'pg2', role: 'leader', state: 'running', timeline: 2 },
+        { name: 'pg3', role: 'replica', state: 'running', timeline: 2, lag: 0 },
+      ],
+    });
+    s = trackLeader(
+      cur,
+      mergeClusterState(polls(cl, { pg1: 'down', pg2: node('master', 2), pg3: node('replica', 2) }, hist), 35000)!,
+    );
     cur = s.cursor;
     assert.equal(s.changedNow, true);
     assert.equal(s.down, undefined);
-    assert.deepEqual({ from: s.change?.from, to: s.change?.to, timeline: s.change?.timeline, kind: s.change?.kind, ms: s.change?.writesImpossibleMs }, { from: 'pg1', to: 'pg2', timeline: 2, kind: 'failover', ms: 26000 });
+    assert.deepEqual(
+      {
+        from: s.change?.from,
+        to: s.change?.to,
+        timeline: s.change?.timeline,
+        kind: s.change?.kind,
+        ms: s.change?.writesImpossibleMs,
+      },
+      { from: 'pg1', to: 'pg2', timeline: 2, kind: 'failover', ms: 26000 },
+    );
     // The cursor is plain JSON (persisted by the engine) and survives a restart.
     cur = JSON.parse(JSON.stringify(cur)) as LeaderCursor;
-    s = trackLeader(cur, mergeClusterState(polls(cl, { pg1: 'down', pg2: node('master', 2), pg3: node('replica', 2) }, hist), 40000)!);
+    s = trackLeader(
+      cur,
+      mergeClusterState(polls(cl, { pg1: 'down', pg2: node('master', 2), pg3: node('replica', 2) }, hist), 40000)!,
+    );
     assert.equal(s.changedNow, false);
     assert.equal(s.change?.to, 'pg2');
     cur = s.cursor;
@@ -190,8 +360,22 @@ describe('patroni leader tracking (cursor)', () => {
 
   it('switchover: the old leader stays reachable (demoting, briefly no leader) → kind switchover, soft down', () => {
     let s = trackLeader(undefined, steady('pg1', 0));
-    const noLeader = JSON.stringify({ members: ['pg1', 'pg2', 'pg3'].map((n) => ({ name: n, role: 'replica', state: n === 'pg1' ? 'stopped' : 'running', timeline: 1, lag: 0 })) });
-    s = trackLeader(s.cursor, mergeClusterState(polls(noLeader, { pg1: node('demoted', 1, { state: 'stopped' }), pg2: node('replica'), pg3: node('replica') }), 2000)!);
+    const noLeader = JSON.stringify({
+      members: ['pg1', 'pg2', 'pg3'].map((n) => ({
+        name: n,
+        role: 'replica',
+        state: n === 'pg1' ? 'stopped' : 'running',
+        timeline: 1,
+        lag: 0,
+      })),
+    });
+    s = trackLeader(
+      s.cursor,
+      mergeClusterState(
+        polls(noLeader, { pg1: node('demoted', 1, { state: 'stopped' }), pg2: node('replica'), pg3: node('replica') }),
+        2000,
+      )!,
+    );
     assert.equal(s.down?.hard, false);
     s = trackLeader(s.cursor, steady('pg2', 4000, 2));
     assert.equal(s.change?.kind, 'switchover');

@@ -20,15 +20,32 @@ test('status: Elasticsearch reachability and log freshness, over the real client
   try {
     // Before Filebeat created the data stream: ES answers a per-item 404 (we send allow_no_indices=false).
     let s = await buildStatus(config, sources, store, now);
-    assert.deepEqual(s.sources.find((x) => x.name === 'elasticsearch'), { name: 'elasticsearch', state: 'no data', detail: 'no index matches logs-odoo.app-* yet (has Filebeat shipped any line? see filebeat/setup.sh)', ageMs: 0 });
+    assert.deepEqual(
+      s.sources.find((x) => x.name === 'elasticsearch'),
+      {
+        name: 'elasticsearch',
+        state: 'no data',
+        detail: 'no index matches logs-odoo.app-* yet (has Filebeat shipped any line? see filebeat/setup.sh)',
+        ageMs: 0,
+      },
+    );
 
     fake.createIndex('logs-odoo.app-default');
     s = await buildStatus(config, sources, store, now);
-    assert.deepEqual(s.sources.find((x) => x.name === 'elasticsearch'), { name: 'elasticsearch', state: 'ok', detail: 'logs-odoo.app-*: reachable, no log lines yet', ageMs: 0 });
+    assert.deepEqual(
+      s.sources.find((x) => x.name === 'elasticsearch'),
+      { name: 'elasticsearch', state: 'ok', detail: 'logs-odoo.app-*: reachable, no log lines yet', ageMs: 0 },
+    );
 
-    fake.indexDocs('logs-odoo.app-default', [{ '@timestamp': '2026-11-25T11:59:18.000Z', message: 'a' }, { '@timestamp': '2026-11-25T11:50:00.000Z', message: 'b' }]);
+    fake.indexDocs('logs-odoo.app-default', [
+      { '@timestamp': '2026-11-25T11:59:18.000Z', message: 'a' },
+      { '@timestamp': '2026-11-25T11:50:00.000Z', message: 'b' },
+    ]);
     s = await buildStatus(config, sources, store, now);
-    assert.equal(s.sources.find((x) => x.name === 'elasticsearch')?.detail, 'logs-odoo.app-*: newest log line 42 s old');
+    assert.equal(
+      s.sources.find((x) => x.name === 'elasticsearch')?.detail,
+      'logs-odoo.app-*: newest log line 42 s old',
+    );
 
     fake.fail({ status: 401, type: 'security_exception', reason: 'unable to authenticate' }, 1);
     s = await buildStatus(config, sources, store, now);

@@ -51,5 +51,11 @@ export class CapturingNotifier implements Notifier {
 
 /** "firing:pg2,pg3" style summaries make lifecycle tables readable. */
 export function summarize(ns: Notification[]): string[] {
-  return ns.map((n) => `${n.kind}${n.alerts.some((a) => a.repeat) ? '(repeat)' : ''}:${n.alerts.map((a) => Object.values(a.labels).join('/')).sort().join(',')}`);
+  return ns.map(
+    (n) =>
+      `${n.kind}${n.alerts.some((a) => a.repeat) ? '(repeat)' : ''}:${n.alerts
+        .map((a) => Object.values(a.labels).join('/'))
+        .sort()
+        .join(',')}`,
+  );
 }

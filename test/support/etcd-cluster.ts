@@ -24,7 +24,9 @@ export function etcdSkipReason(): string | false {
   return r.status === 0 ? false : 'etcd binary not found on PATH';
 }
 
-export async function startEtcdCluster(basePort = Number(process.env['OHW_HA_ETCD_BASE_PORT'] ?? 27600)): Promise<EtcdCluster> {
+export async function startEtcdCluster(
+  basePort = Number(process.env['OHW_HA_ETCD_BASE_PORT'] ?? 27600),
+): Promise<EtcdCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ohw-ha-etcd-'));
   const names = ['e0', 'e1', 'e2'];
   const client = (i: number) => `http://127.0.0.1:${basePort + 2 * i}`;
@@ -32,14 +34,35 @@ export async function startEtcdCluster(basePort = Number(process.env['OHW_HA_ETC
   const initial = names.map((n, i) => `${n}=${peer(i)}`).join(',');
   const procs: (ChildProcess | undefined)[] = [undefined, undefined, undefined];
   const launch = (i: number, state: 'new' | 'existing') => {
-    const p = spawn('etcd', [
-      '--name', names[i]!, '--data-dir', join(dir, names[i]!),
-      '--listen-client-urls', client(i), '--advertise-client-urls', client(i),
-      '--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i),
-      '--initial-cluster', initial, '--initial-cluster-state', state, '--initial-cluster-token', `ohw-ha-${basePort}`,
-      // Fast elections: a test about takeover should not wait on etcd's own defaults.
-      '--heartbeat-interval', '100', '--election-timeout', '1000',
-    ], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const p = spawn(
+      'etcd',
+      [
+        '--name',
+        names[i]!,
+        '--data-dir',
+        join(dir, names[i]!),
+        '--listen-client-urls',
+        client(i),
+        '--advertise-client-urls',
+        client(i),
+        '--listen-peer-urls',
+        peer(i),
+        '--initial-advertise-peer-urls',
+        peer(i),
+        '--initial-cluster',
+        initial,
+        '--initial-cluster-state',
+        state,
+        '--initial-cluster-token',
+        `ohw-ha-${basePort}`,
+        // Fast elections: a test about takeover should not wait on etcd's own defaults.
+        '--heartbeat-interval',
+        '100',
+        '--election-timeout',
+        '1000',
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
     procs[i] = p;
   };
   const waitHealthy = async (i: number, timeoutMs = 30_000) => {
@@ -47,9 +70,11 @@ export async function startEtcdCluster(basePort = Number(process.env['OHW_HA_ETC
     for (;;) {
       try {
         const r = await fetch(`${client(i)}/health`, { signal: AbortSignal.timeout(1000) });
-        const b = await r.json() as { health?: string };
+        const b = (await r.json()) as { health?: string };
         if (b.health === 'true') return;
-      } catch { /* not up yet */ }
+      } catch {
+        /* not up yet */
+      }
       if (Date.now() > end) throw new Error(`etcd member ${i} (${client(i)}) not healthy after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 200));
     }

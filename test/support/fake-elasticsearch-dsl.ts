@@ -41,9 +41,13 @@ const isObj = (v: unknown): v is JsonObject => typeof v === 'object' && v !== nu
 
 /** The single `{name: body}` pair of a query or aggregation clause. */
 function single(clause: unknown, what: string): [string, unknown] {
-  if (!isObj(clause)) throw parsing(`[${what}] malformed query, expected [START_OBJECT] but found [${Array.isArray(clause) ? 'START_ARRAY' : 'VALUE'}]`);
+  if (!isObj(clause))
+    throw parsing(
+      `[${what}] malformed query, expected [START_OBJECT] but found [${Array.isArray(clause) ? 'START_ARRAY' : 'VALUE'}]`,
+    );
   const keys = Object.keys(clause);
-  if (keys.length !== 1) throw parsing(`[${what}] malformed query, expected a single key but found [${keys.join(', ')}]`);
+  if (keys.length !== 1)
+    throw parsing(`[${what}] malformed query, expected a single key but found [${keys.join(', ')}]`);
   return [keys[0]!, clause[keys[0]!]];
 }
 
@@ -53,8 +57,14 @@ function single(clause: unknown, what: string): [string, unknown] {
 export function fieldValues(source: unknown, path: string): unknown[] {
   const out: unknown[] = [];
   const walk = (node: unknown, parts: string[]): void => {
-    if (Array.isArray(node)) { for (const n of node) walk(n, parts); return; }
-    if (parts.length === 0) { if (node !== null && node !== undefined) out.push(node); return; }
+    if (Array.isArray(node)) {
+      for (const n of node) walk(n, parts);
+      return;
+    }
+    if (parts.length === 0) {
+      if (node !== null && node !== undefined) out.push(node);
+      return;
+    }
     if (!isObj(node)) return;
     for (let k = parts.length; k >= 1; k--) {
       const key = parts.slice(0, k).join('.');
@@ -88,13 +98,28 @@ export function analyze(text: string): string[] {
 }
 
 const DATE_MATH = /^now((?:[+-]\d+[yMwdhHms])*)(?:\/([yMwdhHms]))?$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, H: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const UNIT_MS: Record<string, number> = {
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  H: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
 
 function roundDate(ms: number, unit: string, up: boolean): number {
   const d = new Date(ms);
   switch (unit) {
-    case 'y': d.setUTCMonth(0, 1); d.setUTCHours(0, 0, 0, 0); if (up) d.setUTCFullYear(d.getUTCFullYear() + 1); break;
-    case 'M': d.setUTCDate(1); d.setUTCHours(0, 0, 0, 0); if (up) d.setUTCMonth(d.getUTCMonth() + 1); break;
+    case 'y':
+      d.setUTCMonth(0, 1);
+      d.setUTCHours(0, 0, 0, 0);
+      if (up) d.setUTCFullYear(d.getUTCFullYear() + 1);
+      break;
+    case 'M':
+      d.setUTCDate(1);
+      d.setUTCHours(0, 0, 0, 0);
+      if (up) d.setUTCMonth(d.getUTCMonth() + 1);
+      break;
     case 'w': {
       d.setUTCHours(0, 0, 0, 0);
       d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
@@ -123,9 +148,15 @@ export function parseDate(v: unknown, now: number, roundUp = false, field = '@ti
       let t = now;
       for (const [, sign, n, unit] of (m[1] ?? '').matchAll(/([+-])(\d+)([yMwdhHms])/g)) {
         const k = Number(n) * (sign === '-' ? -1 : 1);
-        if (unit === 'y') { const d = new Date(t); d.setUTCFullYear(d.getUTCFullYear() + k); t = d.getTime(); }
-        else if (unit === 'M') { const d = new Date(t); d.setUTCMonth(d.getUTCMonth() + k); t = d.getTime(); }
-        else t += k * UNIT_MS[unit!]!;
+        if (unit === 'y') {
+          const d = new Date(t);
+          d.setUTCFullYear(d.getUTCFullYear() + k);
+          t = d.getTime();
+        } else if (unit === 'M') {
+          const d = new Date(t);
+          d.setUTCMonth(d.getUTCMonth() + k);
+          t = d.getTime();
+        } else t += k * UNIT_MS[unit!]!;
       }
       return m[2] ? roundDate(t, m[2], roundUp) : t;
     }
@@ -137,10 +168,16 @@ export function parseDate(v: unknown, now: number, roundUp = false, field = '@ti
       if (!Number.isNaN(t)) return t;
     }
   }
-  throw new DslError(400, 'parse_exception', `failed to parse date field [${String(v)}] with format [strict_date_optional_time||epoch_millis]`, { field });
+  throw new DslError(
+    400,
+    'parse_exception',
+    `failed to parse date field [${String(v)}] with format [strict_date_optional_time||epoch_millis]`,
+    { field },
+  );
 }
 
-const isDateLike = (v: unknown): boolean => typeof v === 'string' && (DATE_MATH.test(v) || /^\d{4}-\d{2}-\d{2}/.test(v));
+const isDateLike = (v: unknown): boolean =>
+  typeof v === 'string' && (DATE_MATH.test(v) || /^\d{4}-\d{2}-\d{2}/.test(v));
 
 // ---------------------------------------------------------------- queries
 
@@ -150,25 +187,35 @@ export function compileQuery(q: unknown, ctx: EngineContext): Pred {
   if (q === undefined) return () => true;
   const [kind, body] = single(q, 'query');
   switch (kind) {
-    case 'match_all': return () => true;
-    case 'match_none': return () => false;
-    case 'bool': return compileBool(body, ctx);
-    case 'term': return compileTerm(body, ctx);
-    case 'terms': return compileTerms(body, ctx);
-    case 'range': return compileRange(body, ctx);
+    case 'match_all':
+      return () => true;
+    case 'match_none':
+      return () => false;
+    case 'bool':
+      return compileBool(body, ctx);
+    case 'term':
+      return compileTerm(body, ctx);
+    case 'terms':
+      return compileTerms(body, ctx);
+    case 'range':
+      return compileRange(body, ctx);
     case 'exists': {
       if (!isObj(body) || typeof body['field'] !== 'string') throw parsing('[exists] must be provided with a [field]');
       const field = body['field'];
       return (d) => fieldValues(d._source, field).length > 0;
     }
-    case 'match_phrase': return compileMatch(body, ctx, 'phrase');
-    case 'match': return compileMatch(body, ctx, 'match');
-    case 'query_string': return compileQueryString(body, ctx);
+    case 'match_phrase':
+      return compileMatch(body, ctx, 'phrase');
+    case 'match':
+      return compileMatch(body, ctx, 'match');
+    case 'query_string':
+      return compileQueryString(body, ctx);
     case 'ids': {
       const values = isObj(body) && Array.isArray(body['values']) ? body['values'].map(String) : [];
       return (d) => values.includes(d._id);
     }
-    default: throw parsing(`unknown query [${kind}]`);
+    default:
+      throw parsing(`unknown query [${kind}]`);
   }
 }
 
@@ -202,15 +249,15 @@ function compileBool(body: unknown, ctx: EngineContext): Pred {
       throw parsing(`[bool] unsupported minimum_should_match [${s}]`);
     }
   }
-  return (d) =>
-    must.every((p) => p(d)) && !mustNot.some((p) => p(d)) && should.filter((p) => p(d)).length >= msm;
+  return (d) => must.every((p) => p(d)) && !mustNot.some((p) => p(d)) && should.filter((p) => p(d)).length >= msm;
 }
 
 /** `{field: value}` or `{field: {value, ...}}`, returns [field, options]. */
 function fieldClause(kind: string, body: unknown, allowed: string[], shorthandKey: string): [string, JsonObject] {
   if (!isObj(body)) throw parsing(`[${kind}] query malformed, no start_object after query name`);
   const fields = Object.keys(body).filter((k) => k !== 'boost' && k !== '_name');
-  if (fields.length !== 1) throw parsing(`[${kind}] query doesn't support multiple fields, found [${fields.join('] and [')}]`);
+  if (fields.length !== 1)
+    throw parsing(`[${kind}] query doesn't support multiple fields, found [${fields.join('] and [')}]`);
   const field = fields[0]!;
   const v = body[field];
   const opts: JsonObject = isObj(v) ? v : { [shorthandKey]: v };
@@ -256,12 +303,18 @@ function compileTerms(body: unknown, ctx: EngineContext): Pred {
   if (fields.length !== 1) throw parsing(`[terms] query does not support multiple fields`);
   const field = fields[0]!;
   const values = body[field];
-  if (!Array.isArray(values)) throw parsing(`[terms] query does not support [${field}] as a lookup (only arrays of values)`);
+  if (!Array.isArray(values))
+    throw parsing(`[terms] query does not support [${field}] as a lookup (only arrays of values)`);
   return (d) => values.some((q) => termMatches(d, field, q, ctx));
 }
 
 function compileRange(body: unknown, ctx: EngineContext): Pred {
-  const [field, o] = fieldClause('range', body, ['gte', 'gt', 'lte', 'lt', 'format', 'time_zone', 'relation'], '__invalid');
+  const [field, o] = fieldClause(
+    'range',
+    body,
+    ['gte', 'gt', 'lte', 'lt', 'format', 'time_zone', 'relation'],
+    '__invalid',
+  );
   if ('__invalid' in o) throw parsing(`[range] query malformed, no start_object after query name`);
   const tz = o['time_zone'];
   if (tz !== undefined && !['UTC', 'Z', '+00:00', 'Etc/UTC'].includes(String(tz))) {
@@ -272,14 +325,24 @@ function compileRange(body: unknown, ctx: EngineContext): Pred {
   const now = ctx.now();
   const limit = (k: 'gte' | 'gt' | 'lte' | 'lt'): number =>
     asDate ? parseDate(o[k], now, k === 'gt' || k === 'lte', field) : Number(o[k]);
-  const b = Object.fromEntries(bounds.map((k) => [k, limit(k)])) as Partial<Record<'gte' | 'gt' | 'lte' | 'lt', number>>;
+  const b = Object.fromEntries(bounds.map((k) => [k, limit(k)])) as Partial<
+    Record<'gte' | 'gt' | 'lte' | 'lt', number>
+  >;
   return (d) =>
     fieldValues(d._source, field).some((raw) => {
       let v: number;
-      try { v = asDate ? parseDate(raw, now) : Number(raw); } catch { return false; }
+      try {
+        v = asDate ? parseDate(raw, now) : Number(raw);
+      } catch {
+        return false;
+      }
       if (Number.isNaN(v)) return false;
-      return (b.gte === undefined || v >= b.gte) && (b.gt === undefined || v > b.gt)
-        && (b.lte === undefined || v <= b.lte) && (b.lt === undefined || v < b.lt);
+      return (
+        (b.gte === undefined || v >= b.gte) &&
+        (b.gt === undefined || v > b.gt) &&
+        (b.lte === undefined || v <= b.lte) &&
+        (b.lt === undefined || v < b.lt)
+      );
     });
 }
 
@@ -292,7 +355,13 @@ function phraseIn(tokens: string[], phrase: string[]): boolean {
   return false;
 }
 
-function textMatches(doc: StoredDoc, field: string, query: string, ctx: EngineContext, mode: 'phrase' | 'or' | 'and'): boolean {
+function textMatches(
+  doc: StoredDoc,
+  field: string,
+  query: string,
+  ctx: EngineContext,
+  mode: 'phrase' | 'or' | 'and',
+): boolean {
   const values = fieldValues(doc._source, field);
   // keyword fields use the keyword analyzer: the whole query must equal the whole value.
   if (!isText(field, ctx)) return values.some((v) => exactEquals(v, query));
@@ -328,26 +397,56 @@ function lexQueryString(s: string): QsTok[] {
   let i = 0;
   while (i < s.length) {
     const c = s[i]!;
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === '(' || c === ')' || c === ':') { out.push({ k: c }); i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '(' || c === ')' || c === ':') {
+      out.push({ k: c });
+      i++;
+      continue;
+    }
     if (c === '"') {
       let v = '';
       i++;
-      while (i < s.length && s[i] !== '"') { if (s[i] === '\\') i++; v += s[i] ?? ''; i++; }
+      while (i < s.length && s[i] !== '"') {
+        if (s[i] === '\\') i++;
+        v += s[i] ?? '';
+        i++;
+      }
       if (s[i] !== '"') throw parsing(`Cannot parse '${s}': Lexical error: unterminated phrase`);
       i++;
       out.push({ k: 'phrase', v });
       continue;
     }
-    if (c === '&' && s[i + 1] === '&') { out.push({ k: 'AND' }); i += 2; continue; }
-    if (c === '|' && s[i + 1] === '|') { out.push({ k: 'OR' }); i += 2; continue; }
-    if (c === '!' || (c === '-' && (out.length === 0 || out[out.length - 1]!.k !== ':'))) { out.push({ k: 'NOT' }); i++; continue; }
+    if (c === '&' && s[i + 1] === '&') {
+      out.push({ k: 'AND' });
+      i += 2;
+      continue;
+    }
+    if (c === '|' && s[i + 1] === '|') {
+      out.push({ k: 'OR' });
+      i += 2;
+      continue;
+    }
+    if (c === '!' || (c === '-' && (out.length === 0 || out[out.length - 1]!.k !== ':'))) {
+      out.push({ k: 'NOT' });
+      i++;
+      continue;
+    }
     if ('+[]{}<>~^/='.includes(c)) {
-      throw parsing(`query_string syntax [${c}] is not supported by the fake (supported: field:value, field:(a OR b), "phrase", AND/OR/NOT, parentheses, * wildcards)`);
+      throw parsing(
+        `query_string syntax [${c}] is not supported by the fake (supported: field:value, field:(a OR b), "phrase", AND/OR/NOT, parentheses, * wildcards)`,
+      );
     }
     let v = '';
     while (i < s.length && !/[\s():"]/.test(s[i]!)) {
-      if (s[i] === '\\') { i++; v += s[i] ?? ''; i++; continue; }
+      if (s[i] === '\\') {
+        i++;
+        v += s[i] ?? '';
+        i++;
+        continue;
+      }
       v += s[i];
       i++;
     }
@@ -370,7 +469,10 @@ function parseQueryString(s: string, defaultOp: 'and' | 'or'): QsNode {
     let pendingOp: 'and' | 'or' | null = null;
     while (pos < toks.length) {
       const t = peek()!;
-      if (t.k === ')') { if (!closing) throw parsing(`Cannot parse '${s}': unbalanced ')'`); break; }
+      if (t.k === ')') {
+        if (!closing) throw parsing(`Cannot parse '${s}': unbalanced ')'`);
+        break;
+      }
       if (t.k === 'AND' || t.k === 'OR') {
         if (nodes.length === 0 || pendingOp) throw parsing(`Cannot parse '${s}': Encountered " <${t.k}> "`);
         pendingOp = t.k === 'AND' ? 'and' : 'or';
@@ -389,7 +491,8 @@ function parseQueryString(s: string, defaultOp: 'and' | 'or'): QsNode {
     }
     if (pendingOp) throw parsing(`Cannot parse '${s}': Encountered "<EOF>"`);
     if (nodes.length === 0) throw parsing(`Cannot parse '${s}': empty expression`);
-    if (ops.size > 1) throw parsing(`query_string mixing AND and OR without parentheses is not supported by the fake: '${s}'`);
+    if (ops.size > 1)
+      throw parsing(`query_string mixing AND and OR without parentheses is not supported by the fake: '${s}'`);
     if (nodes.length === 1) return nodes[0]!;
     return { t: ops.has('and') ? 'and' : 'or', nodes };
   };
@@ -421,38 +524,71 @@ function parseQueryString(s: string, defaultOp: 'and' | 'or'): QsNode {
 }
 
 function wildcardRegex(v: string): RegExp {
-  return new RegExp(`^${v.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, 's');
+  return new RegExp(
+    `^${v
+      .split('*')
+      .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+    's',
+  );
 }
 
 function compileQueryString(body: unknown, ctx: EngineContext): Pred {
   if (!isObj(body)) throw parsing('[query_string] malformed');
-  const allowed = ['query', 'default_field', 'fields', 'default_operator', 'analyze_wildcard', 'lenient', 'allow_leading_wildcard', 'boost', '_name'];
-  for (const k of Object.keys(body)) if (!allowed.includes(k)) throw parsing(`[query_string] query does not support [${k}]`);
+  const allowed = [
+    'query',
+    'default_field',
+    'fields',
+    'default_operator',
+    'analyze_wildcard',
+    'lenient',
+    'allow_leading_wildcard',
+    'boost',
+    '_name',
+  ];
+  for (const k of Object.keys(body))
+    if (!allowed.includes(k)) throw parsing(`[query_string] query does not support [${k}]`);
   if (typeof body['query'] !== 'string') throw parsing('[query_string] must be provided with a [query]');
   const op = String(body['default_operator'] ?? 'OR').toLowerCase() === 'and' ? 'and' : 'or';
   const defaults: string[] | null = Array.isArray(body['fields'])
     ? body['fields'].map(String)
-    : typeof body['default_field'] === 'string' && body['default_field'] !== '*' ? [body['default_field']] : null;
+    : typeof body['default_field'] === 'string' && body['default_field'] !== '*'
+      ? [body['default_field']]
+      : null;
   const ast = parseQueryString(body['query'], op);
 
   const termPred = (field: string, value: string, phrase: boolean): Pred => {
     if (!phrase && value === '*') return (d) => fieldValues(d._source, field).length > 0;
     if (!phrase && value.includes('*')) {
       const re = wildcardRegex(isText(field, ctx) ? value.toLowerCase() : value);
-      return (d) => fieldValues(d._source, field).some((v) =>
-        isText(field, ctx) ? analyze(String(v)).some((t) => re.test(t)) : re.test(String(v)));
+      return (d) =>
+        fieldValues(d._source, field).some((v) =>
+          isText(field, ctx) ? analyze(String(v)).some((t) => re.test(t)) : re.test(String(v)),
+        );
     }
     // An unquoted multi-token value on a text field is analysed into tokens joined by the default operator.
     return (d) => textMatches(d, field, value, ctx, phrase ? 'phrase' : op);
   };
   const evalNode = (n: QsNode): Pred => {
     switch (n.t) {
-      case 'not': { const p = evalNode(n.node); return (d) => !p(d); }
-      case 'and': { const ps = n.nodes.map(evalNode); return (d) => ps.every((p) => p(d)); }
-      case 'or': { const ps = n.nodes.map(evalNode); return (d) => ps.some((p) => p(d)); }
+      case 'not': {
+        const p = evalNode(n.node);
+        return (d) => !p(d);
+      }
+      case 'and': {
+        const ps = n.nodes.map(evalNode);
+        return (d) => ps.every((p) => p(d));
+      }
+      case 'or': {
+        const ps = n.nodes.map(evalNode);
+        return (d) => ps.some((p) => p(d));
+      }
       case 'term': {
         if (n.field !== null) return termPred(n.field, n.value, n.phrase);
-        if (defaults) { const ps = defaults.map((f) => termPred(f, n.value, n.phrase)); return (d) => ps.some((p) => p(d)); }
+        if (defaults) {
+          const ps = defaults.map((f) => termPred(f, n.value, n.phrase));
+          return (d) => ps.some((p) => p(d));
+        }
         return (d) => leafPaths(d._source).some((f) => termPred(f, n.value, n.phrase)(d));
       }
     }
@@ -462,7 +598,11 @@ function compileQueryString(body: unknown, ctx: EngineContext): Pred {
 
 // ---------------------------------------------------------------- sort, _source, hits
 
-interface SortKey { field: string; order: 'asc' | 'desc'; missing: 'first' | 'last' }
+interface SortKey {
+  field: string;
+  order: 'asc' | 'desc';
+  missing: 'first' | 'last';
+}
 
 export function parseSort(sort: unknown): SortKey[] {
   if (sort === undefined) return [];
@@ -473,7 +613,8 @@ export function parseSort(sort: unknown): SortKey[] {
     if (typeof v === 'string') return { field, order: v === 'desc' ? 'desc' : 'asc', missing: 'last' };
     if (isObj(v)) {
       for (const k of Object.keys(v)) {
-        if (!['order', 'missing', 'unmapped_type', 'format', 'numeric_type'].includes(k)) throw parsing(`[sort] option [${k}] is not supported by the fake`);
+        if (!['order', 'missing', 'unmapped_type', 'format', 'numeric_type'].includes(k))
+          throw parsing(`[sort] option [${k}] is not supported by the fake`);
       }
       const order = v['order'] === 'desc' ? 'desc' : 'asc';
       return { field, order, missing: v['missing'] === '_first' ? 'first' : 'last' };
@@ -493,7 +634,13 @@ function sortValue(doc: StoredDoc, key: SortKey, ctx: EngineContext): number | s
   if (vals.length === 0) return null;
   const conv = vals.map((v) => {
     if (typeof v === 'number') return v;
-    if (key.field === '@timestamp' || isDateLike(v)) { try { return parseDate(v, ctx.now()); } catch { return String(v); } }
+    if (key.field === '@timestamp' || isDateLike(v)) {
+      try {
+        return parseDate(v, ctx.now());
+      } catch {
+        return String(v);
+      }
+    }
     return typeof v === 'boolean' ? (v ? 1 : 0) : String(v);
   });
   // Multi-valued fields sort by min (asc) or max (desc), the ES default mode.
@@ -561,15 +708,22 @@ export interface Hit {
   sort?: Array<number | string | null>;
 }
 
-function toHits(docs: StoredDoc[], body: JsonObject, ctx: EngineContext, scored: boolean): { hits: Hit[]; sorted: StoredDoc[] } {
+function toHits(
+  docs: StoredDoc[],
+  body: JsonObject,
+  ctx: EngineContext,
+  scored: boolean,
+): { hits: Hit[]; sorted: StoredDoc[] } {
   const keys = parseSort(body['sort']);
   const withKeys = docs.map((d) => ({ d, k: keys.map((s) => sortValue(d, s, ctx)) }));
   if (keys.length > 0) withKeys.sort((a, b) => compareSort(a.k, b.k, keys) || a.d.seq - b.d.seq);
   let list = withKeys;
   const after = body['search_after'];
   if (after !== undefined) {
-    if (!Array.isArray(after) || keys.length === 0) throw illegal('Sort must contain at least one field when using [search_after]');
-    if (after.length !== keys.length) throw illegal(`search_after has ${after.length} value(s) but sort has ${keys.length}.`);
+    if (!Array.isArray(after) || keys.length === 0)
+      throw illegal('Sort must contain at least one field when using [search_after]');
+    if (after.length !== keys.length)
+      throw illegal(`search_after has ${after.length} value(s) but sort has ${keys.length}.`);
     list = list.filter((x) => compareSort(x.k, after as Array<number | string | null>, keys) > 0);
   }
   const from = Number(body['from'] ?? 0);
@@ -599,15 +753,27 @@ const INTERVALS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_
 
 function fixedInterval(s: unknown): number {
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(String(s));
-  if (!m) throw illegal(`failed to parse setting [date_histogram.fixedInterval] with value [${String(s)}] as a time value: unit is missing or unrecognized`);
+  if (!m)
+    throw illegal(
+      `failed to parse setting [date_histogram.fixedInterval] with value [${String(s)}] as a time value: unit is missing or unrecognized`,
+    );
   return Number(m[1]) * INTERVALS[m[2]!]!;
 }
 
 function calendarInterval(s: unknown): number {
-  const map: Record<string, number> = { '1m': 60_000, minute: 60_000, '1h': 3_600_000, hour: 3_600_000, '1d': 86_400_000, day: 86_400_000 };
+  const map: Record<string, number> = {
+    '1m': 60_000,
+    minute: 60_000,
+    '1h': 3_600_000,
+    hour: 3_600_000,
+    '1d': 86_400_000,
+    day: 86_400_000,
+  };
   const v = map[String(s)];
   if (v === undefined) {
-    throw illegal(`calendar_interval [${String(s)}] is not supported by the fake (only minute/hour/day, which are fixed-length in UTC)`);
+    throw illegal(
+      `calendar_interval [${String(s)}] is not supported by the fake (only minute/hour/day, which are fixed-length in UTC)`,
+    );
   }
   return v;
 }
@@ -623,14 +789,17 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
   if (!isObj(def)) throw parsing(`Expected [START_OBJECT] under [${name}]`);
   const sub = def['aggs'] ?? def['aggregations'];
   const kinds = Object.keys(def).filter((k) => k !== 'aggs' && k !== 'aggregations' && k !== 'meta');
-  if (kinds.length !== 1) throw parsing(`Expected exactly one aggregation type under [${name}], found [${kinds.join(', ')}]`);
+  if (kinds.length !== 1)
+    throw parsing(`Expected exactly one aggregation type under [${name}], found [${kinds.join(', ')}]`);
   const kind = kinds[0]!;
   const spec = def[kind];
   if (!isObj(spec)) throw parsing(`[${kind}] aggregation [${name}] malformed`);
-  const subAggs = (bucketDocs: StoredDoc[]): JsonObject => (sub === undefined ? {} : runAggs(sub, bucketDocs, ctx, all));
+  const subAggs = (bucketDocs: StoredDoc[]): JsonObject =>
+    sub === undefined ? {} : runAggs(sub, bucketDocs, ctx, all);
   const checkKeys = (allowed: string[]): void => {
     for (const k of Object.keys(spec)) {
-      if (!allowed.includes(k)) throw new DslError(400, 'x_content_parse_exception', `[1:1] [${kind}] unknown field [${k}]`);
+      if (!allowed.includes(k))
+        throw new DslError(400, 'x_content_parse_exception', `[1:1] [${kind}] unknown field [${k}]`);
     }
   };
   const field = typeof spec['field'] === 'string' ? spec['field'] : undefined;
@@ -653,7 +822,10 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
         const key = typeof v === 'boolean' ? (v ? 1 : 0) : v;
         const id = `${typeof key}:${String(key)}`;
         let g = groups.get(id);
-        if (!g) { g = { key, docs: [] }; groups.set(id, g); }
+        if (!g) {
+          g = { key, docs: [] };
+          groups.set(id, g);
+        }
         if (d) g.docs.push(d);
       };
       for (const d of docs) {
@@ -665,7 +837,8 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
       if (minDocCount === 0) for (const d of all) for (const v of fieldValues(d._source, f)) add(null, v);
       const order = isObj(spec['order']) ? spec['order'] : { _count: 'desc' };
       const [orderKey, orderDir] = Object.entries(order)[0] ?? ['_count', 'desc'];
-      if (orderKey !== '_count' && orderKey !== '_key') throw illegal(`terms order [${orderKey}] is not supported by the fake`);
+      if (orderKey !== '_count' && orderKey !== '_key')
+        throw illegal(`terms order [${orderKey}] is not supported by the fake`);
       const list = [...groups.values()].filter((g) => g.docs.length >= minDocCount);
       list.sort((a, b) => {
         const byKey = cmpValues(a.key as string | number, b.key as string | number);
@@ -680,30 +853,52 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
         sum_other_doc_count: other,
         buckets: top.map((g) => ({
           key: g.key,
-          ...(typeof fieldValues(g.docs[0]?._source ?? {}, f)[0] === 'boolean' ? { key_as_string: String(g.key === 1) } : {}),
+          ...(typeof fieldValues(g.docs[0]?._source ?? {}, f)[0] === 'boolean'
+            ? { key_as_string: String(g.key === 1) }
+            : {}),
           doc_count: g.docs.length,
           ...subAggs(g.docs),
         })),
       };
     }
     case 'date_histogram': {
-      if ('interval' in spec) throw new DslError(400, 'x_content_parse_exception', '[1:1] [date_histogram] unknown field [interval]');
-      checkKeys(['field', 'fixed_interval', 'calendar_interval', 'min_doc_count', 'extended_bounds', 'format', 'time_zone', 'order', 'keyed']);
+      if ('interval' in spec)
+        throw new DslError(400, 'x_content_parse_exception', '[1:1] [date_histogram] unknown field [interval]');
+      checkKeys([
+        'field',
+        'fixed_interval',
+        'calendar_interval',
+        'min_doc_count',
+        'extended_bounds',
+        'format',
+        'time_zone',
+        'order',
+        'keyed',
+      ]);
       const f = needField();
       if (spec['time_zone'] !== undefined && !['UTC', 'Z', '+00:00', 'Etc/UTC'].includes(String(spec['time_zone']))) {
-        throw illegal(`date_histogram time_zone [${String(spec['time_zone'])}] is not supported by the fake (only UTC)`);
+        throw illegal(
+          `date_histogram time_zone [${String(spec['time_zone'])}] is not supported by the fake (only UTC)`,
+        );
       }
       if (spec['fixed_interval'] === undefined && spec['calendar_interval'] === undefined) {
         throw illegal('Invalid interval specified, must be non-null and non-empty');
       }
-      const interval = spec['fixed_interval'] !== undefined ? fixedInterval(spec['fixed_interval']) : calendarInterval(spec['calendar_interval']);
+      const interval =
+        spec['fixed_interval'] !== undefined
+          ? fixedInterval(spec['fixed_interval'])
+          : calendarInterval(spec['calendar_interval']);
       const minDocCount = Number(spec['min_doc_count'] ?? 0);
       const now = ctx.now();
       const byKey = new Map<number, StoredDoc[]>();
       for (const d of docs) {
         const keys = new Set<number>();
         for (const v of fieldValues(d._source, f)) {
-          try { keys.add(Math.floor(parseDate(v, now, false, f) / interval) * interval); } catch { /* unparseable values are ignored */ }
+          try {
+            keys.add(Math.floor(parseDate(v, now, false, f) / interval) * interval);
+          } catch {
+            /* unparseable values are ignored */
+          }
         }
         for (const k of keys) byKey.set(k, [...(byKey.get(k) ?? []), d]);
       }
@@ -713,12 +908,23 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
         let hi = keys[keys.length - 1];
         const eb = spec['extended_bounds'];
         if (isObj(eb)) {
-          if (eb['min'] !== undefined) { const m = Math.floor(parseDate(eb['min'], now, false, f) / interval) * interval; lo = lo === undefined ? m : Math.min(lo, m); }
-          if (eb['max'] !== undefined) { const m = Math.floor(parseDate(eb['max'], now, true, f) / interval) * interval; hi = hi === undefined ? m : Math.max(hi, m); }
+          if (eb['min'] !== undefined) {
+            const m = Math.floor(parseDate(eb['min'], now, false, f) / interval) * interval;
+            lo = lo === undefined ? m : Math.min(lo, m);
+          }
+          if (eb['max'] !== undefined) {
+            const m = Math.floor(parseDate(eb['max'], now, true, f) / interval) * interval;
+            hi = hi === undefined ? m : Math.max(hi, m);
+          }
         }
         keys = [];
         if (lo !== undefined && hi !== undefined) {
-          if ((hi - lo) / interval > 100_000) throw new DslError(400, 'too_many_buckets_exception', 'Trying to create too many buckets. Must be less than or equal to: [65536].');
+          if ((hi - lo) / interval > 100_000)
+            throw new DslError(
+              400,
+              'too_many_buckets_exception',
+              'Trying to create too many buckets. Must be less than or equal to: [65536].',
+            );
           for (let k = lo; k <= hi; k += interval) keys.push(k);
         }
       }
@@ -726,7 +932,12 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
         buckets: keys
           .map((k) => ({ k, docs: byKey.get(k) ?? [] }))
           .filter((b) => b.docs.length >= minDocCount)
-          .map(({ k, docs: bd }) => ({ key_as_string: new Date(k).toISOString(), key: k, doc_count: bd.length, ...subAggs(bd) })),
+          .map(({ k, docs: bd }) => ({
+            key_as_string: new Date(k).toISOString(),
+            key: k,
+            doc_count: bd.length,
+            ...subAggs(bd),
+          })),
       };
     }
     case 'filter': {
@@ -748,14 +959,19 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
     case 'cardinality': {
       checkKeys(['field', 'precision_threshold']);
       const f = needField();
-      return { value: new Set(docs.flatMap((d) => fieldValues(d._source, f).map((v) => `${typeof v}:${String(v)}`))).size };
+      return {
+        value: new Set(docs.flatMap((d) => fieldValues(d._source, f).map((v) => `${typeof v}:${String(v)}`))).size,
+      };
     }
     case 'value_count': {
       checkKeys(['field']);
       const f = needField();
       return { value: docs.reduce((n, d) => n + fieldValues(d._source, f).length, 0) };
     }
-    case 'max': case 'min': case 'avg': case 'sum': {
+    case 'max':
+    case 'min':
+    case 'avg':
+    case 'sum': {
       checkKeys(['field', 'missing', 'format']);
       const f = needField();
       const now = ctx.now();
@@ -765,9 +981,13 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
         if (vals.length === 0 && spec['missing'] !== undefined) return [Number(spec['missing'])];
         return vals.map((v) => {
           if (typeof v === 'number') return v;
-          if (f === '@timestamp' || isDateLike(v)) { isDate = true; return parseDate(v, now, false, f); }
+          if (f === '@timestamp' || isDateLike(v)) {
+            isDate = true;
+            return parseDate(v, now, false, f);
+          }
           const n = Number(v);
-          if (Number.isNaN(n)) throw illegal(`Field [${f}] of type [keyword] is not supported for aggregation [${kind}]`);
+          if (Number.isNaN(n))
+            throw illegal(`Field [${f}] of type [keyword] is not supported for aggregation [${kind}]`);
           return n;
         });
       });
@@ -781,7 +1001,12 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
     }
     case 'top_hits': {
       checkKeys(['size', 'sort', '_source', 'from']);
-      const body: JsonObject = { size: spec['size'] ?? 3, from: spec['from'] ?? 0, sort: spec['sort'], _source: spec['_source'] };
+      const body: JsonObject = {
+        size: spec['size'] ?? 3,
+        from: spec['from'] ?? 0,
+        sort: spec['sort'],
+        _source: spec['_source'],
+      };
       const { hits } = toHits(docs, body, ctx, true);
       return {
         hits: {
@@ -792,15 +1017,35 @@ function runAgg(name: string, def: unknown, docs: StoredDoc[], ctx: EngineContex
       };
     }
     default:
-      throw new DslError(400, 'x_content_parse_exception', `[1:1] Unknown aggregation type [${kind}] did you mean [terms]?`);
+      throw new DslError(
+        400,
+        'x_content_parse_exception',
+        `[1:1] Unknown aggregation type [${kind}] did you mean [terms]?`,
+      );
   }
 }
 
 // ---------------------------------------------------------------- search
 
 const BODY_KEYS = new Set([
-  'query', 'size', 'from', 'sort', '_source', 'track_total_hits', 'aggs', 'aggregations', 'search_after', 'timeout',
-  'track_scores', 'version', 'seq_no_primary_term', 'stored_fields', 'docvalue_fields', 'fields', 'highlight', 'terminate_after',
+  'query',
+  'size',
+  'from',
+  'sort',
+  '_source',
+  'track_total_hits',
+  'aggs',
+  'aggregations',
+  'search_after',
+  'timeout',
+  'track_scores',
+  'version',
+  'seq_no_primary_term',
+  'stored_fields',
+  'docvalue_fields',
+  'fields',
+  'highlight',
+  'terminate_after',
 ]);
 
 export interface SearchComputation {
@@ -811,13 +1056,20 @@ export interface SearchComputation {
 
 export function runSearch(body: JsonObject, docs: StoredDoc[], ctx: EngineContext): SearchComputation {
   for (const k of Object.keys(body)) {
-    if (!BODY_KEYS.has(k)) throw parsing(`Unknown key for a ${isObj(body[k]) ? 'START_OBJECT' : Array.isArray(body[k]) ? 'START_ARRAY' : 'VALUE'} in [${k}].`);
+    if (!BODY_KEYS.has(k))
+      throw parsing(
+        `Unknown key for a ${isObj(body[k]) ? 'START_OBJECT' : Array.isArray(body[k]) ? 'START_ARRAY' : 'VALUE'} in [${k}].`,
+      );
   }
-  if ('aggs' in body && 'aggregations' in body) throw parsing('Found two aggregation type definitions in [aggs] and [aggregations]');
+  if ('aggs' in body && 'aggregations' in body)
+    throw parsing('Found two aggregation type definitions in [aggs] and [aggregations]');
   const size = Number(body['size'] ?? 10);
-  if (!Number.isInteger(size) || size < 0) throw illegal(`[size] parameter cannot be negative, found [${String(body['size'])}]`);
+  if (!Number.isInteger(size) || size < 0)
+    throw illegal(`[size] parameter cannot be negative, found [${String(body['size'])}]`);
   if (size + Number(body['from'] ?? 0) > 10_000) {
-    throw illegal('Result window is too large, from + size must be less than or equal to: [10000]. See the scroll api for a more efficient way to request large data sets.');
+    throw illegal(
+      'Result window is too large, from + size must be less than or equal to: [10000]. See the scroll api for a more efficient way to request large data sets.',
+    );
   }
   const pred = compileQuery(body['query'], ctx);
   const matched = docs.filter(pred);

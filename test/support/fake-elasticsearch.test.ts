@@ -17,7 +17,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(opts: FakeElasticsearchOptions = {}, clientOpts: Partial<ConstructorParameters<typeof Client>[0]> = {}): Promise<{ es: FakeElasticsearch; client: Client }> {
+async function setup(
+  opts: FakeElasticsearchOptions = {},
+  clientOpts: Partial<ConstructorParameters<typeof Client>[0]> = {},
+): Promise<{ es: FakeElasticsearch; client: Client }> {
   const es = await startFakeElasticsearch({ now: () => NOW, ...opts });
   const client = new Client({ node: es.url, ...clientOpts });
   cleanups.push(() => es.close());
@@ -28,16 +31,64 @@ async function setup(opts: FakeElasticsearchOptions = {}, clientOpts: Partial<Co
 /** Odoo-ish events: 3 ERROR + 1 CRITICAL between 02:24 and 02:26, one WARNING, one old ERROR. */
 function seed(es: FakeElasticsearch): void {
   es.indexDocs(ODOO, [
-    { _id: 'e1', '@timestamp': '2024-11-04T02:24:38.332Z', log: { level: 'ERROR', logger: 'odoo.sql_db' }, host: { name: 'odoo-1' }, message: 'bad query: SELECT 1\nERROR: could not serialize access', odoo: { db: 'prod' } },
-    { _id: 'e2', '@timestamp': '2024-11-04T02:24:51.000Z', 'log.level': 'ERROR', 'log.logger': 'odoo.sql_db', 'host.name': 'odoo-2', message: 'bad query: UPDATE x' },
-    { _id: 'e3', '@timestamp': '2024-11-04T02:26:10.000Z', log: { level: 'CRITICAL', logger: 'odoo.service.server' }, host: { name: 'odoo-1' }, message: 'Failed to initialize database `prod`' },
-    { _id: 'e4', '@timestamp': 1730687230000 /* 02:27:10 */, log: { level: 'ERROR', logger: 'odoo.http' }, host: { name: 'odoo-1' }, message: 'Exception during request handling' },
-    { _id: 'w1', '@timestamp': '2024-11-04T02:25:00.000Z', log: { level: 'WARNING', logger: 'odoo.sql_db' }, host: { name: 'odoo-2' }, message: 'slow query' },
-    { _id: 'old', '@timestamp': '2024-11-03T10:00:00.000Z', log: { level: 'ERROR', logger: 'odoo.sql_db' }, host: { name: 'odoo-1' }, message: 'yesterday' },
+    {
+      _id: 'e1',
+      '@timestamp': '2024-11-04T02:24:38.332Z',
+      log: { level: 'ERROR', logger: 'odoo.sql_db' },
+      host: { name: 'odoo-1' },
+      message: 'bad query: SELECT 1\nERROR: could not serialize access',
+      odoo: { db: 'prod' },
+    },
+    {
+      _id: 'e2',
+      '@timestamp': '2024-11-04T02:24:51.000Z',
+      'log.level': 'ERROR',
+      'log.logger': 'odoo.sql_db',
+      'host.name': 'odoo-2',
+      message: 'bad query: UPDATE x',
+    },
+    {
+      _id: 'e3',
+      '@timestamp': '2024-11-04T02:26:10.000Z',
+      log: { level: 'CRITICAL', logger: 'odoo.service.server' },
+      host: { name: 'odoo-1' },
+      message: 'Failed to initialize database `prod`',
+    },
+    {
+      _id: 'e4',
+      '@timestamp': 1730687230000 /* 02:27:10 */,
+      log: { level: 'ERROR', logger: 'odoo.http' },
+      host: { name: 'odoo-1' },
+      message: 'Exception during request handling',
+    },
+    {
+      _id: 'w1',
+      '@timestamp': '2024-11-04T02:25:00.000Z',
+      log: { level: 'WARNING', logger: 'odoo.sql_db' },
+      host: { name: 'odoo-2' },
+      message: 'slow query',
+    },
+    {
+      _id: 'old',
+      '@timestamp': '2024-11-03T10:00:00.000Z',
+      log: { level: 'ERROR', logger: 'odoo.sql_db' },
+      host: { name: 'odoo-1' },
+      message: 'yesterday',
+    },
   ]);
   es.indexDocs(PATRONI, [
-    { '@timestamp': '2024-11-04T02:24:40.000Z', log: { level: 'INFO' }, host: { name: 'pg-2' }, message: 'INFO: promoted self to leader by acquiring session lock' },
-    { '@timestamp': '2024-11-04T02:24:41.000Z', log: { level: 'INFO' }, host: { name: 'pg-2' }, message: 'server promoting' },
+    {
+      '@timestamp': '2024-11-04T02:24:40.000Z',
+      log: { level: 'INFO' },
+      host: { name: 'pg-2' },
+      message: 'INFO: promoted self to leader by acquiring session lock',
+    },
+    {
+      '@timestamp': '2024-11-04T02:24:41.000Z',
+      log: { level: 'INFO' },
+      host: { name: 'pg-2' },
+      message: 'server promoting',
+    },
   ]);
 }
 
@@ -80,7 +131,10 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
     });
 
     assert.deepEqual(r.hits.total, { value: 3, relation: 'eq' });
-    assert.deepEqual(r.hits.hits.map((h) => h._id), ['e3', 'e2']);
+    assert.deepEqual(
+      r.hits.hits.map((h) => h._id),
+      ['e3', 'e2'],
+    );
     assert.deepEqual(r.hits.hits[0]?.sort, [Date.parse('2024-11-04T02:26:10.000Z')]);
     assert.equal(r.hits.hits[0]?._score, null);
     assert.equal(r.hits.hits[0]?._index, ODOO);
@@ -103,7 +157,10 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
     assert.equal(top.key, 'odoo.sql_db');
     assert.equal(top.doc_count, 2);
     assert.deepEqual(top.hosts, { value: 2 });
-    assert.deepEqual(top.last, { value: Date.parse('2024-11-04T02:24:51.000Z'), value_as_string: '2024-11-04T02:24:51.000Z' });
+    assert.deepEqual(top.last, {
+      value: Date.parse('2024-11-04T02:24:51.000Z'),
+      value_as_string: '2024-11-04T02:24:51.000Z',
+    });
     assert.deepEqual(top.latest.hits.hits[0]._source, { message: 'bad query: UPDATE x' });
     assert.equal(top.latest.hits.total.value, 2);
     assert.deepEqual(aggs['crit'], { doc_count: 1 });
@@ -112,7 +169,11 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
   test('date math uses the injected clock; track_total_hits limits; search_after pages', async () => {
     const { es, client } = await setup();
     seed(es);
-    const recent = await client.search({ index: ODOO, size: 0, query: { range: { '@timestamp': { gte: 'now-5m', lt: 'now' } } } });
+    const recent = await client.search({
+      index: ODOO,
+      size: 0,
+      query: { range: { '@timestamp': { gte: 'now-5m', lt: 'now' } } },
+    });
     // now = 02:30, so [02:25, 02:30) holds w1, e3 and e4.
     assert.equal((recent.hits.total as { value: number }).value, 3);
     const capped = await client.search({ index: ODOO, size: 0, track_total_hits: 2 });
@@ -123,8 +184,14 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
     const sort: estypes.Sort = [{ '@timestamp': { order: 'asc' } }, { _doc: { order: 'asc' } }];
     const page1 = await client.search({ index: ODOO, size: 2, sort });
     const page2 = await client.search({ index: ODOO, size: 2, sort, search_after: page1.hits.hits[1]!.sort! });
-    assert.deepEqual(page1.hits.hits.map((h) => h._id), ['old', 'e1']);
-    assert.deepEqual(page2.hits.hits.map((h) => h._id), ['e2', 'w1']);
+    assert.deepEqual(
+      page1.hits.hits.map((h) => h._id),
+      ['old', 'e1'],
+    );
+    assert.deepEqual(
+      page2.hits.hits.map((h) => h._id),
+      ['e2', 'w1'],
+    );
   });
 
   test('query_string, match_phrase, exists, must_not and should/minimum_should_match', async () => {
@@ -133,35 +200,50 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
     const ids = async (query: Record<string, unknown>, index = 'logs-*'): Promise<string[]> =>
       (await client.search({ index, size: 100, sort: ['_doc'], query })).hits.hits.map((h) => h._id!);
 
-    assert.deepEqual(await ids({ query_string: { query: 'log.level:(ERROR OR CRITICAL) AND NOT log.logger:odoo.sql_db' } }, ODOO), ['e3', 'e4']);
+    assert.deepEqual(
+      await ids({ query_string: { query: 'log.level:(ERROR OR CRITICAL) AND NOT log.logger:odoo.sql_db' } }, ODOO),
+      ['e3', 'e4'],
+    );
     assert.deepEqual(await ids({ query_string: { query: 'message:"server promoting"' } }), [`${PATRONI}-8`]);
     assert.deepEqual(await ids({ query_string: { query: 'host.name:odoo-* AND log.level:WARNING' } }), ['w1']);
     assert.deepEqual(await ids({ match_phrase: { message: 'could not serialize' } }), ['e1']);
     // keyword semantics: exact and case-sensitive, unlike the analysed `message`
     assert.deepEqual(await ids({ term: { 'log.level': 'error' } }), []);
     assert.deepEqual(await ids({ exists: { field: 'odoo.db' } }), ['e1']);
-    assert.deepEqual(await ids({
-      bool: {
-        must_not: [{ term: { 'log.level': 'WARNING' } }],
-        should: [{ term: { 'host.name': 'odoo-2' } }, { match_phrase: { message: 'bad query' } }],
-        minimum_should_match: 2,
-      },
-    }, ODOO), ['e2']);
+    assert.deepEqual(
+      await ids(
+        {
+          bool: {
+            must_not: [{ term: { 'log.level': 'WARNING' } }],
+            should: [{ term: { 'host.name': 'odoo-2' } }, { match_phrase: { message: 'bad query' } }],
+            minimum_should_match: 2,
+          },
+        },
+        ODOO,
+      ),
+      ['e2'],
+    );
 
     await assert.rejects(
       client.search({ index: ODOO, query: { query_string: { query: 'a OR b AND c' } } }),
-      (e: unknown) => e instanceof errors.ResponseError && e.statusCode === 400 && /mixing AND and OR/.test(JSON.stringify(e.body)),
+      (e: unknown) =>
+        e instanceof errors.ResponseError && e.statusCode === 400 && /mixing AND and OR/.test(JSON.stringify(e.body)),
     );
     await assert.rejects(
       client.search({ index: ODOO, query: { fuzzy: { message: 'x' } } }),
-      (e: unknown) => e instanceof errors.ResponseError && e.statusCode === 400
-        && (e.body as any).error.type === 'parsing_exception' && (e.body as any).error.reason === 'unknown query [fuzzy]',
+      (e: unknown) =>
+        e instanceof errors.ResponseError &&
+        e.statusCode === 400 &&
+        (e.body as any).error.type === 'parsing_exception' &&
+        (e.body as any).error.reason === 'unknown query [fuzzy]',
     );
     // Aggregating on analysed text is refused as on a real cluster.
     await assert.rejects(
       client.search({ index: ODOO, aggs: { m: { terms: { field: 'message' } } } }),
-      (e: unknown) => e instanceof errors.ResponseError && e.statusCode === 400
-        && (e.body as any).error.root_cause[0].type === 'illegal_argument_exception',
+      (e: unknown) =>
+        e instanceof errors.ResponseError &&
+        e.statusCode === 400 &&
+        (e.body as any).error.root_cause[0].type === 'illegal_argument_exception',
     );
   });
 
@@ -170,9 +252,12 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
     seed(es);
     const r = await client.msearch({
       searches: [
-        { index: 'logs-odoo*' }, { size: 0, query: { term: { 'log.level': 'ERROR' } } },
-        { index: 'logs-missing-default' }, { size: 0 },
-        { index: PATRONI }, { size: 0, track_total_hits: true },
+        { index: 'logs-odoo*' },
+        { size: 0, query: { term: { 'log.level': 'ERROR' } } },
+        { index: 'logs-missing-default' },
+        { size: 0 },
+        { index: PATRONI },
+        { size: 0, track_total_hits: true },
       ],
     });
     assert.equal(r.responses.length, 3);
@@ -202,16 +287,26 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
     for (const r of es.requests) assert.match(String(r.headers['accept']), /compatible-with=9/);
 
     const old = await setup({ version: '8.15.0' });
-    await assert.rejects(old.client.search({ index: 'x' }), (e: unknown) =>
-      e instanceof errors.ResponseError && e.statusCode === 400 && (e.body as any).error.type === 'media_type_header_exception');
+    await assert.rejects(
+      old.client.search({ index: 'x' }),
+      (e: unknown) =>
+        e instanceof errors.ResponseError &&
+        e.statusCode === 400 &&
+        (e.body as any).error.type === 'media_type_header_exception',
+    );
   });
 
   test('count and ignore_unavailable', async () => {
     const { es, client } = await setup();
     seed(es);
-    assert.deepEqual(await client.count({ index: ODOO, query: { term: { 'log.level': 'ERROR' } } }),
-      { count: 3 + 1, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } });
-    await assert.rejects(client.count({ index: 'nope' }), (e: unknown) => e instanceof errors.ResponseError && e.statusCode === 404);
+    assert.deepEqual(await client.count({ index: ODOO, query: { term: { 'log.level': 'ERROR' } } }), {
+      count: 3 + 1,
+      _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
+    });
+    await assert.rejects(
+      client.count({ index: 'nope' }),
+      (e: unknown) => e instanceof errors.ResponseError && e.statusCode === 404,
+    );
     assert.equal((await client.count({ index: 'nope,logs-*', ignore_unavailable: true })).count, 8);
     // A wildcard that matches nothing is not an error.
     assert.equal((await client.count({ index: 'nothing-*' })).count, 0);
@@ -258,7 +353,10 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
     assert.equal((await client.search({ index: ODOO })).timed_out, false);
     assert.equal(es.requests.length, 2);
     es.fail({ status: 429 });
-    await assert.rejects(client.search({ index: ODOO }), (e: unknown) => e instanceof errors.ResponseError && e.statusCode === 429);
+    await assert.rejects(
+      client.search({ index: ODOO }),
+      (e: unknown) => e instanceof errors.ResponseError && e.statusCode === 429,
+    );
     assert.equal(es.requests.length, 3);
   });
 
@@ -282,7 +380,10 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
     // msearch items consume shard-failure faults one by one.
     es.shardFailures(2, {}, 1);
     const m = await client.msearch({ searches: [{ index: ODOO }, { size: 0 }, { index: ODOO }, { size: 0 }] });
-    assert.deepEqual((m.responses as any[]).map((x) => x._shards.failed), [2, 0]);
+    assert.deepEqual(
+      (m.responses as any[]).map((x) => x._shards.failed),
+      [2, 0],
+    );
   });
 
   test('a test-supplied handler answers searches, msearch items and counts', async () => {
@@ -304,8 +405,13 @@ describe('fake Elasticsearch with the real @elastic/elasticsearch client', () =>
     assert.deepEqual(r.hits.hits[0]?._source, { message: 'hello' });
     assert.deepEqual(r.aggregations, { n: { value: 7 } });
     assert.equal((await client.count({ index: 'custom' })).count, 42);
-    const m = await client.msearch({ searches: [{ index: 'custom' }, {}, { index: 'forbidden' }, {}, { index: 'docs' }, {}] });
-    assert.deepEqual((m.responses as any[]).map((x) => x.status), [200, 403, 404]);
+    const m = await client.msearch({
+      searches: [{ index: 'custom' }, {}, { index: 'forbidden' }, {}, { index: 'docs' }, {}],
+    });
+    assert.deepEqual(
+      (m.responses as any[]).map((x) => x.status),
+      [200, 403, 404],
+    );
     assert.deepEqual(seen[0], 'custom:{"match_all":{}}');
   });
 });

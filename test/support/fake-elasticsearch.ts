@@ -7,7 +7,14 @@
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { DslError, runSearch, type EngineContext, type Hit, type JsonObject, type StoredDoc } from './fake-elasticsearch-dsl.js';
+import {
+  DslError,
+  runSearch,
+  type EngineContext,
+  type Hit,
+  type JsonObject,
+  type StoredDoc,
+} from './fake-elasticsearch-dsl.js';
 
 export { DslError, analyze, fieldValues, parseDate } from './fake-elasticsearch-dsl.js';
 export type { StoredDoc, Hit, JsonObject } from './fake-elasticsearch-dsl.js';
@@ -28,7 +35,12 @@ export interface ShardsInfo {
   successful: number;
   skipped: number;
   failed: number;
-  failures?: Array<{ shard: number; index: string | null; node: string | null; reason: { type: string; reason: string } }>;
+  failures?: Array<{
+    shard: number;
+    index: string | null;
+    node: string | null;
+    reason: { type: string; reason: string };
+  }>;
 }
 
 /** What a search handler may return; anything left out is filled in with a plausible default. */
@@ -153,9 +165,15 @@ const isEsError = (v: unknown): v is EsError =>
 const DEFAULT_ERRORS: Record<number, { type: string; reason: (path: string) => string }> = {
   400: { type: 'illegal_argument_exception', reason: () => 'bad request' },
   401: { type: 'security_exception', reason: (p) => `unable to authenticate user [elastic] for REST request [${p}]` },
-  403: { type: 'security_exception', reason: () => 'action [indices:data/read/search] is unauthorized for user [watch] with effective roles [watch]' },
+  403: {
+    type: 'security_exception',
+    reason: () => 'action [indices:data/read/search] is unauthorized for user [watch] with effective roles [watch]',
+  },
   404: { type: 'index_not_found_exception', reason: () => 'no such index [missing]' },
-  429: { type: 'es_rejected_execution_exception', reason: () => 'rejected execution of coordinating operation [shard_detail=[], search_queue=1000]' },
+  429: {
+    type: 'es_rejected_execution_exception',
+    reason: () => 'rejected execution of coordinating operation [shard_detail=[], search_queue=1000]',
+  },
   500: { type: 'internal_server_error', reason: () => 'internal error' },
   502: { type: 'bad_gateway', reason: () => 'bad gateway' },
   503: { type: 'search_phase_execution_exception', reason: () => 'all shards failed' },
@@ -172,7 +190,12 @@ type Fault =
   | { kind: 'timedOut'; left: number };
 
 const wildcardToRegex = (p: string): RegExp =>
-  new RegExp(`^${p.split('*').map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  new RegExp(
+    `^${p
+      .split('*')
+      .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 
 export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}): Promise<FakeElasticsearch> {
   let version = opts.version ?? '9.1.0';
@@ -203,8 +226,18 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
    * a wildcard matching nothing, or an expression resolving to no index at all, is a 404
    * index_not_found_exception when allow_no_indices is false (ES's default for search is true).
    */
-  function resolve(indexExpr: string, ignoreUnavailable: boolean, allowNoIndices = true): { docs: StoredDoc[]; names: string[] } | EsError {
-    const parts = indexExpr === '' || indexExpr === '_all' ? ['*'] : indexExpr.split(',').map((s) => s.trim()).filter(Boolean);
+  function resolve(
+    indexExpr: string,
+    ignoreUnavailable: boolean,
+    allowNoIndices = true,
+  ): { docs: StoredDoc[]; names: string[] } | EsError {
+    const parts =
+      indexExpr === '' || indexExpr === '_all'
+        ? ['*']
+        : indexExpr
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
     const names = new Set<string>();
     for (const part of parts) {
       if (part.startsWith('-')) {
@@ -216,7 +249,11 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
         const re = wildcardToRegex(part);
         // Hidden indices (leading dot) only match patterns that start with a dot, as in ES.
         let matched = false;
-        for (const n of store.keys()) if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) { names.add(n); matched = true; }
+        for (const n of store.keys())
+          if (re.test(n) && (!n.startsWith('.') || part.startsWith('.'))) {
+            names.add(n);
+            matched = true;
+          }
         if (!matched && !allowNoIndices) return indexNotFound(part);
       } else if (store.has(part)) {
         names.add(part);
@@ -249,7 +286,13 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
   }
 
   /** One search: the test handler first, then the in-memory documents. */
-  async function executeSearch(index: string, body: JsonObject, req: RecordedRequest, ignoreUnavailable: boolean, allowNoIndices = true): Promise<JsonObject | EsError> {
+  async function executeSearch(
+    index: string,
+    body: JsonObject,
+    req: RecordedRequest,
+    ignoreUnavailable: boolean,
+    allowNoIndices = true,
+  ): Promise<JsonObject | EsError> {
     let result: JsonObject | EsError;
     const started = Date.now();
     try {
@@ -295,7 +338,11 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
   function dslToEsError(e: DslError): EsError {
     const cause = { type: e.type, reason: e.reason, ...e.extra };
     // Query-phase errors reach the client wrapped in search_phase_execution_exception, like ES.
-    if (e.type === 'illegal_argument_exception' || e.type === 'parse_exception' || e.type === 'too_many_buckets_exception') {
+    if (
+      e.type === 'illegal_argument_exception' ||
+      e.type === 'parse_exception' ||
+      e.type === 'too_many_buckets_exception'
+    ) {
       return {
         error: {
           root_cause: [cause],
@@ -315,11 +362,20 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
   // ---- HTTP plumbing ----
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
-      const t = setTimeout(() => { timers.delete(t); resolve(); }, ms);
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
       timers.add(t);
     });
 
-  function send(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, extraHeaders: Record<string, string> = {}): void {
+  function send(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    status: number,
+    body: unknown,
+    extraHeaders: Record<string, string> = {},
+  ): void {
     if (res.destroyed || res.headersSent) return;
     const accept = String(req.headers['accept'] ?? '');
     const compat = /compatible-with=(\d+)/.exec(accept)?.[1];
@@ -331,14 +387,21 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       if (ct) contentType = ct.value;
     }
     const text = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': String(Buffer.byteLength(text)) });
+    res.writeHead(status, {
+      ...headers,
+      'content-type': contentType,
+      'content-length': String(Buffer.byteLength(text)),
+    });
     res.end(req.method === 'HEAD' ? undefined : text);
   }
 
   function parseBody(raw: string, contentType: string): unknown {
     if (raw === '') return undefined;
     if (/x-ndjson/.test(contentType)) {
-      return raw.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+      return raw
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as unknown);
     }
     if (/json/.test(contentType)) return JSON.parse(raw) as unknown;
     return raw;
@@ -351,7 +414,9 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       .filter((v): v is string => v !== undefined)
       .map(Number);
     if (values.some((v) => v !== major && v !== major - 1)) {
-      const headers = ['Accept', 'Content-Type'].filter((_, i) => /compatible-with/.test(String([req.headers['accept'], req.headers['content-type']][i] ?? '')));
+      const headers = ['Accept', 'Content-Type'].filter((_, i) =>
+        /compatible-with/.test(String([req.headers['accept'], req.headers['content-type']][i] ?? '')),
+      );
       return esError(400, 'media_type_header_exception', `Invalid media-type value on headers [${headers.join(', ')}]`);
     }
     return undefined;
@@ -366,7 +431,11 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
     const i = decoded.indexOf(':');
     const user = decoded.slice(0, i);
     if (i < 0 || !Object.hasOwn(opts.users, user) || opts.users[user] !== decoded.slice(i + 1)) {
-      return esError(401, 'security_exception', `unable to authenticate user [${i < 0 ? decoded : user}] for REST request [${path}]`);
+      return esError(
+        401,
+        'security_exception',
+        `unable to authenticate user [${i < 0 ? decoded : user}] for REST request [${path}]`,
+      );
     }
     return undefined;
   }
@@ -379,15 +448,18 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
     const bodyObj = (): JsonObject => {
       const b = rec.body;
       if (b === undefined) return {};
-      if (typeof b !== 'object' || b === null || Array.isArray(b)) throw new DslError(400, 'parse_exception', 'request body is required to be a JSON object');
+      if (typeof b !== 'object' || b === null || Array.isArray(b))
+        throw new DslError(400, 'parse_exception', 'request body is required to be a JSON object');
       return b as JsonObject;
     };
     /** Search params the client may put in the query string instead of the body. */
     const withQueryParams = (b: JsonObject): JsonObject => {
       const out = { ...b };
-      for (const k of ['size', 'from']) if (rec.query[k] !== undefined && out[k] === undefined) out[k] = Number(rec.query[k]);
+      for (const k of ['size', 'from'])
+        if (rec.query[k] !== undefined && out[k] === undefined) out[k] = Number(rec.query[k]);
       const tth = rec.query['track_total_hits'];
-      if (tth !== undefined && out['track_total_hits'] === undefined) out['track_total_hits'] = tth === 'true' ? true : tth === 'false' ? false : Number(tth);
+      if (tth !== undefined && out['track_total_hits'] === undefined)
+        out['track_total_hits'] = tth === 'true' ? true : tth === 'false' ? false : Number(tth);
       return out;
     };
 
@@ -416,10 +488,21 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
     if (segs[0] === '_cluster' && segs[1] === 'health' && method === 'GET') {
       const status = opts.health ?? 'green';
       return send(req, res, status === 'red' ? 503 : 200, {
-        cluster_name: opts.clusterName ?? 'fake-cluster', status, timed_out: false, number_of_nodes: 1, number_of_data_nodes: 1,
-        active_primary_shards: store.size, active_shards: store.size, relocating_shards: 0, initializing_shards: 0,
-        unassigned_shards: status === 'green' ? 0 : 1, delayed_unassigned_shards: 0, number_of_pending_tasks: 0,
-        number_of_in_flight_fetch: 0, task_max_waiting_in_queue_millis: 0, active_shards_percent_as_number: status === 'green' ? 100 : 50,
+        cluster_name: opts.clusterName ?? 'fake-cluster',
+        status,
+        timed_out: false,
+        number_of_nodes: 1,
+        number_of_data_nodes: 1,
+        active_primary_shards: store.size,
+        active_shards: store.size,
+        relocating_shards: 0,
+        initializing_shards: 0,
+        unassigned_shards: status === 'green' ? 0 : 1,
+        delayed_unassigned_shards: 0,
+        number_of_pending_tasks: 0,
+        number_of_in_flight_fetch: 0,
+        task_max_waiting_in_queue_millis: 0,
+        active_shards_percent_as_number: status === 'green' ? 100 : 50,
       });
     }
 
@@ -435,9 +518,21 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       if (last === '_count') {
         const b = bodyObj();
         for (const k of Object.keys(b)) {
-          if (k !== 'query') return send(req, res, 400, esError(400, 'parsing_exception', `request does not support [${k}]`, { line: 1, col: 1 }));
+          if (k !== 'query')
+            return send(
+              req,
+              res,
+              400,
+              esError(400, 'parsing_exception', `request does not support [${k}]`, { line: 1, col: 1 }),
+            );
         }
-        const r = await executeSearch(index, { ...(b['query'] !== undefined ? { query: b['query'] } : {}), size: 0, track_total_hits: true }, rec, ignoreUnavailable, allowNoIndices);
+        const r = await executeSearch(
+          index,
+          { ...(b['query'] !== undefined ? { query: b['query'] } : {}), size: 0, track_total_hits: true },
+          rec,
+          ignoreUnavailable,
+          allowNoIndices,
+        );
         if (isEsError(r)) return send(req, res, r.status, r);
         const hits = r['hits'] as { total?: { value: number } } | undefined;
         const out: JsonObject = { count: hits?.total?.value ?? 0, _shards: r['_shards'] };
@@ -447,7 +542,16 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       if (last === '_msearch') {
         const lines = rec.body;
         if (!Array.isArray(lines) || lines.length % 2 !== 0) {
-          return send(req, res, 400, esError(400, 'illegal_argument_exception', 'The msearch request must be terminated by a newline [\\n] and contain header/body pairs'));
+          return send(
+            req,
+            res,
+            400,
+            esError(
+              400,
+              'illegal_argument_exception',
+              'The msearch request must be terminated by a newline [\\n] and contain header/body pairs',
+            ),
+          );
         }
         const started = Date.now();
         const responses: unknown[] = [];
@@ -455,9 +559,14 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
           const header = (lines[i] ?? {}) as JsonObject;
           const body = (lines[i + 1] ?? {}) as JsonObject;
           const rawIndex = header['index'];
-          const itemIndex = Array.isArray(rawIndex) ? rawIndex.join(',') : typeof rawIndex === 'string' ? rawIndex : index;
+          const itemIndex = Array.isArray(rawIndex)
+            ? rawIndex.join(',')
+            : typeof rawIndex === 'string'
+              ? rawIndex
+              : index;
           // Header options override the URL's, as ES reads them per item.
-          const ignore = typeof header['ignore_unavailable'] === 'boolean' ? header['ignore_unavailable'] : ignoreUnavailable;
+          const ignore =
+            typeof header['ignore_unavailable'] === 'boolean' ? header['ignore_unavailable'] : ignoreUnavailable;
           const allow = typeof header['allow_no_indices'] === 'boolean' ? header['allow_no_indices'] : allowNoIndices;
           const r = await executeSearch(itemIndex, body, rec, ignore, allow);
           responses.push(isEsError(r) ? r : { ...r, status: 200 });
@@ -489,18 +598,27 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
       try {
         rec.body = parseBody(rawBody, String(req.headers['content-type'] ?? ''));
       } catch (e) {
-        return send(req, res, 400, esError(400, 'x_content_parse_exception', `[1:1] Unexpected character: ${(e as Error).message}`));
+        return send(
+          req,
+          res,
+          400,
+          esError(400, 'x_content_parse_exception', `[1:1] Unexpected character: ${(e as Error).message}`),
+        );
       }
       const d = take('delay', rec.path);
       if (d) await sleep(d.ms);
       if (res.destroyed) return;
-      if (take('disconnect', rec.path)) { req.socket.destroy(); return; }
+      if (take('disconnect', rec.path)) {
+        req.socket.destroy();
+        return;
+      }
       const f = take('fail', rec.path);
       if (f) {
         const def = DEFAULT_ERRORS[f.spec.status] ?? { type: 'exception', reason: () => 'injected failure' };
         const type = f.spec.type ?? def.type;
         const reason = f.spec.reason ?? def.reason(rec.path);
-        const extraHeaders: Record<string, string> = f.spec.status === 401 ? { 'www-authenticate': 'Basic realm="security" charset="UTF-8"' } : {};
+        const extraHeaders: Record<string, string> =
+          f.spec.status === 401 ? { 'www-authenticate': 'Basic realm="security" charset="UTF-8"' } : {};
         return send(req, res, f.spec.status, esError(f.spec.status, type, reason), extraHeaders);
       }
       // ES validates the media-type headers while building the request, before authentication.
@@ -515,8 +633,13 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
     }
   }
 
-  const server = http.createServer((req, res) => { void handle(req, res); });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  const server = http.createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -534,24 +657,42 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
         const { _id, ...source } = raw;
         if (opts.ingestTimestamp) {
           const ev = (source['event'] ?? {}) as JsonObject;
-          if (source['event.ingested'] === undefined && ev['ingested'] === undefined) source['event'] = { ...ev, ingested: new Date(ctx.now()).toISOString() };
+          if (source['event.ingested'] === undefined && ev['ingested'] === undefined)
+            source['event'] = { ...ev, ingested: new Date(ctx.now()).toISOString() };
         }
         const id = _id === undefined ? `${index}-${seq + 1}` : String(_id);
         const existing = list.findIndex((d) => d._id === id);
         const doc: StoredDoc = { _index: index, _id: id, _source: source, seq: seq++ };
-        if (existing >= 0) list[existing] = doc; else list.push(doc);
+        if (existing >= 0) list[existing] = doc;
+        else list.push(doc);
       }
       store.set(index, list);
     },
-    createIndex(index) { if (!store.has(index)) store.set(index, []); },
-    deleteIndex(index) { store.delete(index); },
+    createIndex(index) {
+      if (!store.has(index)) store.set(index, []);
+    },
+    deleteIndex(index) {
+      store.delete(index);
+    },
     indices: () => [...store.keys()].sort(),
-    fail(next, times = 1, match) { faults.push({ kind: 'fail', spec: next, left: times, ...(match ? { match } : {}) }); },
-    delay(ms, times = 1, match) { faults.push({ kind: 'delay', ms, left: times, ...(match ? { match } : {}) }); },
-    disconnect(times = 1, match) { faults.push({ kind: 'disconnect', left: times, ...(match ? { match } : {}) }); },
-    dropProductHeader(times = 1) { faults.push({ kind: 'noProduct', left: times }); },
-    wrongContentType(times = 1, value = 'text/plain') { faults.push({ kind: 'contentType', value, left: times }); },
-    malformed(times = 1) { faults.push({ kind: 'malformed', left: times }); },
+    fail(next, times = 1, match) {
+      faults.push({ kind: 'fail', spec: next, left: times, ...(match ? { match } : {}) });
+    },
+    delay(ms, times = 1, match) {
+      faults.push({ kind: 'delay', ms, left: times, ...(match ? { match } : {}) });
+    },
+    disconnect(times = 1, match) {
+      faults.push({ kind: 'disconnect', left: times, ...(match ? { match } : {}) });
+    },
+    dropProductHeader(times = 1) {
+      faults.push({ kind: 'noProduct', left: times });
+    },
+    wrongContentType(times = 1, value = 'text/plain') {
+      faults.push({ kind: 'contentType', value, left: times });
+    },
+    malformed(times = 1) {
+      faults.push({ kind: 'malformed', left: times });
+    },
     shardFailures(failed, o = {}, times = 1) {
       faults.push({
         kind: 'shards',
@@ -562,9 +703,16 @@ export async function startFakeElasticsearch(opts: FakeElasticsearchOptions = {}
         left: times,
       });
     },
-    timedOut(times = 1) { faults.push({ kind: 'timedOut', left: times }); },
-    clearFaults() { faults = []; },
-    setVersion(v) { version = v; major = Number(v.split('.')[0]); },
+    timedOut(times = 1) {
+      faults.push({ kind: 'timedOut', left: times });
+    },
+    clearFaults() {
+      faults = [];
+    },
+    setVersion(v) {
+      version = v;
+      major = Number(v.split('.')[0]);
+    },
     async close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();

@@ -32,22 +32,51 @@ export async function startFakePatroni(o: FakePatroniOptions): Promise<FakePatro
   const v4 = version.startsWith('4.');
   const requests: string[] = [];
   let base = '';
-  const expected = o.auth ? `Basic ${Buffer.from(`${o.auth.username}:${o.auth.password}`).toString('base64')}` : undefined;
+  const expected = o.auth
+    ? `Basic ${Buffer.from(`${o.auth.username}:${o.auth.password}`).toString('base64')}`
+    : undefined;
   const server: Server = createServer((req, res) => {
     const url = req.url ?? '';
     requests.push(url);
-    if (expected && req.headers.authorization !== expected) return void res.writeHead(401, { 'www-authenticate': 'Basic realm="Patroni"', 'content-type': 'text/plain' }).end('no auth header received');
+    if (expected && req.headers.authorization !== expected)
+      return void res
+        .writeHead(401, { 'www-authenticate': 'Basic realm="Patroni"', 'content-type': 'text/plain' })
+        .end('no auth header received');
     const m = /^\/m(\d+)\/(patroni|cluster|history|config)$/.exec(url);
     const i = m ? Number(m[1]) - 1 : -1;
     if (!m || i >= o.members.length) return void res.writeHead(404).end();
-    const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    const members = o.members.map((name, k) => ({ name, role: k === 0 ? 'leader' : 'replica', state: k === 0 ? 'running' : 'streaming', api_url: `${base}/m${k + 1}/patroni`, host: '127.0.0.1', port: 15432 + k, timeline: 1, ...(k ? { lag: 0 } : {}) }));
+    const json = (body: unknown) =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    const members = o.members.map((name, k) => ({
+      name,
+      role: k === 0 ? 'leader' : 'replica',
+      state: k === 0 ? 'running' : 'streaming',
+      api_url: `${base}/m${k + 1}/patroni`,
+      host: '127.0.0.1',
+      port: 15432 + k,
+      timeline: 1,
+      ...(k ? { lag: 0 } : {}),
+    }));
     if (m[2] === 'cluster') return json({ members, ...(v4 ? { scope: o.scope } : {}) });
     if (m[2] === 'history') return json([]);
     if (m[2] === 'config') return void res.writeHead(200, { 'content-type': 'application/json' }).end(patroniConfig);
-    return json({ state: 'running', role: i === 0 ? (v4 ? 'primary' : 'master') : 'replica', timeline: 1, server_version: 150010, patroni: { version, scope: o.scope, ...(v4 ? { name: o.members[i] } : {}) } });
+    return json({
+      state: 'running',
+      role: i === 0 ? (v4 ? 'primary' : 'master') : 'replica',
+      timeline: 1,
+      server_version: 150010,
+      patroni: { version, scope: o.scope, ...(v4 ? { name: o.members[i] } : {}) },
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { memberUrl: (i) => `${base}/m${i + 1}`, requests, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    memberUrl: (i) => `${base}/m${i + 1}`,
+    requests,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }

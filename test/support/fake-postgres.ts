@@ -27,8 +27,16 @@ function msg(type: string, body: Buffer): Buffer {
   return Buffer.concat([head, body]);
 }
 const cstr = (s: string) => Buffer.from(`${s}\0`, 'utf8');
-const int16 = (n: number) => { const b = Buffer.alloc(2); b.writeInt16BE(n); return b; };
-const int32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+const int16 = (n: number) => {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(n);
+  return b;
+};
+const int32 = (n: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+};
 const ready = () => msg('Z', Buffer.from('I'));
 
 function oidOf(v: Cell): number {
@@ -38,7 +46,18 @@ function oidOf(v: Cell): number {
 function rowsMessage(rows: Record<string, Cell>[]): Buffer {
   const cols = Object.keys(rows[0] ?? {});
   const parts: Buffer[] = [];
-  const desc = [int16(cols.length), ...cols.flatMap((c) => [cstr(c), int32(0), int16(0), int32(oidOf(rows.find((r) => r[c] !== null)?.[c] ?? '')), int16(-1), int32(-1), int16(0)])];
+  const desc = [
+    int16(cols.length),
+    ...cols.flatMap((c) => [
+      cstr(c),
+      int32(0),
+      int16(0),
+      int32(oidOf(rows.find((r) => r[c] !== null)?.[c] ?? '')),
+      int16(-1),
+      int32(-1),
+      int16(0),
+    ]),
+  ];
   parts.push(msg('T', Buffer.concat(desc)));
   for (const r of rows) {
     const cells = cols.flatMap((c) => {
@@ -54,12 +73,31 @@ function rowsMessage(rows: Record<string, Cell>[]): Buffer {
 }
 
 function errorMessage(code: string, message: string): Buffer {
-  return Buffer.concat([msg('E', Buffer.concat([Buffer.from('S'), cstr('ERROR'), Buffer.from('V'), cstr('ERROR'), Buffer.from('C'), cstr(code), Buffer.from('M'), cstr(message), Buffer.from([0])])), ready()]);
+  return Buffer.concat([
+    msg(
+      'E',
+      Buffer.concat([
+        Buffer.from('S'),
+        cstr('ERROR'),
+        Buffer.from('V'),
+        cstr('ERROR'),
+        Buffer.from('C'),
+        cstr(code),
+        Buffer.from('M'),
+        cstr(message),
+        Buffer.from([0]),
+      ]),
+    ),
+    ready(),
+  ]);
 }
 
 /** Starts the server; `answer(sql)` decides each simple query's outcome. */
 /** `port`: listen on this one (a server coming back where it was); default any free port. */
-export async function startFakePostgres(answer: (sql: string) => Answer, opts: { port?: number } = {}): Promise<FakePostgres> {
+export async function startFakePostgres(
+  answer: (sql: string) => Answer,
+  opts: { port?: number } = {},
+): Promise<FakePostgres> {
   const queries: string[] = [];
   const sockets = new Set<Socket>();
   const server: Server = createServer((sock) => {
@@ -81,9 +119,19 @@ export async function startFakePostgres(answer: (sql: string) => Answer, opts: {
           if (buf.length < len) return;
           const code = buf.readInt32BE(4);
           buf = buf.subarray(len);
-          if (code === 80877103) { sock.write('N'); continue; } // SSLRequest: no
+          if (code === 80877103) {
+            sock.write('N');
+            continue;
+          } // SSLRequest: no
           started = true;
-          sock.write(Buffer.concat([msg('R', int32(0)), msg('S', Buffer.concat([cstr('server_version'), cstr('15.8')])), msg('K', Buffer.concat([int32(1), int32(2)])), ready()]));
+          sock.write(
+            Buffer.concat([
+              msg('R', int32(0)),
+              msg('S', Buffer.concat([cstr('server_version'), cstr('15.8')])),
+              msg('K', Buffer.concat([int32(1), int32(2)])),
+              ready(),
+            ]),
+          );
           continue;
         }
         if (buf.length < 5) return;
@@ -93,14 +141,36 @@ export async function startFakePostgres(answer: (sql: string) => Answer, opts: {
         const body = buf.subarray(5, len + 1);
         buf = buf.subarray(len + 1);
         // A backend stuck in a query does not read Terminate until the query ends: the socket stays open.
-        if (type === 'X') { if (!timers.length) sock.end(); return; }
+        if (type === 'X') {
+          if (!timers.length) sock.end();
+          return;
+        }
         if (type !== 'Q') continue;
         const sql = body.toString('utf8').replace(/\0$/, '');
         queries.push(sql);
         const a = answer(sql);
         if (a === 'hang') {
           // Alive but never answering: a notice each second keeps the connection busy.
-          timers.push(setInterval(() => sock.write(msg('N', Buffer.concat([Buffer.from('S'), cstr('NOTICE'), Buffer.from('C'), cstr('00000'), Buffer.from('M'), cstr('still working'), Buffer.from([0])]))), 1000));
+          timers.push(
+            setInterval(
+              () =>
+                sock.write(
+                  msg(
+                    'N',
+                    Buffer.concat([
+                      Buffer.from('S'),
+                      cstr('NOTICE'),
+                      Buffer.from('C'),
+                      cstr('00000'),
+                      Buffer.from('M'),
+                      cstr('still working'),
+                      Buffer.from([0]),
+                    ]),
+                  ),
+                ),
+              1000,
+            ),
+          );
         } else if ('error' in a) sock.write(errorMessage(a.error.code, a.error.message));
         else sock.write(rowsMessage(a.rows));
       }

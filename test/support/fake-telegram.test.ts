@@ -34,7 +34,9 @@ async function fakeServer(opts?: FakeTelegramOptions): Promise<FakeTelegram> {
 function newBot(fake: FakeTelegram): Telegraf {
   const bot = new Telegraf(fake.token, { telegram: { apiRoot: fake.apiRoot } });
   // telegraf's default handler rethrows, which would end polling and hide the assertion that failed.
-  bot.catch((err) => { handlerErrors.push(err); });
+  bot.catch((err) => {
+    handlerErrors.push(err);
+  });
   return bot;
 }
 const handlerErrors: unknown[] = [];
@@ -42,14 +44,25 @@ const handlerErrors: unknown[] = [];
 /** `await bot.launch()` only returns when polling stops, so launch in the background and wait for the held poll. */
 async function launch(fake: FakeTelegram, bot: Telegraf): Promise<Running> {
   const state: { settled: boolean; error?: unknown } = { settled: false };
-  const done = bot.launch({}, () => undefined).then(
-    () => { state.settled = true; },
-    (error: unknown) => { state.settled = true; state.error = error; },
-  );
+  const done = bot
+    .launch({}, () => undefined)
+    .then(
+      () => {
+        state.settled = true;
+      },
+      (error: unknown) => {
+        state.settled = true;
+        state.error = error;
+      },
+    );
   const running: Running = { bot, done, outcome: () => state };
   cleanups.push(async () => {
     if (!state.settled) {
-      try { bot.stop('test cleanup'); } catch { /* already stopped */ }
+      try {
+        bot.stop('test cleanup');
+      } catch {
+        /* already stopped */
+      }
     }
     await withTimeout(done, 3000, 'bot polling did not stop');
   });
@@ -60,7 +73,12 @@ async function launch(fake: FakeTelegram, bot: Telegraf): Promise<Running> {
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms); })]);
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        t = setTimeout(() => reject(new Error(`timeout: ${what}`)), ms);
+      }),
+    ]);
   } finally {
     clearTimeout(t);
   }
@@ -88,7 +106,10 @@ describe('telegram HTML rules', () => {
   test('rejects what the server rejects, with its messages', () => {
     assert.equal(validateTelegramHtml('<b>x'), 'Can\'t find end tag corresponding to start tag "b"');
     assert.equal(validateTelegramHtml('a < b'), 'Unsupported start tag "" at byte offset 2');
-    assert.match(validateTelegramHtml('<b><i>x</b></i>') ?? '', /^Unmatched end tag at byte offset 7, expected "<\/i>", found "<\/b>"/);
+    assert.match(
+      validateTelegramHtml('<b><i>x</b></i>') ?? '',
+      /^Unmatched end tag at byte offset 7, expected "<\/i>", found "<\/b>"/,
+    );
     assert.equal(validateTelegramHtml('<br>'), 'Unsupported start tag "br" at byte offset 0');
     assert.equal(validateTelegramHtml('<span>x</span>'), 'Tag "span" must have class "tg-spoiler" at byte offset 0');
     assert.equal(validateTelegramHtml('x</b>'), 'Unexpected end tag at byte offset 1');
@@ -117,7 +138,10 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
     const fake = await fakeServer();
     const bot = newBot(fake);
     await launch(fake, bot);
-    assert.deepEqual(fake.calls.slice(0, 2).map((c) => c.method), ['getMe', 'deleteWebhook']);
+    assert.deepEqual(
+      fake.calls.slice(0, 2).map((c) => c.method),
+      ['getMe', 'deleteWebhook'],
+    );
     assert.equal(bot.botInfo?.username, 'fake_test_bot');
     const before = fake.callsOf('getUpdates').length;
     await sleep(1500);
@@ -154,16 +178,23 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
   test('group command addressed to the bot (/status@username) reaches the handler', async () => {
     const fake = await fakeServer();
     const bot = newBot(fake);
-    bot.command('status', (ctx) => ctx.reply(`status for ${ctx.chat.type}`, { reply_parameters: { message_id: ctx.message.message_id } }));
+    bot.command('status', (ctx) =>
+      ctx.reply(`status for ${ctx.chat.type}`, { reply_parameters: { message_id: ctx.message.message_id } }),
+    );
     await launch(fake, bot);
     const GROUP = -1001234567890;
     const u = fake.pushCommand(GROUP, USER, '/status@fake_test_bot now', { chatType: 'supergroup' });
-    assert.deepEqual((u as { message?: { entities?: unknown } }).message?.entities, [{ type: 'bot_command', offset: 0, length: 21 }]);
+    assert.deepEqual((u as { message?: { entities?: unknown } }).message?.entities, [
+      { type: 'bot_command', offset: 0, length: 21 },
+    ]);
     await fake.waitForCall('sendMessage', (c) => c.params['chat_id'] === GROUP);
     const [reply] = fake.messages(GROUP);
     assert.equal(reply?.text, 'status for supergroup');
     assert.equal(reply?.replyParameters && (reply.replyParameters as { message_id: number }).message_id, 1);
-    assert.equal((reply?.message as { reply_to_message?: { text?: string } }).reply_to_message?.text, '/status@fake_test_bot now');
+    assert.equal(
+      (reply!.message as { reply_to_message?: { text?: string } }).reply_to_message?.text,
+      '/status@fake_test_bot now',
+    );
   });
 
   test('callback query reaches bot.action, which answers it and edits the message', async () => {
@@ -179,7 +210,9 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
       parse_mode: 'HTML',
       ...Markup.inlineKeyboard([Markup.button.callback('Ack', 'ack:7')]),
     });
-    assert.deepEqual(fake.messages(CHAT)[0]?.replyMarkup, { inline_keyboard: [[{ text: 'Ack', callback_data: 'ack:7', hide: false }]] });
+    assert.deepEqual(fake.messages(CHAT)[0]?.replyMarkup, {
+      inline_keyboard: [[{ text: 'Ack', callback_data: 'ack:7', hide: false }]],
+    });
 
     const cb = fake.pushCallback(CHAT, USER, 'ack:7', sent.message_id);
     const edit = await fake.waitForCall('editMessageText');
@@ -221,8 +254,14 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
     const bot = newBot(fake);
     fake.fail('sendMessage', { status: 500 });
     fake.fail('sendMessage', { status: 502 });
-    await assert.rejects(bot.telegram.sendMessage(CHAT, 'x'), (e: unknown) => e instanceof TelegramError && e.code === 500);
-    await assert.rejects(bot.telegram.sendMessage(CHAT, 'x'), (e: unknown) => e instanceof TelegramError && e.code === 502 && e.description === 'Bad Gateway');
+    await assert.rejects(
+      bot.telegram.sendMessage(CHAT, 'x'),
+      (e: unknown) => e instanceof TelegramError && e.code === 500,
+    );
+    await assert.rejects(
+      bot.telegram.sendMessage(CHAT, 'x'),
+      (e: unknown) => e instanceof TelegramError && e.code === 502 && e.description === 'Bad Gateway',
+    );
   });
 
   test('polling retries getUpdates after a 429 using retry_after', async () => {
@@ -243,10 +282,16 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
     const rejectsWith = (p: Promise<unknown>, code: number, description: string): Promise<void> =>
       assert.rejects(p, (e: unknown) => e instanceof TelegramError && e.code === code && e.description === description);
 
-    await rejectsWith(bot.telegram.sendMessage(CHAT, '<b>x', html), 400,
-      'Bad Request: can\'t parse entities: Can\'t find end tag corresponding to start tag "b"');
-    await rejectsWith(bot.telegram.sendMessage(CHAT, 'a < b', html), 400,
-      'Bad Request: can\'t parse entities: Unsupported start tag "" at byte offset 2');
+    await rejectsWith(
+      bot.telegram.sendMessage(CHAT, '<b>x', html),
+      400,
+      'Bad Request: can\'t parse entities: Can\'t find end tag corresponding to start tag "b"',
+    );
+    await rejectsWith(
+      bot.telegram.sendMessage(CHAT, 'a < b', html),
+      400,
+      'Bad Request: can\'t parse entities: Unsupported start tag "" at byte offset 2',
+    );
     assert.equal((await bot.telegram.sendMessage(CHAT, 'a &lt; b', html)).text, 'a < b');
     // Without parse_mode the same text is literal and fine.
     assert.equal((await bot.telegram.sendMessage(CHAT, 'a < b')).text, 'a < b');
@@ -255,10 +300,17 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
     await rejectsWith(bot.telegram.sendMessage(CHAT, '<b> </b>', html), 400, 'Bad Request: message text is empty');
     // 4096 visible characters written as 20480 characters of entities: accepted; one more is too long.
     assert.equal((await bot.telegram.sendMessage(CHAT, '&amp;'.repeat(4096), html)).text.length, 4096);
-    await rejectsWith(bot.telegram.sendMessage(CHAT, `<b>${'&amp;'.repeat(4097)}</b>`, html), 400, 'Bad Request: message is too long');
+    await rejectsWith(
+      bot.telegram.sendMessage(CHAT, `<b>${'&amp;'.repeat(4097)}</b>`, html),
+      400,
+      'Bad Request: message is too long',
+    );
     await rejectsWith(bot.telegram.sendMessage(CHAT, 'x'.repeat(4097)), 400, 'Bad Request: message is too long');
-    await rejectsWith(bot.telegram.sendMessage(CHAT, 'r', { reply_parameters: { message_id: 999 } }), 400,
-      'Bad Request: message to be replied not found');
+    await rejectsWith(
+      bot.telegram.sendMessage(CHAT, 'r', { reply_parameters: { message_id: 999 } }),
+      400,
+      'Bad Request: message to be replied not found',
+    );
     const sent = await bot.telegram.sendMessage(CHAT, 'r', {
       reply_parameters: { message_id: 999, allow_sending_without_reply: true },
       disable_notification: true,
@@ -273,8 +325,15 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
   test('unknown and blocked chats, wrong token', async () => {
     const fake = await fakeServer({ knownChats: [CHAT, -1001234567890], blockedChats: [-1001234567890] });
     const bot = newBot(fake);
-    await assert.rejects(bot.telegram.sendMessage(7, 'x'), (e: unknown) => e instanceof TelegramError && e.code === 400 && e.description === 'Bad Request: chat not found');
-    await assert.rejects(bot.telegram.sendMessage(-1001234567890, 'x'), (e: unknown) => e instanceof TelegramError && e.code === 403 && e.description === 'Forbidden: bot was blocked by the user');
+    await assert.rejects(
+      bot.telegram.sendMessage(7, 'x'),
+      (e: unknown) => e instanceof TelegramError && e.code === 400 && e.description === 'Bad Request: chat not found',
+    );
+    await assert.rejects(
+      bot.telegram.sendMessage(-1001234567890, 'x'),
+      (e: unknown) =>
+        e instanceof TelegramError && e.code === 403 && e.description === 'Forbidden: bot was blocked by the user',
+    );
     assert.equal((await bot.telegram.sendMessage(CHAT, 'x')).chat.type, 'private');
     const stranger = new Telegraf('999:wrong', { telegram: { apiRoot: fake.apiRoot } });
     await assert.rejects(stranger.telegram.getMe(), (e: unknown) => e instanceof TelegramError && e.code === 401);
@@ -283,11 +342,17 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
   test('setMyCommands / getMyCommands / deleteMessage / editMessageReplyMarkup', async () => {
     const fake = await fakeServer();
     const bot = newBot(fake);
-    const cmds = [{ command: 'status', description: 'Cluster status' }, { command: 'ack', description: 'Acknowledge' }];
+    const cmds = [
+      { command: 'status', description: 'Cluster status' },
+      { command: 'ack', description: 'Acknowledge' },
+    ];
     assert.equal(await bot.telegram.setMyCommands(cmds), true);
     assert.deepEqual(await bot.telegram.getMyCommands(), cmds);
     assert.deepEqual(fake.commands(), cmds);
-    await assert.rejects(bot.telegram.setMyCommands([{ command: 'Bad Command', description: 'x' }]), /BOT_COMMAND_INVALID/);
+    await assert.rejects(
+      bot.telegram.setMyCommands([{ command: 'Bad Command', description: 'x' }]),
+      /BOT_COMMAND_INVALID/,
+    );
 
     const m = await bot.telegram.sendMessage(CHAT, 'x', Markup.inlineKeyboard([Markup.button.callback('A', 'a')]));
     const edited = await bot.telegram.editMessageReplyMarkup(CHAT, m.message_id, undefined, { inline_keyboard: [] });
@@ -300,15 +365,24 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
   test('form-urlencoded and multipart bodies are accepted like JSON', async () => {
     const fake = await fakeServer();
     const url = `${fake.apiRoot}bot${fake.token}/sendMessage`;
-    const r1 = await fetch(url, { method: 'POST', body: new URLSearchParams({ chat_id: '5', text: '<b>x</b>', parse_mode: 'HTML' }) });
+    const r1 = await fetch(url, {
+      method: 'POST',
+      body: new URLSearchParams({ chat_id: '5', text: '<b>x</b>', parse_mode: 'HTML' }),
+    });
     assert.equal(r1.status, 200);
     const form = new FormData();
     form.set('chat_id', '5');
     form.set('text', 'y');
     form.set('reply_markup', JSON.stringify({ inline_keyboard: [[{ text: 'b', callback_data: 'd' }]] }));
-    const r2 = (await (await fetch(url, { method: 'POST', body: form })).json()) as { ok: boolean; result: { message_id: number } };
+    const r2 = (await (await fetch(url, { method: 'POST', body: form })).json()) as {
+      ok: boolean;
+      result: { message_id: number };
+    };
     assert.equal(r2.ok, true);
-    assert.deepEqual(fake.messages(5).map((m) => m.text), ['x', 'y']);
+    assert.deepEqual(
+      fake.messages(5).map((m) => m.text),
+      ['x', 'y'],
+    );
     assert.deepEqual(fake.messages(5)[1]?.replyMarkup, { inline_keyboard: [[{ text: 'b', callback_data: 'd' }]] });
     const r3 = await fetch(`${fake.apiRoot}bot${fake.token}/noSuchMethod`, { method: 'POST' });
     assert.equal(r3.status, 404);
@@ -321,9 +395,16 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
     // "offset sync" getUpdates is skipped; bot.stop() afterwards does not throw.
     const fake = await fakeServer();
     const bot = newBot(fake);
-    fake.fail('getUpdates', { status: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' });
+    fake.fail('getUpdates', {
+      status: 409,
+      description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running',
+    });
     const running = { error: undefined as unknown };
-    const done = bot.launch({}, () => undefined).catch((e: unknown) => { running.error = e; });
+    const done = bot
+      .launch({}, () => undefined)
+      .catch((e: unknown) => {
+        running.error = e;
+      });
     await withTimeout(done, 3000, 'launch should reject');
     assert.ok(running.error instanceof TelegramError);
     assert.equal(running.error.code, 409);
@@ -368,7 +449,11 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
     const fake = await fakeServer();
     const url = `${fake.apiRoot}bot${fake.token}/getUpdates`;
     const call = async (body: object): Promise<Array<{ update_id: number }>> => {
-      const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const r = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       return ((await r.json()) as { result: Array<{ update_id: number }> }).result;
     };
     const a = fake.pushCommand(1, 1, '/a');
@@ -376,7 +461,10 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
     const c = fake.pushCommand(1, 1, '/c');
     assert.equal((await call({ limit: 2 })).length, 2);
     assert.equal((await call({})).length, 3, 'unconfirmed updates are delivered again');
-    assert.deepEqual((await call({ offset: c.update_id })).map((u) => u.update_id), [c.update_id]);
+    assert.deepEqual(
+      (await call({ offset: c.update_id })).map((u) => u.update_id),
+      [c.update_id],
+    );
     assert.equal(fake.pendingUpdates().length, 1);
     const t0 = Date.now();
     assert.deepEqual(await call({ offset: c.update_id + 1, timeout: 1 }), []);
@@ -385,14 +473,21 @@ describe('fake Telegram Bot API with the real telegraf client', () => {
     const held = call({ offset: c.update_id + 1, timeout: 10 });
     await fake.waitForPolling();
     const d = fake.pushCommand(1, 1, '/d');
-    assert.deepEqual((await held).map((u) => u.update_id), [d.update_id]);
+    assert.deepEqual(
+      (await held).map((u) => u.update_id),
+      [d.update_id],
+    );
     assert.ok(a.update_id < d.update_id);
   });
 
   test('close() answers a held poll and lets the process exit', async () => {
     const fake = await startFakeTelegram();
     const url = `${fake.apiRoot}bot${fake.token}/getUpdates`;
-    const held = fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"timeout":30}' });
+    const held = fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"timeout":30}',
+    });
     await fake.waitForPolling();
     await withTimeout(fake.close(), 1000, 'close');
     const r = await held;

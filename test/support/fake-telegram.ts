@@ -11,7 +11,13 @@ import type { Socket } from 'node:net';
 import type { Chat, Message, Update, User, UserFromGetMe } from '@telegraf/types';
 import { parseTelegramHtml, TELEGRAM_MESSAGE_MAX, type TelegramEntity } from './telegram-html.js';
 
-export { parseTelegramHtml, telegramHtmlLength, validateTelegramHtml, TelegramHtmlError, TELEGRAM_MESSAGE_MAX } from './telegram-html.js';
+export {
+  parseTelegramHtml,
+  telegramHtmlLength,
+  validateTelegramHtml,
+  TelegramHtmlError,
+  TELEGRAM_MESSAGE_MAX,
+} from './telegram-html.js';
 
 export type ChatType = 'private' | 'group' | 'supergroup' | 'channel';
 
@@ -134,9 +140,19 @@ export interface FakeTelegram {
   delay(method: string, ms: number, opts?: { phase?: 'before' | 'after' }): void;
   pushUpdate(update: Omit<Update, 'update_id'> & { update_id?: number }): Update;
   pushCommand(chatId: number, userId: number, text: string, opts?: PushCommandOptions): Update;
-  pushCallback(chatId: number, userId: number, data: string, messageId: number): Update & { callback_query: { id: string } };
+  pushCallback(
+    chatId: number,
+    userId: number,
+    data: string,
+    messageId: number,
+  ): Update & { callback_query: { id: string } };
   /** Resolves with the first answered call matching; rejects after timeoutMs with the recent call log. */
-  waitForCall(method: string, predicate?: (c: CallRecord) => boolean, timeoutMs?: number, opts?: WaitOptions): Promise<CallRecord>;
+  waitForCall(
+    method: string,
+    predicate?: (c: CallRecord) => boolean,
+    timeoutMs?: number,
+    opts?: WaitOptions,
+  ): Promise<CallRecord>;
   /** Resolves once a getUpdates request is being held open (the bot is idle and polling). */
   waitForPolling(timeoutMs?: number): Promise<void>;
   /** The getUpdates request currently held open, if any (its offset shows what the bot has confirmed). */
@@ -189,9 +205,22 @@ class ApiError extends Error {
 const badRequest = (d: string): ApiError => new ApiError(400, `Bad Request: ${d}`);
 
 const METHOD_NAMES = [
-  'getMe', 'deleteWebhook', 'setWebhook', 'getWebhookInfo', 'getUpdates', 'sendMessage', 'editMessageText',
-  'editMessageReplyMarkup', 'answerCallbackQuery', 'setMyCommands', 'getMyCommands', 'deleteMyCommands',
-  'deleteMessage', 'sendChatAction', 'getChat', 'sendPhoto',
+  'getMe',
+  'deleteWebhook',
+  'setWebhook',
+  'getWebhookInfo',
+  'getUpdates',
+  'sendMessage',
+  'editMessageText',
+  'editMessageReplyMarkup',
+  'answerCallbackQuery',
+  'setMyCommands',
+  'getMyCommands',
+  'deleteMyCommands',
+  'deleteMessage',
+  'sendChatAction',
+  'getChat',
+  'sendPhoto',
 ];
 /** The Bot API treats method names case-insensitively. */
 const CANONICAL = new Map(METHOD_NAMES.map((m) => [m.toLowerCase(), m]));
@@ -223,14 +252,20 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     ...opts.botInfo,
   } as UserFromGetMe;
 
-  let flood: FloodLimits | undefined = opts.floodControl === false || opts.floodControl === undefined ? undefined : { ...TELEGRAM_FLOOD_LIMITS, ...opts.floodControl };
+  let flood: FloodLimits | undefined =
+    opts.floodControl === false || opts.floodControl === undefined
+      ? undefined
+      : { ...TELEGRAM_FLOOD_LIMITS, ...opts.floodControl };
   /** Per chat: tokens left and when they were counted (a bucket refilling at perChatPerSecond). */
   const chatBuckets = new Map<string, { tokens: number; at: number }>();
   /** Send times, newest last: per group (60 s window) and overall (1 s window). */
   const groupSends = new Map<string, number[]>();
   const globalSends: number[] = [];
-  const usernames = new Map(Object.entries(opts.usernames ?? {}).map(([u, id]) => [u.replace(/^@/, '').toLowerCase(), id]));
-  const knownChats = opts.knownChats === undefined || opts.knownChats === 'any' ? null : new Set([...opts.knownChats].map(String));
+  const usernames = new Map(
+    Object.entries(opts.usernames ?? {}).map(([u, id]) => [u.replace(/^@/, '').toLowerCase(), id]),
+  );
+  const knownChats =
+    opts.knownChats === undefined || opts.knownChats === 'any' ? null : new Set([...opts.knownChats].map(String));
   const blocked = new Set([...(opts.blockedChats ?? [])].map(String));
   const chats = new Map<string, Chat>();
   const store = new Map<string, Map<number, StoredMessage>>();
@@ -254,7 +289,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
 
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
-      const t = setTimeout(() => { timers.delete(t); resolve(); }, ms);
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
       timers.add(t);
     });
 
@@ -265,9 +303,9 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     const id = Number(chatId);
     // Telegram's id ranges: users > 0, basic groups < 0, supergroups -100xxxxxxxxxx.
     const t: ChatType = type ?? (id > 0 ? 'private' : key.startsWith('-100') ? 'supergroup' : 'group');
-    const chat = (t === 'private'
-      ? { id, type: 'private', first_name: `User${id}` }
-      : { id, type: t, title: title ?? `Chat ${id}` }) as Chat;
+    const chat = (
+      t === 'private' ? { id, type: 'private', first_name: `User${id}` } : { id, type: t, title: title ?? `Chat ${id}` }
+    ) as Chat;
     chats.set(key, chat);
     return chat;
   }
@@ -290,7 +328,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
 
   function chatStore(chatKey: string): Map<number, StoredMessage> {
     let m = store.get(chatKey);
-    if (!m) { m = new Map(); store.set(chatKey, m); }
+    if (!m) {
+      m = new Map();
+      store.set(chatKey, m);
+    }
     return m;
   }
 
@@ -303,10 +344,15 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     const n = Number(v);
     return Number.isFinite(n) ? n : undefined;
   };
-  const bool = (v: unknown): boolean | undefined => (v === undefined ? undefined : v === true || v === 'true' || v === 1 || v === '1');
+  const bool = (v: unknown): boolean | undefined =>
+    v === undefined ? undefined : v === true || v === 'true' || v === 1 || v === '1';
   const obj = (v: unknown): unknown => {
     if (typeof v === 'string' && /^\s*[[{]/.test(v)) {
-      try { return JSON.parse(v) as unknown; } catch { throw badRequest("can't parse JSON object"); }
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        throw badRequest("can't parse JSON object");
+      }
     }
     return v;
   };
@@ -362,7 +408,9 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       throw new ApiError(429, `Too Many Requests: retry after ${retryAfter}`, { retry_after: retryAfter });
     }
     const b = chatBuckets.get(key);
-    const tokens = b ? Math.min(flood.perChatBurst, b.tokens + ((at - b.at) * flood.perChatPerSecond) / 1000) : flood.perChatBurst;
+    const tokens = b
+      ? Math.min(flood.perChatBurst, b.tokens + ((at - b.at) * flood.perChatPerSecond) / 1000)
+      : flood.perChatBurst;
     chatBuckets.set(key, { tokens: tokens - 1, at });
     if (Number(key) < 0) {
       const g = groupSends.get(key) ?? [];
@@ -375,7 +423,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
   }
 
   /** Returns plain text + entities the way the server stores them, or throws the API's parse error. */
-  function renderText(text: string | undefined, parseMode: string | undefined): { text: string; entities: TelegramEntity[] } {
+  function renderText(
+    text: string | undefined,
+    parseMode: string | undefined,
+  ): { text: string; entities: TelegramEntity[] } {
     if (text === undefined || text === '') throw badRequest('message text is empty');
     let plain = text;
     let entities: TelegramEntity[] = [];
@@ -409,8 +460,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     return msg as unknown as Message;
   }
 
-  const isInlineKeyboard = (rm: unknown): boolean =>
-    typeof rm === 'object' && rm !== null && 'inline_keyboard' in rm;
+  const isInlineKeyboard = (rm: unknown): boolean => typeof rm === 'object' && rm !== null && 'inline_keyboard' in rm;
 
   function findMessage(params: Record<string, unknown>, notFound: string): { stored: StoredMessage; key: string } {
     const { key } = requireChat(params);
@@ -437,21 +487,28 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     },
     setWebhook: (p) => {
       const url = str(p['url']) ?? '';
-      if (url !== '' && !/^https:\/\//.test(url)) throw badRequest('bad webhook: An HTTPS URL must be provided for webhook');
+      if (url !== '' && !/^https:\/\//.test(url))
+        throw badRequest('bad webhook: An HTTPS URL must be provided for webhook');
       webhook = url === '' ? undefined : url;
       if (bool(p['drop_pending_updates'])) queue.length = 0;
       return true;
     },
-    sendChatAction: (p) => { requireChat(p); return true; },
+    sendChatAction: (p) => {
+      requireChat(p);
+      return true;
+    },
     getChat: (p) => requireChat(p).chat,
     sendMessage: (p) => {
       const { key, chat } = requireChat(p);
       const parseMode = str(p['parse_mode']);
       const rawText = str(p['text']) ?? '';
       const { text, entities } = renderText(rawText, parseMode);
-      const replyParameters = obj(p['reply_parameters']) as { message_id?: unknown; allow_sending_without_reply?: unknown } | undefined;
+      const replyParameters = obj(p['reply_parameters']) as
+        | { message_id?: unknown; allow_sending_without_reply?: unknown }
+        | undefined;
       const replyTo = int(p['reply_to_message_id']) ?? int(replyParameters?.message_id);
-      const allowWithoutReply = bool(p['allow_sending_without_reply']) ?? bool(replyParameters?.allow_sending_without_reply) ?? false;
+      const allowWithoutReply =
+        bool(p['allow_sending_without_reply']) ?? bool(replyParameters?.allow_sending_without_reply) ?? false;
       const replied = replyTo === undefined ? undefined : store.get(key)?.get(replyTo);
       if (replyTo !== undefined && (!replied || replied.deleted) && !allowWithoutReply) {
         throw badRequest('message to be replied not found');
@@ -475,7 +532,8 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
         deleted: false,
       };
       const message = toMessage(base, chat, botUser);
-      if (replied && !replied.deleted) (message as unknown as Record<string, unknown>)['reply_to_message'] = replied.message;
+      if (replied && !replied.deleted)
+        (message as unknown as Record<string, unknown>)['reply_to_message'] = replied.message;
       const stored: StoredMessage = { ...base, message };
       chatStore(key).set(stored.messageId, stored);
       return message;
@@ -490,15 +548,24 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       const replyParameters = obj(p['reply_parameters']) as { message_id?: unknown } | undefined;
       const replyTo = int(p['reply_to_message_id']) ?? int(replyParameters?.message_id);
       const base: Omit<StoredMessage, 'message'> = {
-        chatId: Number(key), messageId: allocMessageId(key), fromBot: true, text: caption, rawText: caption, entities: [],
+        chatId: Number(key),
+        messageId: allocMessageId(key),
+        fromBot: true,
+        text: caption,
+        rawText: caption,
+        entities: [],
         ...(replyTo !== undefined ? { replyToMessageId: replyTo } : {}),
         ...(replyParameters !== undefined ? { replyParameters } : {}),
-        date: nowSeconds(), history: [], deleted: false,
+        date: nowSeconds(),
+        history: [],
+        deleted: false,
         ...(typeof file === 'object' && file.bytes ? { photo: file.bytes } : {}),
       };
       const message = { ...(toMessage(base, chat, botUser) as unknown as Record<string, unknown>) };
       delete message['text'];
-      message['photo'] = [{ file_id: `photo-${key}-${base.messageId}`, file_unique_id: `u${base.messageId}`, width: 900, height: 420 }];
+      message['photo'] = [
+        { file_id: `photo-${key}-${base.messageId}`, file_unique_id: `u${base.messageId}`, width: 900, height: 420 },
+      ];
       if (caption) message['caption'] = caption;
       const stored: StoredMessage = { ...base, message: message as unknown as Message };
       chatStore(key).set(stored.messageId, stored);
@@ -513,17 +580,29 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       const { text, entities } = renderText(rawText, parseMode);
       const replyMarkup = p['reply_markup'] !== undefined ? obj(p['reply_markup']) : undefined;
       // The real API refuses no-op edits; bots that re-render on every tick must cope with this error.
-      if (text === stored.text && JSON.stringify(entities) === JSON.stringify(stored.entities)
-        && JSON.stringify(replyMarkup) === JSON.stringify(stored.replyMarkup)) {
-        throw badRequest('message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+      if (
+        text === stored.text &&
+        JSON.stringify(entities) === JSON.stringify(stored.entities) &&
+        JSON.stringify(replyMarkup) === JSON.stringify(stored.replyMarkup)
+      ) {
+        throw badRequest(
+          'message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message',
+        );
       }
-      stored.history.push({ rawText: stored.rawText, ...(stored.parseMode !== undefined ? { parseMode: stored.parseMode } : {}), replyMarkup: stored.replyMarkup, at: now() });
+      stored.history.push({
+        rawText: stored.rawText,
+        ...(stored.parseMode !== undefined ? { parseMode: stored.parseMode } : {}),
+        replyMarkup: stored.replyMarkup,
+        at: now(),
+      });
       stored.text = text;
       stored.rawText = rawText;
-      if (parseMode !== undefined) stored.parseMode = parseMode; else delete stored.parseMode;
+      if (parseMode !== undefined) stored.parseMode = parseMode;
+      else delete stored.parseMode;
       stored.entities = entities;
       // Omitting reply_markup in an edit removes the inline keyboard, as on the real server.
-      if (replyMarkup !== undefined) stored.replyMarkup = replyMarkup; else delete stored.replyMarkup;
+      if (replyMarkup !== undefined) stored.replyMarkup = replyMarkup;
+      else delete stored.replyMarkup;
       stored.editDate = nowSeconds();
       refreshMessage(stored);
       return stored.message;
@@ -533,10 +612,18 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       const { stored } = findMessage(p, 'message to edit not found');
       const replyMarkup = p['reply_markup'] !== undefined ? obj(p['reply_markup']) : undefined;
       if (JSON.stringify(replyMarkup) === JSON.stringify(stored.replyMarkup)) {
-        throw badRequest('message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+        throw badRequest(
+          'message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message',
+        );
       }
-      stored.history.push({ rawText: stored.rawText, ...(stored.parseMode !== undefined ? { parseMode: stored.parseMode } : {}), replyMarkup: stored.replyMarkup, at: now() });
-      if (replyMarkup !== undefined) stored.replyMarkup = replyMarkup; else delete stored.replyMarkup;
+      stored.history.push({
+        rawText: stored.rawText,
+        ...(stored.parseMode !== undefined ? { parseMode: stored.parseMode } : {}),
+        replyMarkup: stored.replyMarkup,
+        at: now(),
+      });
+      if (replyMarkup !== undefined) stored.replyMarkup = replyMarkup;
+      else delete stored.replyMarkup;
       stored.editDate = nowSeconds();
       refreshMessage(stored);
       return stored.message;
@@ -548,7 +635,8 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     },
     answerCallbackQuery: (p) => {
       const id = str(p['callback_query_id']) ?? '';
-      if (!openCallbacks.has(id)) throw badRequest('query is too old and response timeout expired or query ID is invalid');
+      if (!openCallbacks.has(id))
+        throw badRequest('query is too old and response timeout expired or query ID is invalid');
       openCallbacks.delete(id);
       callbackAnswers.push({ ...p });
       return true;
@@ -559,7 +647,7 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       if (commands.length > 100) throw badRequest('BOT_COMMANDS_TOO_MUCH');
       for (const c of commands as Array<{ command?: unknown; description?: unknown }>) {
         const cmd = String(c.command ?? '');
-        if (!/^[a-z0-9_]{1,32}$/.test(cmd.toLowerCase()) ) throw badRequest('BOT_COMMAND_INVALID');
+        if (!/^[a-z0-9_]{1,32}$/.test(cmd.toLowerCase())) throw badRequest('BOT_COMMAND_INVALID');
         const desc = String(c.description ?? '');
         if (desc.length < 1 || desc.length > 256) throw badRequest('BOT_COMMAND_DESCRIPTION_INVALID');
       }
@@ -567,7 +655,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       return true;
     },
     getMyCommands: (p) => myCommands.get(scopeKey(p)) ?? [],
-    deleteMyCommands: (p) => { myCommands.delete(scopeKey(p)); return true; },
+    deleteMyCommands: (p) => {
+      myCommands.delete(scopeKey(p));
+      return true;
+    },
   };
 
   function scopeKey(p: Record<string, unknown>): string {
@@ -589,19 +680,29 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     }
   }
 
-  function getUpdates(p: Record<string, unknown>, res: http.ServerResponse, respond: (status: number, body: unknown) => void): void {
+  function getUpdates(
+    p: Record<string, unknown>,
+    res: http.ServerResponse,
+    respond: (status: number, body: unknown) => void,
+  ): void {
     if (webhook !== undefined) {
-      throw new ApiError(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
+      throw new ApiError(
+        409,
+        "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+      );
     }
     const offset = int(p['offset']) ?? 0;
     const limit = Math.min(Math.max(int(p['limit']) ?? 100, 1), 100);
     const timeoutMs = Math.min(Math.max(int(p['timeout']) ?? 0, 0) * 1000, maxPollMs);
     confirm(offset);
-    const effectiveOffset = offset < 0 ? 0 : offset;
+    const effectiveOffset = Math.max(offset, 0);
     // A second poller kicks out the first one, which is what two bot instances see in production.
     if (poll) poll.conflict();
     const ready = available(effectiveOffset, limit);
-    if (ready.length > 0 || timeoutMs === 0) { respond(200, { ok: true, result: ready }); return; }
+    if (ready.length > 0 || timeoutMs === 0) {
+      respond(200, { ok: true, result: ready });
+      return;
+    }
 
     let done = false;
     const waiter: PollWaiter = {
@@ -653,7 +754,11 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     const ct = String(req.headers['content-type'] ?? '').toLowerCase();
     if (ct.startsWith('application/json')) {
       let body: unknown;
-      try { body = JSON.parse(raw.toString('utf8')); } catch { throw badRequest("can't parse JSON object"); }
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw badRequest("can't parse JSON object");
+      }
       if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest("can't parse JSON object");
       return { ...params, ...(body as Record<string, unknown>) };
     }
@@ -662,7 +767,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       const form = await new Response(raw, { headers: { 'content-type': ct } }).formData();
       for (const [k, v] of form.entries()) {
         // Uploaded files keep their bytes: tests decode the charts the bot sends.
-        params[k] = typeof v === 'string' ? v : { filename: v.name, size: v.size, type: v.type, bytes: Buffer.from(await v.arrayBuffer()) };
+        params[k] =
+          typeof v === 'string'
+            ? v
+            : { filename: v.name, size: v.size, type: v.type, bytes: Buffer.from(await v.arrayBuffer()) };
       }
       return params;
     }
@@ -695,10 +803,22 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
         res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
         res.end(text);
       }
-      record({ method, params, at, respondedAt: now(), status: res.destroyed && !res.writableFinished ? 0 : status, response: body });
+      record({
+        method,
+        params,
+        at,
+        respondedAt: now(),
+        status: res.destroyed && !res.writableFinished ? 0 : status,
+        response: body,
+      });
     };
     const respondError = (e: ApiError): void =>
-      respond(e.status, { ok: false, error_code: e.status, description: e.description, ...(e.parameters ? { parameters: e.parameters } : {}) });
+      respond(e.status, {
+        ok: false,
+        error_code: e.status,
+        description: e.description,
+        ...(e.parameters ? { parameters: e.parameters } : {}),
+      });
 
     try {
       if (!m) throw new ApiError(404, 'Not Found');
@@ -710,25 +830,42 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
 
       const d = delays.get(method);
       if (d && d.phase === 'before') await sleep(d.ms);
-      if (closed || res.destroyed) { respond(0, undefined); return; }
+      if (closed || res.destroyed) {
+        respond(0, undefined);
+        return;
+      }
 
       const queued = failures.get(method);
       const f = queued?.[0];
       if (f) {
         if (--f.left <= 0) queued.shift();
         const failure = f.failure;
-        if (failure.status === 'reset') { res.destroy(); respond(0, undefined); return; }
+        if (failure.status === 'reset') {
+          res.destroy();
+          respond(0, undefined);
+          return;
+        }
         if (failure.status === 429) {
-          throw new ApiError(429, failure.description ?? `Too Many Requests: retry after ${failure.retryAfter}`, { retry_after: failure.retryAfter });
+          throw new ApiError(429, failure.description ?? `Too Many Requests: retry after ${failure.retryAfter}`, {
+            retry_after: failure.retryAfter,
+          });
         }
         if (failure.status === 502 || failure.status === 504) {
           // The real front end answers gateway errors with an nginx HTML page, not the JSON envelope.
           const title = failure.status === 502 ? '502 Bad Gateway' : '504 Gateway Time-out';
-          respond(failure.status, `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n`, 'text/html');
+          respond(
+            failure.status,
+            `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n`,
+            'text/html',
+          );
           return;
         }
         const parameters = 'parameters' in failure ? failure.parameters : undefined;
-        throw new ApiError(failure.status, failure.description ?? DEFAULT_DESCRIPTIONS[failure.status] ?? 'Error', parameters);
+        throw new ApiError(
+          failure.status,
+          failure.description ?? DEFAULT_DESCRIPTIONS[failure.status] ?? 'Error',
+          parameters,
+        );
       }
 
       if (method === 'getUpdates') {
@@ -742,12 +879,18 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       respond(200, { ok: true, result });
     } catch (err) {
       if (err instanceof ApiError) respondError(err);
-      else respond(500, { ok: false, error_code: 500, description: `Internal Server Error: ${(err as Error).message}` });
+      else
+        respond(500, { ok: false, error_code: 500, description: `Internal Server Error: ${(err as Error).message}` });
     }
   }
 
-  const server = http.createServer((req, res) => { void handle(req, res); });
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+  const server = http.createServer((req, res) => {
+    void handle(req, res);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -804,13 +947,15 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     pushCallback(chatId, userId, data, messageId) {
       const key = String(chatId);
       const stored = store.get(key)?.get(messageId);
-      const message = stored?.message ?? ({
-        message_id: messageId,
-        from: botUser,
-        chat: chatFor(chatId),
-        date: nowSeconds(),
-        text: '',
-      } as unknown as Message);
+      const message =
+        stored?.message ??
+        ({
+          message_id: messageId,
+          from: botUser,
+          chat: chatFor(chatId),
+          date: nowSeconds(),
+          text: '',
+        } as unknown as Message);
       const id = `${botId}${String(nextCallbackId++).padStart(6, '0')}`;
       openCallbacks.add(id);
       const callback_query = {
@@ -820,7 +965,9 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
         chat_instance: `-${Math.abs(Number(chatId))}77`,
         data,
       };
-      return fake.pushUpdate({ callback_query } as unknown as Omit<Update, 'update_id'>) as Update & { callback_query: { id: string } };
+      return fake.pushUpdate({ callback_query } as unknown as Omit<Update, 'update_id'>) as Update & {
+        callback_query: { id: string };
+      };
     },
     waitForCall(method, predicate = () => true, timeoutMs = 2000, o = {}) {
       const after = o.after ?? 0;
@@ -831,12 +978,20 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
           method,
           predicate,
           after,
-          resolve: (c) => { clearTimeout(t); resolve(c); },
+          resolve: (c) => {
+            clearTimeout(t);
+            resolve(c);
+          },
         };
         const t = setTimeout(() => {
           callWaiters.delete(w);
-          const recent = calls.slice(-10).map((c) => `${c.method}→${c.status}`).join(', ');
-          reject(new Error(`fake-telegram: no ${method} call matched within ${timeoutMs} ms (recent: ${recent || 'none'})`));
+          const recent = calls
+            .slice(-10)
+            .map((c) => `${c.method}→${c.status}`)
+            .join(', ');
+          reject(
+            new Error(`fake-telegram: no ${method} call matched within ${timeoutMs} ms (recent: ${recent || 'none'})`),
+          );
         }, timeoutMs);
         callWaiters.add(w);
       });
@@ -844,7 +999,10 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
     waitForPolling(timeoutMs = 2000) {
       if (poll) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
-        const w = (): void => { clearTimeout(t); resolve(); };
+        const w = (): void => {
+          clearTimeout(t);
+          resolve();
+        };
         const t = setTimeout(() => {
           const i = pollWatchers.indexOf(w);
           if (i >= 0) pollWatchers.splice(i, 1);
@@ -873,7 +1031,8 @@ export async function startFakeTelegram(opts: FakeTelegramOptions = {}): Promise
       flood = limits === false ? undefined : { ...TELEGRAM_FLOOD_LIMITS, ...limits };
     },
     block(chatId, isBlocked = true) {
-      if (isBlocked) blocked.add(String(chatId)); else blocked.delete(String(chatId));
+      if (isBlocked) blocked.add(String(chatId));
+      else blocked.delete(String(chatId));
     },
     webhookUrl: () => webhook,
     async close() {

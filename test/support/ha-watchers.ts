@@ -12,16 +12,28 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** An HTTP health target whose answer the test controls. */
-export interface Target { url: string; setUp(up: boolean): void; close(): Promise<void> }
+export interface Target {
+  url: string;
+  setUp(up: boolean): void;
+  close(): Promise<void>;
+}
 
 export async function startTarget(): Promise<Target> {
   let up = true;
-  const srv: Server = createServer((_q, res) => { res.writeHead(up ? 200 : 503).end(up ? 'ok' : 'down'); });
+  const srv: Server = createServer((_q, res) => {
+    res.writeHead(up ? 200 : 503).end(up ? 'ok' : 'down');
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   return {
     url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/health`,
-    setUp(v) { up = v; },
-    close: () => new Promise((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
+    setUp(v) {
+      up = v;
+    },
+    close: () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
   };
 }
 
@@ -44,7 +56,16 @@ export interface WatcherProc {
   spec: WatcherSpec;
   child: ChildProcess;
   output(): string;
-  ha(): Promise<{ instance: string; role: string; etcdOk: boolean; leader?: string; watchers: { instance: string; role: string }[] } | undefined>;
+  ha(): Promise<
+    | {
+        instance: string;
+        role: string;
+        etcdOk: boolean;
+        leader?: string;
+        watchers: { instance: string; role: string }[];
+      }
+    | undefined
+  >;
   kill9(): Promise<void>;
   term(): Promise<void>;
 }
@@ -52,7 +73,12 @@ export interface WatcherProc {
 export function writeWatcherConfig(w: HaWorld, spec: WatcherSpec): string {
   const dir = join(w.dir, spec.instance);
   mkdirSync(dir, { recursive: true });
-  const rules = Object.entries(w.targets).map(([id, url]) => `  - {id: ${id}, type: http, severity: critical, every: 1s, timeout: 900ms, targets: [{name: ${id}, url: "${url}"}]}`).join('\n');
+  const rules = Object.entries(w.targets)
+    .map(
+      ([id, url]) =>
+        `  - {id: ${id}, type: http, severity: critical, every: 1s, timeout: 900ms, targets: [{name: ${id}, url: "${url}"}]}`,
+    )
+    .join('\n');
   writeFileSync(join(dir, 'rules.yaml'), `rules:\n${rules}\n`);
   const cfg = `cluster: {name: ha-test}
 rules: {paths: [rules.yaml]}
@@ -78,15 +104,21 @@ ${spec.leaseTtl ? `  lease_ttl: ${spec.leaseTtl}\n` : ''}`;
 
 export async function startWatcher(w: HaWorld, spec: WatcherSpec): Promise<WatcherProc> {
   const config = writeWatcherConfig(w, spec);
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'run', '--config', config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_FORMAT: 'json' } });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'run', '--config', config], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_FORMAT: 'json' },
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const ha = async () => {
     try {
       const r = await fetch(`http://127.0.0.1:${spec.port}/ha`, { signal: AbortSignal.timeout(1000) });
-      return r.ok ? await r.json() as Awaited<ReturnType<WatcherProc['ha']>> : undefined;
-    } catch { return undefined; }
+      return r.ok ? ((await r.json()) as Awaited<ReturnType<WatcherProc['ha']>>) : undefined;
+    } catch {
+      return undefined;
+    }
   };
   const end = Date.now() + 90_000; // tsx compiles the service at start: slow on a loaded machine
   while (!(await ha())) {
@@ -104,7 +136,12 @@ export async function startWatcher(w: HaWorld, spec: WatcherSpec): Promise<Watch
 }
 
 /** Polls until `fn` returns a truthy value (events we cannot subscribe to across processes). */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

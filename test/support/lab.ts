@@ -98,17 +98,32 @@ export function labSkipReason(): string | undefined {
 }
 
 /** Run `scripts/lab <args>`; rejects with LabError (stderr included) on a non-zero exit. */
-export function runLab(args: readonly string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<LabRunResult> {
+export function runLab(
+  args: readonly string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<LabRunResult> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       LAB_SCRIPT,
       [...args],
-      { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...opts.env }, encoding: 'utf8' },
+      {
+        timeout: opts.timeoutMs ?? 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, ...opts.env },
+        encoding: 'utf8',
+      },
       (err, stdout, stderr) => {
         if (err) {
           const code = (err as NodeJS.ErrnoException & { code?: number | string }).code ?? null;
           const why = err.killed ? `timed out after ${opts.timeoutMs ?? 120_000} ms` : `exit ${String(code)}`;
-          reject(new LabError(`scripts/lab ${args.join(' ')} failed (${why}): ${stderr.trim().split('\n').slice(-5).join(' | ')}`, stdout, stderr, code));
+          reject(
+            new LabError(
+              `scripts/lab ${args.join(' ')} failed (${why}): ${stderr.trim().split('\n').slice(-5).join(' | ')}`,
+              stdout,
+              stderr,
+              code,
+            ),
+          );
           return;
         }
         resolvePromise({ stdout, stderr });
@@ -133,11 +148,14 @@ function need(env: Record<string, string>, key: string): string {
   return v;
 }
 function list(env: Record<string, string>, key: string, sep: string): string[] {
-  return need(env, key).split(sep).filter((s) => s !== '');
+  return need(env, key)
+    .split(sep)
+    .filter((s) => s !== '');
 }
 function tuple3<T>(xs: T[], key: string): [T, T, T] {
   const [a, b, c] = xs;
-  if (xs.length !== 3 || a === undefined || b === undefined || c === undefined) throw new Error(`${key}: expected 3 values`);
+  if (xs.length !== 3 || a === undefined || b === undefined || c === undefined)
+    throw new Error(`${key}: expected 3 values`);
   return [a, b, c];
 }
 function tuple2<T>(xs: T[], key: string): [T, T] {
@@ -172,7 +190,10 @@ export function labInfoFromEnv(env: Record<string, string>): LabInfo {
     etcdUrl: need(env, 'OHW_LAB_ETCD_URL'),
     etcdUrls: tuple3(list(env, 'OHW_LAB_ETCD_URLS', ','), 'OHW_LAB_ETCD_URLS'),
     haproxyStatsUrl: need(env, 'OHW_LAB_HAPROXY_STATS_URL'),
-    haproxyStatsAuth: { user: need(env, 'OHW_LAB_HAPROXY_STATS_USER'), password: need(env, 'OHW_LAB_HAPROXY_STATS_PASSWORD') },
+    haproxyStatsAuth: {
+      user: need(env, 'OHW_LAB_HAPROXY_STATS_USER'),
+      password: need(env, 'OHW_LAB_HAPROXY_STATS_PASSWORD'),
+    },
     haproxySocket: need(env, 'OHW_LAB_HAPROXY_SOCKET'),
     pgPrimaryDsn: need(env, 'OHW_LAB_PG_PRIMARY_DSN'),
     pgReplicasDsn: need(env, 'OHW_LAB_PG_REPLICAS_DSN'),
@@ -187,7 +208,8 @@ export function labInfoFromEnv(env: Record<string, string>): LabInfo {
 
 function memberName(text: string): MemberName {
   const name = text.trim().split('\n').pop()?.trim() ?? '';
-  if (name !== 'pg-node-1' && name !== 'pg-node-2' && name !== 'pg-node-3') throw new Error(`expected a member name pg-node-1..3, got '${name}'`);
+  if (name !== 'pg-node-1' && name !== 'pg-node-2' && name !== 'pg-node-3')
+    throw new Error(`expected a member name pg-node-1..3, got '${name}'`);
   return name;
 }
 

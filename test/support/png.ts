@@ -5,25 +5,39 @@
  */
 import { inflateSync } from 'node:zlib';
 
-export interface DecodedPng { width: number; height: number; channels: number; data: Uint8Array }
+export interface DecodedPng {
+  width: number;
+  height: number;
+  channels: number;
+  data: Uint8Array;
+}
 
 export function decodePng(buf: Buffer): DecodedPng {
   if (buf.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG');
   let off = 8;
-  let width = 0, height = 0, bitDepth = 0, colorType = 0, interlace = 0;
+  let width = 0,
+    height = 0,
+    bitDepth = 0,
+    colorType = 0,
+    interlace = 0;
   const idat: Buffer[] = [];
   while (off < buf.length) {
     const len = buf.readUInt32BE(off);
     const type = buf.toString('latin1', off + 4, off + 8);
     const body = buf.subarray(off + 8, off + 8 + len);
     if (type === 'IHDR') {
-      width = body.readUInt32BE(0); height = body.readUInt32BE(4); bitDepth = body[8]!; colorType = body[9]!; interlace = body[12]!;
+      width = body.readUInt32BE(0);
+      height = body.readUInt32BE(4);
+      bitDepth = body[8]!;
+      colorType = body[9]!;
+      interlace = body[12]!;
     } else if (type === 'IDAT') idat.push(body);
     else if (type === 'IEND') break;
     off += 12 + len;
   }
   const channels = ({ 0: 1, 2: 3, 4: 2, 6: 4 } as Record<number, number>)[colorType];
-  if (bitDepth !== 8 || !channels || interlace !== 0) throw new Error(`unsupported PNG: depth ${bitDepth}, colour type ${colorType}, interlace ${interlace}`);
+  if (bitDepth !== 8 || !channels || interlace !== 0)
+    throw new Error(`unsupported PNG: depth ${bitDepth}, colour type ${colorType}, interlace ${interlace}`);
   const raw = inflateSync(Buffer.concat(idat));
   const stride = width * channels;
   const data = new Uint8Array(stride * height);
@@ -40,7 +54,10 @@ export function decodePng(buf: Buffer): DecodedPng {
       else if (filter === 2) v += b;
       else if (filter === 3) v += (a + b) >> 1;
       else if (filter === 4) {
-        const p = a + b - c, pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        const p = a + b - c,
+          pa = Math.abs(p - a),
+          pb = Math.abs(p - b),
+          pc = Math.abs(p - c);
         v += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
       } else if (filter !== 0) throw new Error(`bad PNG filter ${filter}`);
       data[row + x] = v & 0xff;
@@ -55,22 +72,29 @@ export function rgbAt(p: DecodedPng, x: number, y: number): [number, number, num
 }
 
 /** Pixels within `tol` (per channel) of `hex` inside the box (default: the whole image). */
-export function countColour(p: DecodedPng, hex: string, tol = 24, box = { x0: 0, y0: 0, x1: p.width, y1: p.height }): number {
+export function countColour(
+  p: DecodedPng,
+  hex: string,
+  tol = 24,
+  box = { x0: 0, y0: 0, x1: p.width, y1: p.height },
+): number {
   const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
   let n = 0;
-  for (let y = box.y0; y < box.y1; y++) for (let x = box.x0; x < box.x1; x++) {
-    const c = rgbAt(p, x, y);
-    if (Math.abs(c[0] - want[0]!) <= tol && Math.abs(c[1] - want[1]!) <= tol && Math.abs(c[2] - want[2]!) <= tol) n++;
-  }
+  for (let y = box.y0; y < box.y1; y++)
+    for (let x = box.x0; x < box.x1; x++) {
+      const c = rgbAt(p, x, y);
+      if (Math.abs(c[0] - want[0]!) <= tol && Math.abs(c[1] - want[1]!) <= tol && Math.abs(c[2] - want[2]!) <= tol) n++;
+    }
   return n;
 }
 
 /** Pixels in the box that are not (near) white: ink. */
 export function inkIn(p: DecodedPng, box: { x0: number; y0: number; x1: number; y1: number }): number {
   let n = 0;
-  for (let y = box.y0; y < box.y1; y++) for (let x = box.x0; x < box.x1; x++) {
-    const c = rgbAt(p, x, y);
-    if (c[0] < 235 || c[1] < 235 || c[2] < 235) n++;
-  }
+  for (let y = box.y0; y < box.y1; y++)
+    for (let x = box.x0; x < box.x1; x++) {
+      const c = rgbAt(p, x, y);
+      if (c[0] < 235 || c[1] < 235 || c[2] < 235) n++;
+    }
   return n;
 }

@@ -15,18 +15,35 @@ export type N = 1 | 2 | 3;
 export const seedHost = (n: N) => `10.0.1.1${n}`;
 
 /** A healthy seed cluster as the service sees it: every member answers, `leader` leads. */
-export function seedCluster(leader: N, opts: { names?: (n: N) => string; host?: (n: N) => string; port?: (n: N) => number } = {}): PatroniClusterState {
+export function seedCluster(
+  leader: N,
+  opts: { names?: (n: N) => string; host?: (n: N) => string; port?: (n: N) => number } = {},
+): PatroniClusterState {
   const name = opts.names ?? ((n: N) => `pg-node-${n}`);
   const host = opts.host ?? seedHost;
   const port = opts.port ?? (() => 5432);
   const nodes: N[] = [1, 2, 3];
   const clusterJson = JSON.stringify({
-    members: nodes.map((n) => ({ name: name(n), role: n === leader ? 'leader' : 'replica', state: n === leader ? 'running' : 'streaming', api_url: `http://${host(n)}:8008/patroni`, host: host(n), port: port(n), timeline: 1, ...(n === leader ? {} : { lag: 0 }) })),
+    members: nodes.map((n) => ({
+      name: name(n),
+      role: n === leader ? 'leader' : 'replica',
+      state: n === leader ? 'running' : 'streaming',
+      api_url: `http://${host(n)}:8008/patroni`,
+      host: host(n),
+      port: port(n),
+      timeline: 1,
+      ...(n === leader ? {} : { lag: 0 }),
+    })),
   });
   const polls: MemberPoll[] = nodes.map((n) => ({
     name: name(n),
     url: `http://${host(n)}:8008`,
-    status: { ok: true, value: parseNodeStatus(JSON.stringify({ state: 'running', role: n === leader ? 'master' : 'replica', timeline: 1 })) },
+    status: {
+      ok: true,
+      value: parseNodeStatus(
+        JSON.stringify({ state: 'running', role: n === leader ? 'master' : 'replica', timeline: 1 }),
+      ),
+    },
     cluster: { ok: true, value: parseCluster(clusterJson) },
   }));
   return mergeClusterState(polls, 0)!;
@@ -48,4 +65,3 @@ export function seedStats(up: N, server: (n: N) => { name: string; addr: string 
   return toStats(rows);
 }
 export const seedServers = (n: N) => ({ name: `pg${n}`, addr: `${seedHost(n)}:5432` });
-

@@ -11,8 +11,17 @@
  */
 
 export type TelegramEntityType =
-  | 'bold' | 'italic' | 'underline' | 'strikethrough' | 'spoiler' | 'text_link' | 'code' | 'pre'
-  | 'blockquote' | 'expandable_blockquote' | 'custom_emoji';
+  | 'bold'
+  | 'italic'
+  | 'underline'
+  | 'strikethrough'
+  | 'spoiler'
+  | 'text_link'
+  | 'code'
+  | 'pre'
+  | 'blockquote'
+  | 'expandable_blockquote'
+  | 'custom_emoji';
 
 export interface TelegramEntity {
   type: TelegramEntityType;
@@ -36,14 +45,41 @@ export class TelegramHtmlError extends Error {
 export const TELEGRAM_MESSAGE_MAX = 4096;
 
 const SUPPORTED_TAGS = new Set([
-  'a', 'b', 'strong', 'i', 'em', 's', 'strike', 'del', 'u', 'ins',
-  'tg-spoiler', 'tg-emoji', 'span', 'pre', 'code', 'blockquote',
+  'a',
+  'b',
+  'strong',
+  'i',
+  'em',
+  's',
+  'strike',
+  'del',
+  'u',
+  'ins',
+  'tg-spoiler',
+  'tg-emoji',
+  'span',
+  'pre',
+  'code',
+  'blockquote',
 ]);
 
 const TAG_ENTITY: Record<string, TelegramEntityType> = {
-  b: 'bold', strong: 'bold', i: 'italic', em: 'italic', u: 'underline', ins: 'underline',
-  s: 'strikethrough', strike: 'strikethrough', del: 'strikethrough', 'tg-spoiler': 'spoiler', span: 'spoiler',
-  a: 'text_link', code: 'code', pre: 'pre', blockquote: 'blockquote', 'tg-emoji': 'custom_emoji',
+  b: 'bold',
+  strong: 'bold',
+  i: 'italic',
+  em: 'italic',
+  u: 'underline',
+  ins: 'underline',
+  s: 'strikethrough',
+  strike: 'strikethrough',
+  del: 'strikethrough',
+  'tg-spoiler': 'spoiler',
+  span: 'spoiler',
+  a: 'text_link',
+  code: 'code',
+  pre: 'pre',
+  blockquote: 'blockquote',
+  'tg-emoji': 'custom_emoji',
 };
 
 const isSpace = (c: string | undefined): boolean =>
@@ -60,9 +96,17 @@ function decodeEntity(s: string, pos: number): { cp: number; end: number } | nul
     let digits = 0;
     if (s[end] === 'x' || s[end] === 'X') {
       end++;
-      while (end < s.length && /^[0-9A-Fa-f]$/.test(s[end]!)) { cp = cp * 16 + parseInt(s[end]!, 16); end++; digits++; }
+      while (end < s.length && /^[0-9A-Fa-f]$/.test(s[end]!)) {
+        cp = cp * 16 + parseInt(s[end]!, 16);
+        end++;
+        digits++;
+      }
     } else {
-      while (end < s.length && /^[0-9]$/.test(s[end]!)) { cp = cp * 10 + Number(s[end]); end++; digits++; }
+      while (end < s.length && /^[0-9]$/.test(s[end]!)) {
+        cp = cp * 10 + Number(s[end]);
+        end++;
+        digits++;
+      }
     }
     // tdlib rejects references of 10+ characters and out-of-range code points, leaving the '&' literal.
     if (digits === 0 || cp === 0 || cp >= 0x10ffff || end - pos >= 10) return null;
@@ -81,7 +125,11 @@ function decodeEntity(s: string, pos: number): { cp: number; end: number } | nul
 /** Telegram reports byte offsets into the UTF-8 encoding of the original text. */
 const byteOffset = (s: string, pos: number): number => Buffer.byteLength(s.slice(0, pos), 'utf8');
 
-interface OpenTag { name: string; arg: string; offset: number }
+interface OpenTag {
+  name: string;
+  arg: string;
+  offset: number;
+}
 
 export function parseTelegramHtml(input: string): TelegramHtmlResult {
   let out = '';
@@ -99,7 +147,10 @@ export function parseTelegramHtml(input: string): TelegramHtmlResult {
         continue;
       }
     }
-    if (c !== '<') { out += c; continue; }
+    if (c !== '<') {
+      out += c;
+      continue;
+    }
 
     const begin = i++;
     if (input[i] !== '/') {
@@ -116,9 +167,11 @@ export function parseTelegramHtml(input: string): TelegramHtmlResult {
         if (tagEnd >= input.length) return fail(`Unclosed start tag at byte offset ${byteOffset(input, begin)}`);
         if (input[tagEnd] === '>') break;
         const attrBegin = tagEnd;
-        while (tagEnd < input.length && !isSpace(input[tagEnd]) && input[tagEnd] !== '=' && input[tagEnd] !== '>') tagEnd++;
+        while (tagEnd < input.length && !isSpace(input[tagEnd]) && input[tagEnd] !== '=' && input[tagEnd] !== '>')
+          tagEnd++;
         const attr = input.slice(attrBegin, tagEnd).toLowerCase();
-        if (attr === '') return fail(`Empty attribute name in the tag "${tag}" at byte offset ${byteOffset(input, begin)}`);
+        if (attr === '')
+          return fail(`Empty attribute name in the tag "${tag}" at byte offset ${byteOffset(input, begin)}`);
         while (isSpace(input[tagEnd])) tagEnd++;
         if (tagEnd >= input.length) return fail(`Unclosed start tag at byte offset ${byteOffset(input, begin)}`);
         if (input[tagEnd] !== '=') {
@@ -143,11 +196,16 @@ export function parseTelegramHtml(input: string): TelegramHtmlResult {
           while (vEnd < input.length && input[vEnd] !== q) {
             if (input[vEnd] === '&') {
               const ent = decodeEntity(input, vEnd);
-              if (ent) { value += String.fromCodePoint(ent.cp); vEnd = ent.end; continue; }
+              if (ent) {
+                value += String.fromCodePoint(ent.cp);
+                vEnd = ent.end;
+                continue;
+              }
             }
             value += input[vEnd++];
           }
-          if (input[vEnd] !== q) return fail(`Unclosed end of attribute value at byte offset ${byteOffset(input, tagEnd)}`);
+          if (input[vEnd] !== q)
+            return fail(`Unclosed end of attribute value at byte offset ${byteOffset(input, tagEnd)}`);
           tagEnd = vEnd + 1;
         }
         if (tag === 'a' && attr === 'href') arg = value;
@@ -172,7 +230,9 @@ export function parseTelegramHtml(input: string): TelegramHtmlResult {
       if (input[tagEnd] !== '>') return fail(`Unclosed end tag at byte offset ${byteOffset(input, begin)}`);
       const top = open.pop()!;
       if (endName !== '' && endName !== top.name) {
-        return fail(`Unmatched end tag at byte offset ${byteOffset(input, begin)}, expected "</${top.name}>", found "</${endName}>"`);
+        return fail(
+          `Unmatched end tag at byte offset ${byteOffset(input, begin)}, expected "</${top.name}>", found "</${endName}>"`,
+        );
       }
       const length = utf16Length(out) - top.offset;
       const parent = open[open.length - 1];

@@ -16,21 +16,44 @@ const ADMIN = -100103; // everything, admin
 const ALICE = 2001;
 
 const rule = (id: string, severity: Rule['severity']): Rule => ({
-  id, type: 'http', name: id, severity, for: 0, keepFiringFor: 0, repeat: 0, timeout: 1000, labels: {}, message: id, enabled: true, spec: {}, origin: { file: 'r.yaml', line: 1, col: 1 },
+  id,
+  type: 'http',
+  name: id,
+  severity,
+  for: 0,
+  keepFiringFor: 0,
+  repeat: 0,
+  timeout: 1000,
+  labels: {},
+  message: id,
+  enabled: true,
+  spec: {},
+  origin: { file: 'r.yaml', line: 1, col: 1 },
 });
 
 function config(apiRoot: string) {
   return configSchema.parse({
     notifiers: {
       telegram: {
-        token: TOKEN, api_root: apiRoot, stale_update_age: '2m',
-        chats: [{ id: ONCALL, severities: ['critical'], matchers: { member: 'pg1' } }, { id: TEAM, severities: ['warning'] }, { id: ADMIN, admin: true }],
+        token: TOKEN,
+        api_root: apiRoot,
+        stale_update_age: '2m',
+        chats: [
+          { id: ONCALL, severities: ['critical'], matchers: { member: 'pg1' } },
+          { id: TEAM, severities: ['warning'] },
+          { id: ADMIN, admin: true },
+        ],
       },
     },
   });
 }
 
-interface Ctx { fake: FakeTelegram; store: SqliteStore; bot: TelegramBot; skewMs: number }
+interface Ctx {
+  fake: FakeTelegram;
+  store: SqliteStore;
+  bot: TelegramBot;
+  skewMs: number;
+}
 
 async function setup(before?: (c: Ctx) => void): Promise<Ctx> {
   const c = { skewMs: 0 } as Ctx;
@@ -38,7 +61,15 @@ async function setup(before?: (c: Ctx) => void): Promise<Ctx> {
   c.store = new SqliteStore(':memory:');
   const { logger } = captureLogger();
   const cfg = config(c.fake.apiRoot);
-  c.bot = createTelegramBot({ config: () => cfg, store: c.store, sources: createSources(cfg, logger), rules: () => [rule('pg-down', 'critical'), rule('lag', 'warning')], notifiers: [], logger, now: Date.now })!;
+  c.bot = createTelegramBot({
+    config: () => cfg,
+    store: c.store,
+    sources: createSources(cfg, logger),
+    rules: () => [rule('pg-down', 'critical'), rule('lag', 'warning')],
+    notifiers: [],
+    logger,
+    now: Date.now,
+  })!;
   before?.(c);
   await c.bot.start();
   await c.fake.waitForPolling(3000);
@@ -58,25 +89,47 @@ async function upsert(store: SqliteStore, ...alerts: Alert[]) {
 async function ask(c: Ctx, chat: number, text: string): Promise<string> {
   const mark = c.fake.mark();
   const u = c.fake.pushCommand(chat, ALICE, text) as { message: { message_id: number } };
-  const call = await c.fake.waitForCall('sendMessage', (x) => (x.params['reply_parameters'] as { message_id?: number } | undefined)?.message_id === u.message.message_id, 3000, { after: mark });
+  const call = await c.fake.waitForCall(
+    'sendMessage',
+    (x) => (x.params['reply_parameters'] as { message_id?: number } | undefined)?.message_id === u.message.message_id,
+    3000,
+    { after: mark },
+  );
   return (call.response as { result: { text: string } }).result.text;
 }
 
 async function press(c: Ctx, chat: number, data: string) {
   const mark = c.fake.mark();
   const u = c.fake.pushCallback(chat, ALICE, data, 1);
-  const answer = await c.fake.waitForCall('answerCallbackQuery', (x) => x.params['callback_query_id'] === u.callback_query.id, 3000, { after: mark });
+  const answer = await c.fake.waitForCall(
+    'answerCallbackQuery',
+    (x) => x.params['callback_query_id'] === u.callback_query.id,
+    3000,
+    { after: mark },
+  );
   return { answer: String(answer.params['text']), mark };
 }
 
 describe('silence and ack: exact alerts, only where they are sent', () => {
   let c: Ctx;
-  before(async () => { c = await setup(); });
-  after(async () => { await teardown(c); });
+  before(async () => {
+    c = await setup();
+  });
+  after(async () => {
+    await teardown(c);
+  });
 
   test('an ambiguous short id is refused with the candidates listed; the full fingerprint acts', async () => {
-    const a = { ...firingAlert('pg-down', { member: 'pg1', n: '1' }), fingerprint: 'abcdef0000000001', shortId: 'abcdef' };
-    const b = { ...firingAlert('pg-down', { member: 'pg1', n: '2' }), fingerprint: 'abcdef0000000002', shortId: 'abcdef' };
+    const a = {
+      ...firingAlert('pg-down', { member: 'pg1', n: '1' }),
+      fingerprint: 'abcdef0000000001',
+      shortId: 'abcdef',
+    };
+    const b = {
+      ...firingAlert('pg-down', { member: 'pg1', n: '2' }),
+      fingerprint: 'abcdef0000000002',
+      shortId: 'abcdef',
+    };
     await upsert(c.store, a, b);
     const reply = await ask(c, ADMIN, '/ack abcdef');
     assert.match(reply, /abcdef matches 2 alerts; nothing was changed/);
@@ -113,9 +166,20 @@ describe('silence and ack: exact alerts, only where they are sent', () => {
     await upsert(c.store, warn);
     const mark = c.fake.mark();
     assert.match(await ask(c, ADMIN, `/silence ${warn.shortId} 2h disk swap`), /Silenced alert/);
-    const ann = await c.fake.waitForCall('sendMessage', (x) => String(x.params['chat_id']) === String(TEAM), 3000, { after: mark });
-    assert.match((ann.response as { result: { text: string } }).result.text, /Silence added by User2001 \(id 2001\): rule lag member=pg3\nuntil .* mutes 1 active alert\(s\) · disk swap/);
-    assert.equal(c.fake.calls.slice(mark).filter((x) => x.method === 'sendMessage' && String(x.params['chat_id']) === String(ONCALL)).length, 0, 'not announced where the alert is not sent');
+    const ann = await c.fake.waitForCall('sendMessage', (x) => String(x.params['chat_id']) === String(TEAM), 3000, {
+      after: mark,
+    });
+    assert.match(
+      (ann.response as { result: { text: string } }).result.text,
+      /Silence added by User2001 \(id 2001\): rule lag member=pg3\nuntil .* mutes 1 active alert\(s\) · disk swap/,
+    );
+    assert.equal(
+      c.fake.calls
+        .slice(mark)
+        .filter((x) => x.method === 'sendMessage' && String(x.params['chat_id']) === String(ONCALL)).length,
+      0,
+      'not announced where the alert is not sent',
+    );
   });
 
   test('a button press is answered before the change is made', async () => {
@@ -123,7 +187,10 @@ describe('silence and ack: exact alerts, only where they are sent', () => {
     await upsert(c.store, a);
     const answeredWhenAcked: number[] = [];
     const ack = c.store.ack.bind(c.store);
-    c.store.ack = async (...args) => { answeredWhenAcked.push(c.fake.callsOf('answerCallbackQuery').length); return ack(...args); };
+    c.store.ack = async (...args) => {
+      answeredWhenAcked.push(c.fake.callsOf('answerCallbackQuery').length);
+      return ack(...args);
+    };
     try {
       const before = c.fake.callsOf('answerCallbackQuery').length;
       const { answer, mark } = await press(c, ONCALL, `ack:${a.fingerprint}`);
@@ -146,7 +213,11 @@ describe('after a restart: updates sent while the service was down', () => {
       x.fake.pushCommand(ADMIN, ALICE, '/help');
     });
     try {
-      const stale = await c.fake.waitForCall('sendMessage', (x) => String(x.params['text']).startsWith(STALE_REPLY), 3000);
+      const stale = await c.fake.waitForCall(
+        'sendMessage',
+        (x) => String(x.params['text']).startsWith(STALE_REPLY),
+        3000,
+      );
       assert.match(String(stale.params['text']), /send it again if still needed/);
       const cb = await c.fake.waitForCall('answerCallbackQuery', () => true, 3000);
       assert.match(String(cb.params['text']), new RegExp(STALE_REPLY));

@@ -17,8 +17,37 @@ import { captureLogger, TOKEN } from './harness.js';
 
 const CHAT = -100555;
 const USER = 2001;
-const rule = (id: string, severity: Rule['severity']): Rule => ({ id, type: 'http', name: id, severity, for: 0, keepFiringFor: 0, repeat: 0, timeout: 1000, labels: {}, message: id, enabled: true, spec: {}, origin: { file: 'r.yaml', line: 1, col: 1 } });
-const member = (name: string, over: Partial<PatroniMember> = {}): PatroniMember => ({ name, configured: true, inDcs: true, restReachable: true, role: 'replica', state: 'streaming', timeline: 5, lagBytes: 0, lagUnknown: false, pendingRestart: false, isLeader: false, failoverCandidate: true, tags: {}, ...over });
+const rule = (id: string, severity: Rule['severity']): Rule => ({
+  id,
+  type: 'http',
+  name: id,
+  severity,
+  for: 0,
+  keepFiringFor: 0,
+  repeat: 0,
+  timeout: 1000,
+  labels: {},
+  message: id,
+  enabled: true,
+  spec: {},
+  origin: { file: 'r.yaml', line: 1, col: 1 },
+});
+const member = (name: string, over: Partial<PatroniMember> = {}): PatroniMember => ({
+  name,
+  configured: true,
+  inDcs: true,
+  restReachable: true,
+  role: 'replica',
+  state: 'streaming',
+  timeline: 5,
+  lagBytes: 0,
+  lagUnknown: false,
+  pendingRestart: false,
+  isLeader: false,
+  failoverCandidate: true,
+  tags: {},
+  ...over,
+});
 
 let fake: FakeTelegram;
 let store: SqliteStore;
@@ -31,7 +60,12 @@ async function ask(text: string): Promise<{ photo?: CallRecord; text: string }> 
   // JSON bodies carry an object, multipart uploads (sendPhoto) a JSON string.
   const replyTo = (x: CallRecord) => {
     const rp = x.params['reply_parameters'];
-    return (typeof rp === 'string' ? (JSON.parse(rp) as { message_id?: number }) : (rp as { message_id?: number } | undefined))?.message_id === u.message.message_id;
+    return (
+      (typeof rp === 'string'
+        ? (JSON.parse(rp) as { message_id?: number })
+        : (rp as { message_id?: number } | undefined)
+      )?.message_id === u.message.message_id
+    );
   };
   const msg = await fake.waitForCall('sendMessage', replyTo, 5000, { after: mark });
   const photo = fake.calls.slice(mark).find((c) => c.method === 'sendPhoto' && replyTo(c));
@@ -45,26 +79,88 @@ describe('/lag and /history send charts (fake Bot API, real telegraf)', () => {
     fake = await startFakeTelegram({ token: TOKEN, maxPollMs: 1000 });
     store = new SqliteStore(':memory:');
     const { logger } = captureLogger();
-    const config = configSchema.parse({ cluster: { name: 'odoo-prod' }, notifiers: { telegram: { token: TOKEN, api_root: fake.apiRoot, chats: [{ id: CHAT }] } } });
+    const config = configSchema.parse({
+      cluster: { name: 'odoo-prod' },
+      notifiers: { telegram: { token: TOKEN, api_root: fake.apiRoot, chats: [{ id: CHAT }] } },
+    });
     const sources = createSources(config, logger);
     const state: PatroniClusterState = {
-      at: Date.now(), scope: 'odoo', leader: 'pg-node-2', leaderHealthy: true, timeline: 5, paused: false, history: [], maximumLagOnFailover: 1_048_576, views: [], viewsDisagree: false, otherPrimaries: [], reachableMembers: 3,
-      members: [member('pg-node-1', { lagBytes: 2048 }), member('pg-node-2', { role: 'leader', state: 'running', isLeader: true, lagBytes: null, failoverCandidate: false }), member('pg-node-3', { lagBytes: 4096 })],
+      at: Date.now(),
+      scope: 'odoo',
+      leader: 'pg-node-2',
+      leaderHealthy: true,
+      timeline: 5,
+      paused: false,
+      history: [],
+      maximumLagOnFailover: 1_048_576,
+      views: [],
+      viewsDisagree: false,
+      otherPrimaries: [],
+      reachableMembers: 3,
+      members: [
+        member('pg-node-1', { lagBytes: 2048 }),
+        member('pg-node-2', {
+          role: 'leader',
+          state: 'running',
+          isLeader: true,
+          lagBytes: null,
+          failoverCandidate: false,
+        }),
+        member('pg-node-3', { lagBytes: 4096 }),
+      ],
     };
     sources.patroni = { members: [], poll: async () => observed('patroni', { ...state, at: Date.now() }) };
-    const notifier = new TelegramNotifier({ token: TOKEN, apiRoot: fake.apiRoot, chats: [{ id: CHAT, severities: ['critical', 'warning', 'info'] }], store, logger });
-    bot = createTelegramBot({ config: () => config, store, sources, rules: () => [rule('patroni-replica-lag', 'critical'), rule('odoo-worker-health', 'warning')], notifiers: [notifier], logger, now: Date.now })!;
+    const notifier = new TelegramNotifier({
+      token: TOKEN,
+      apiRoot: fake.apiRoot,
+      chats: [{ id: CHAT, severities: ['critical', 'warning', 'info'] }],
+      store,
+      logger,
+    });
+    bot = createTelegramBot({
+      config: () => config,
+      store,
+      sources,
+      rules: () => [rule('patroni-replica-lag', 'critical'), rule('odoo-worker-health', 'warning')],
+      notifiers: [notifier],
+      logger,
+      now: Date.now,
+    })!;
     // 50 minutes of samples: pg-node-1 leads, then pg-node-2 after a failover 10 minutes ago.
     const now = Date.now();
     const samples = [];
     for (let t = now - 3_000_000; t <= now; t += 15_000) {
       const leader = t < now - 600_000 ? 'pg-node-1' : 'pg-node-2';
       samples.push({ series: 'leader', key: leader, at: t, value: 1 });
-      for (const [i, r] of ['pg-node-1', 'pg-node-2', 'pg-node-3'].entries()) if (r !== leader) samples.push({ series: 'lag_bytes', key: r, at: t, value: 100_000 * (i + 1) + 50_000 * Math.sin(t / 200_000 + i) });
+      for (const [i, r] of ['pg-node-1', 'pg-node-2', 'pg-node-3'].entries())
+        if (r !== leader)
+          samples.push({
+            series: 'lag_bytes',
+            key: r,
+            at: t,
+            value: 100_000 * (i + 1) + 50_000 * Math.sin(t / 200_000 + i),
+          });
     }
     await store.addSamples(samples);
-    const tr = (fp: string, ruleId: string, to: 'firing' | 'resolved', at: number) => ({ fingerprint: fp, ruleId, labels: {}, from: to === 'firing' ? 'pending' as const : 'firing' as const, to, at, message: `${ruleId} ${to}` });
-    await store.commit({ upserts: [], deletes: [], outbox: [], transitions: [tr('a', 'patroni-replica-lag', 'firing', now - 1_800_000), tr('a', 'patroni-replica-lag', 'resolved', now - 1_200_000), tr('b', 'odoo-worker-health', 'firing', now - 300_000)] });
+    const tr = (fp: string, ruleId: string, to: 'firing' | 'resolved', at: number) => ({
+      fingerprint: fp,
+      ruleId,
+      labels: {},
+      from: to === 'firing' ? ('pending' as const) : ('firing' as const),
+      to,
+      at,
+      message: `${ruleId} ${to}`,
+    });
+    await store.commit({
+      upserts: [],
+      deletes: [],
+      outbox: [],
+      transitions: [
+        tr('a', 'patroni-replica-lag', 'firing', now - 1_800_000),
+        tr('a', 'patroni-replica-lag', 'resolved', now - 1_200_000),
+        tr('b', 'odoo-worker-health', 'firing', now - 300_000),
+      ],
+    });
     await bot.start();
     await fake.waitForPolling(3000);
   });

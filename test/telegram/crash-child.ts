@@ -11,7 +11,10 @@ const [dbPath, apiRoot, token, chatId] = process.argv.slice(2) as [string, strin
 const logger = pino({ level: process.env.CHILD_LOG ?? 'silent' });
 const store = new SqliteStore(dbPath);
 const notifier = new TelegramNotifier({
-  token, apiRoot, store, logger,
+  token,
+  apiRoot,
+  store,
+  logger,
   chats: [{ id: Number(chatId), severities: ['critical', 'warning', 'info'] }],
   pacing: { perChatIntervalMs: 50 },
   coalesceAfter: 1000, // one message per notification, so the test can count them
@@ -22,6 +25,9 @@ worker.start();
 const keepAlive = setInterval(() => undefined, 60_000);
 process.on('SIGTERM', () => {
   clearInterval(keepAlive);
-  void worker.stop().then(() => store.close()).then(() => process.exit(0));
+  void worker
+    .stop()
+    .then(() => store.close())
+    .then(() => process.exit(0));
 });
 process.stdout.write('ready\n');

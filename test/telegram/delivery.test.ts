@@ -13,7 +13,8 @@ const chats = [
 let h: Harness | undefined;
 afterEach(async () => {
   if (h) {
-    for (const line of h.logs) assert.ok(!line.includes(TOKEN) && !line.includes(TOKEN.split(':')[1]!), `token leaked into a log line: ${line}`);
+    for (const line of h.logs)
+      assert.ok(!line.includes(TOKEN) && !line.includes(TOKEN.split(':')[1]!), `token leaked into a log line: ${line}`);
     const metrics = await h.metrics.registry.metrics();
     assert.ok(!metrics.includes(TOKEN.split(':')[1]!), 'token leaked into /metrics');
     await h.close();
@@ -54,7 +55,12 @@ describe('telegram delivery over real HTTP (telegraf ↔ fake Bot API)', () => {
     const [firing] = h.fake.messages(ONCALL);
     assert.ok(firing);
     assert.match(firing.text, /FATAL: <pg1> & friends down/);
-    assert.deepEqual((firing.replyMarkup as { inline_keyboard: { callback_data: string }[][] }).inline_keyboard[0]!.map((b) => b.callback_data), [`ack:${a.fingerprint}`, `sil:${a.fingerprint}:1h`, `sil:${a.fingerprint}:24h`]);
+    assert.deepEqual(
+      (firing.replyMarkup as { inline_keyboard: { callback_data: string }[][] }).inline_keyboard[0]!.map(
+        (b) => b.callback_data,
+      ),
+      [`ack:${a.fingerprint}`, `sil:${a.fingerprint}:1h`, `sil:${a.fingerprint}:24h`],
+    );
     h.clock.advance(12 * 60_000);
     const resolved = { ...a, state: 'resolved' as const, resolvedAt: h.clock.t };
     await h.enqueue(notificationOf('resolved', [resolved], h.clock.t), [resolved]);
@@ -62,7 +68,10 @@ describe('telegram delivery over real HTTP (telegraf ↔ fake Bot API)', () => {
     const msgs = h.fake.messages(ONCALL);
     assert.equal(msgs.length, 2);
     const reply = msgs[1]!;
-    assert.equal(reply.replyToMessageId ?? (reply.replyParameters as { message_id: number }).message_id, firing.messageId);
+    assert.equal(
+      reply.replyToMessageId ?? (reply.replyParameters as { message_id: number }).message_id,
+      firing.messageId,
+    );
     assert.match(reply.text, /RESOLVED · critical · Rule pg-down — lasted 12m/);
     const edited = h.fake.messages(ONCALL)[0]!;
     assert.equal(edited.history.length, 1, 'the firing message was edited once');
@@ -75,7 +84,11 @@ describe('telegram delivery over real HTTP (telegraf ↔ fake Bot API)', () => {
     h = await harness({ chats });
     const hostile = `<b>unclosed & <script>alert(1)</script> &amp; &#x; </pre>`;
     const big = `${'ERROR <tag> & '.repeat(750)}`; // ~10.5 kB
-    const a = firingAlert('odoo-errors', { db: '<prod&db>', host: 'h"1' }, { message: hostile, samples: [big, hostile, 'x'.repeat(10_000)], values: { value: '<1>', threshold: '&2' } });
+    const a = firingAlert(
+      'odoo-errors',
+      { db: '<prod&db>', host: 'h"1' },
+      { message: hostile, samples: [big, hostile, 'x'.repeat(10_000)], values: { value: '<1>', threshold: '&2' } },
+    );
     await h.enqueue(notificationOf('firing', [a], T0, { name: hostile, runbook: hostile }), [a]);
     await h.drain(5000);
     const call = sends(h)[0]!;
@@ -89,15 +102,28 @@ describe('telegram delivery over real HTTP (telegraf ↔ fake Bot API)', () => {
 
   test('a notification over 4096 characters is split into valid parts, nothing rejected', async () => {
     h = await harness({ chats, pacing: { perChatIntervalMs: 1000 } });
-    const alerts = Array.from({ length: 8 }, (_, i) => firingAlert('lag', { member: `pg${i}` }, { samples: Array.from({ length: 5 }, (_, j) => `${i}.${j} <${'z'.repeat(150)}>`) }));
+    const alerts = Array.from({ length: 8 }, (_, i) =>
+      firingAlert(
+        'lag',
+        { member: `pg${i}` },
+        { samples: Array.from({ length: 5 }, (_, j) => `${i}.${j} <${'z'.repeat(150)}>`) },
+      ),
+    );
     await h.enqueue(notificationOf('firing', alerts, T0), alerts);
     await h.drain(60_000);
     const msgs = h.fake.messages(ONCALL);
     assert.ok(msgs.length >= 2 && msgs.length <= 3, `${msgs.length} parts`);
     assert.ok(sends(h).every((c) => c.status === 200));
-    for (let i = 0; i < 8; i++) assert.ok(msgs.some((m) => m.text.includes(`lag on pg${i}\n`)), `alert ${i} delivered`);
+    for (let i = 0; i < 8; i++)
+      assert.ok(
+        msgs.some((m) => m.text.includes(`lag on pg${i}\n`)),
+        `alert ${i} delivered`,
+      );
     assert.match(msgs[0]!.text, /\(1\/\d\)$/);
-    assert.equal(msgs[1]!.replyToMessageId ?? (msgs[1]!.replyParameters as { message_id: number }).message_id, msgs[0]!.messageId);
+    assert.equal(
+      msgs[1]!.replyToMessageId ?? (msgs[1]!.replyParameters as { message_id: number }).message_id,
+      msgs[0]!.messageId,
+    );
     assert.equal((await h.store.outboxCounts()).sent, 1);
   });
 
@@ -108,7 +134,10 @@ describe('telegram delivery over real HTTP (telegraf ↔ fake Bot API)', () => {
     await h.enqueue(notificationOf('firing', [a], T0), [a]);
     await h.drain(20_000);
     const s = sends(h);
-    assert.deepEqual(s.map((c) => c.status), [429, 200]);
+    assert.deepEqual(
+      s.map((c) => c.status),
+      [429, 200],
+    );
     assert.equal(s[1]!.at - s[0]!.at, 7000);
     assert.equal(h.fake.messages(ONCALL).length, 1);
   });
@@ -123,7 +152,10 @@ describe('telegram delivery over real HTTP (telegraf ↔ fake Bot API)', () => {
     await h.enqueue(notificationOf('firing', [a], T0), [a]);
     await h.drain(60_000, 50);
     const s = sends(h);
-    assert.deepEqual(s.map((c) => c.status), [502, 0, 500, 200]);
+    assert.deepEqual(
+      s.map((c) => c.status),
+      [502, 0, 500, 200],
+    );
     // backoff(attempts) = cap/2 + 0.5·cap/2 with cap = 1s·2^attempts → 750, 1500, 3000 ms
     assert.deepEqual([s[1]!.at - s[0]!.at, s[2]!.at - s[1]!.at, s[3]!.at - s[2]!.at], [750, 1500, 3000]);
     assert.equal(h.fake.messages(ONCALL).length, 1);
@@ -150,24 +182,38 @@ describe('telegram delivery over real HTTP (telegraf ↔ fake Bot API)', () => {
 
   test('pacing under a burst of 100 notifications to one group: ≤ 20 sends in any 60 s, ≥ 1 s apart, nothing lost', async () => {
     h = await harness({ chats });
-    const burst = Array.from({ length: 100 }, (_, i) => ({ at: T0 + i * 300, a: firingAlert('odoo-error', { host: `web${i}` }) }));
+    const burst = Array.from({ length: 100 }, (_, i) => ({
+      at: T0 + i * 300,
+      a: firingAlert('odoo-error', { host: `web${i}` }),
+    }));
     let next = 0;
-    await h.drain(15 * 60_000, 100, async () => {
-      while (next < burst.length && burst[next]!.at <= h!.clock.t) {
-        const { a } = burst[next++]!;
-        await h!.enqueue(notificationOf('firing', [a], h!.clock.t), [a]);
-      }
-      if (next === burst.length && (await h!.store.outboxCounts()).pending === 0) throw new StopDrain();
-    }).catch((e) => { if (!(e instanceof StopDrain)) throw e; });
+    await h
+      .drain(15 * 60_000, 100, async () => {
+        while (next < burst.length && burst[next]!.at <= h!.clock.t) {
+          const { a } = burst[next++]!;
+          await h!.enqueue(notificationOf('firing', [a], h!.clock.t), [a]);
+        }
+        if (next === burst.length && (await h!.store.outboxCounts()).pending === 0) throw new StopDrain();
+      })
+      .catch((e) => {
+        if (!(e instanceof StopDrain)) throw e;
+      });
     const s = sends(h).filter((c) => c.status === 200);
-    for (const c of s) assert.ok(s.filter((d) => d.at >= c.at && d.at < c.at + 60_000).length <= 20, 'at most 20 sends in any 60 s window');
+    for (const c of s)
+      assert.ok(
+        s.filter((d) => d.at >= c.at && d.at < c.at + 60_000).length <= 20,
+        'at most 20 sends in any 60 s window',
+      );
     for (let i = 1; i < s.length; i++) assert.ok(s[i]!.at - s[i - 1]!.at >= 1000, 'at most one message per second');
     assert.deepEqual(await h.store.outboxCounts(), { pending: 0, sent: 100, failed: 0 });
     // Nothing lost: single messages + the counts of digests add up to 100 notifications.
     const texts = h.fake.messages(ONCALL).map((m) => m.text);
     const covered = texts.reduce((n, t) => n + (Number(/Digest: (\d+) notifications/.exec(t)?.[1]) || 1), 0);
     assert.equal(covered, 100);
-    assert.ok(texts.some((t) => t.includes('Digest')), 'the backlog was coalesced');
+    assert.ok(
+      texts.some((t) => t.includes('Digest')),
+      'the backlog was coalesced',
+    );
     const last = sends(h).at(-1)!;
     assert.ok(last.at - T0 < 5 * 60_000, `everything delivered within minutes, not hours (${(last.at - T0) / 1000}s)`);
   });

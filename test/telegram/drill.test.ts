@@ -23,24 +23,58 @@ const runs: DrillRequest[] = [];
 
 function report(req: DrillRequest): DrillReport {
   return {
-    id: '20261206-abcdef', kind: req.kind, subject: 'pg-node-1 → pg-node-2', by: req.by, startedAt: clock, endedAt: clock + 12_000, outcome: 'PASS', reasons: [],
-    lines: [{ name: 'write RTO (longest gap without an acked write)', valueMs: 4200, targetMs: 10_000, target: '< 10 s', pass: true }],
-    timeline: [{ t: 2000, text: 'switchover requested' }], silences: [],
+    id: '20261206-abcdef',
+    kind: req.kind,
+    subject: 'pg-node-1 → pg-node-2',
+    by: req.by,
+    startedAt: clock,
+    endedAt: clock + 12_000,
+    outcome: 'PASS',
+    reasons: [],
+    lines: [
+      {
+        name: 'write RTO (longest gap without an acked write)',
+        valueMs: 4200,
+        targetMs: 10_000,
+        target: '< 10 s',
+        pass: true,
+      },
+    ],
+    timeline: [{ t: 2000, text: 'switchover requested' }],
+    silences: [],
   };
 }
 
 async function ask(text: string, user: number) {
   const mark = fake.mark();
   const u = fake.pushCommand(CHAT, user, text) as { message: { message_id: number } };
-  const call = await fake.waitForCall('sendMessage', (x) => (x.params['reply_parameters'] as { message_id?: number } | undefined)?.message_id === u.message.message_id, 3000, { after: mark });
-  const result = (call.response as { result: { text: string; message_id: number; reply_markup?: { inline_keyboard: { text: string; callback_data: string }[][] } } }).result;
+  const call = await fake.waitForCall(
+    'sendMessage',
+    (x) => (x.params['reply_parameters'] as { message_id?: number } | undefined)?.message_id === u.message.message_id,
+    3000,
+    { after: mark },
+  );
+  const result = (
+    call.response as {
+      result: {
+        text: string;
+        message_id: number;
+        reply_markup?: { inline_keyboard: { text: string; callback_data: string }[][] };
+      };
+    }
+  ).result;
   return result;
 }
 
 async function press(user: number, data: string, messageId: number) {
   const mark = fake.mark();
   const u = fake.pushCallback(CHAT, user, data, messageId);
-  const answer = await fake.waitForCall('answerCallbackQuery', (x) => x.params['callback_query_id'] === u.callback_query.id, 3000, { after: mark });
+  const answer = await fake.waitForCall(
+    'answerCallbackQuery',
+    (x) => x.params['callback_query_id'] === u.callback_query.id,
+    3000,
+    { after: mark },
+  );
   return { answer: String(answer.params['text']), mark };
 }
 
@@ -51,10 +85,20 @@ describe('/drill in the chat', () => {
     const { logger } = captureLogger();
     const config = configSchema.parse({
       cluster: { name: 'odoo-prod' },
-      notifiers: { telegram: { token: TOKEN, api_root: fake.apiRoot, chats: [{ id: CHAT }], allowed_users: [ADMIN, OPERATOR] } },
+      notifiers: {
+        telegram: { token: TOKEN, api_root: fake.apiRoot, chats: [{ id: CHAT }], allowed_users: [ADMIN, OPERATOR] },
+      },
       drill: { admin_users: [ADMIN], confirm_within: '30s' },
     });
-    bot = createTelegramBot({ config: () => config, store, sources: createSources(config, logger), rules: () => [], notifiers: [], logger, now: () => clock })!;
+    bot = createTelegramBot({
+      config: () => config,
+      store,
+      sources: createSources(config, logger),
+      rules: () => [],
+      notifiers: [],
+      logger,
+      now: () => clock,
+    })!;
     const deps = (bot as unknown as { o: { deps: { runDrill?: (r: DrillRequest) => Promise<DrillReport> } } }).o.deps;
     deps.runDrill = async (req) => {
       runs.push(req);
@@ -70,7 +114,10 @@ describe('/drill in the chat', () => {
     await fake.close();
     await store.close();
   });
-  beforeEach(() => { runs.length = 0; clock = Date.now(); });
+  beforeEach(() => {
+    runs.length = 0;
+    clock = Date.now();
+  });
 
   test('/drill is registered and a non-admin is refused without a button', async () => {
     assert.ok((fake.commands() as { command: string }[]).some((c) => c.command === 'drill'));
@@ -94,9 +141,17 @@ describe('/drill in the chat', () => {
 
     const { answer, mark } = await press(ADMIN, go.callback_data, r.message_id);
     assert.equal(answer, 'Drill starting…');
-    const posted = await fake.waitForCall('sendMessage', (x) => String(x.params['text']).includes('Drill switchover'), 3000, { after: mark });
+    const posted = await fake.waitForCall(
+      'sendMessage',
+      (x) => String(x.params['text']).includes('Drill switchover'),
+      3000,
+      { after: mark },
+    );
     assert.match(String(posted.params['text']), /PASS/);
-    assert.deepEqual(runs.map((x) => ({ kind: x.kind, to: (x as { to?: string }).to })), [{ kind: 'switchover', to: 'pg-node-2' }]);
+    assert.deepEqual(
+      runs.map((x) => ({ kind: x.kind, to: (x as { to?: string }).to })),
+      [{ kind: 'switchover', to: 'pg-node-2' }],
+    );
     await fake.waitForCall('editMessageText', (x) => x.params['message_id'] === r.message_id, 3000, { after: mark });
     const edited = fake.messages(CHAT).find((m) => m.messageId === r.message_id)!;
     assert.match(edited.text, /Drill started by/);
@@ -120,7 +175,10 @@ describe('/drill in the chat', () => {
 
   test('Cancel starts nothing', async () => {
     const r = await ask('/drill switchover', ADMIN);
-    assert.match((await press(ADMIN, r.reply_markup!.inline_keyboard[0]![1]!.callback_data, r.message_id)).answer, /Cancelled/);
+    assert.match(
+      (await press(ADMIN, r.reply_markup!.inline_keyboard[0]![1]!.callback_data, r.message_id)).answer,
+      /Cancelled/,
+    );
     assert.equal(runs.length, 0);
   });
 });

@@ -9,7 +9,12 @@ import { silentLogger } from '../../src/log.js';
 import { OutboxWorker } from '../../src/notify/outbox-worker.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { CapturingNotifier } from '../support/builders.js';
-import { startFakeTelegram, TELEGRAM_FLOOD_LIMITS, type FakeTelegram, type FakeTelegramOptions } from '../support/fake-telegram.js';
+import {
+  startFakeTelegram,
+  TELEGRAM_FLOOD_LIMITS,
+  type FakeTelegram,
+  type FakeTelegramOptions,
+} from '../support/fake-telegram.js';
 import { firingAlert, harness, notificationOf, T0, VirtualClock, type Harness } from './harness.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -23,16 +28,33 @@ async function fakeOn(clock: VirtualClock, o: FakeTelegramOptions = {}): Promise
   return fake;
 }
 
-async function send(fake: FakeTelegram, chatId: number | string, text = 'hi'): Promise<{ status: number; body: { ok: boolean; result?: { chat: { id: number; type: string } }; parameters?: { retry_after: number }; description?: string } }> {
+async function send(
+  fake: FakeTelegram,
+  chatId: number | string,
+  text = 'hi',
+): Promise<{
+  status: number;
+  body: {
+    ok: boolean;
+    result?: { chat: { id: number; type: string } };
+    parameters?: { retry_after: number };
+    description?: string;
+  };
+}> {
   const res = await fetch(`${fake.apiRoot}bot${fake.token}/sendMessage`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ chat_id: chatId, text }),
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ chat_id: chatId, text }),
   });
-  return { status: res.status, body: await res.json() as never };
+  return { status: res.status, body: (await res.json()) as never };
 }
 
 describe('the fake Bot API limits sends as Telegram documents', () => {
   test('the documented rates', () => {
-    assert.deepEqual({ ...TELEGRAM_FLOOD_LIMITS }, { perChatPerSecond: 1, perChatBurst: 3, groupPerMinute: 20, globalPerSecond: 30 });
+    assert.deepEqual(
+      { ...TELEGRAM_FLOOD_LIMITS },
+      { perChatPerSecond: 1, perChatBurst: 3, groupPerMinute: 20, globalPerSecond: 30 },
+    );
   });
 
   test('one chat: a short burst passes, then 429 with retry_after until the bucket refills', async () => {
@@ -97,8 +119,14 @@ describe('the fake Bot API limits sends as Telegram documents', () => {
     const r = await send(fake, '@Ops_Alerts', 'to the channel');
     assert.equal(r.status, 200);
     assert.deepEqual([r.body.result?.chat.id, r.body.result?.chat.type], [-1001234567890, 'channel']);
-    assert.deepEqual(fake.messages('@ops_alerts').map((m) => m.text), ['to the channel']);
-    assert.deepEqual(fake.messages(-1001234567890).map((m) => m.text), ['to the channel']);
+    assert.deepEqual(
+      fake.messages('@ops_alerts').map((m) => m.text),
+      ['to the channel'],
+    );
+    assert.deepEqual(
+      fake.messages(-1001234567890).map((m) => m.text),
+      ['to the channel'],
+    );
     const unknown = await send(fake, '@nobody_here');
     assert.deepEqual([unknown.status, unknown.body.description], [400, 'Bad Request: chat not found']);
     // The username and the id are one chat for flood control too.
@@ -111,10 +139,17 @@ describe('the fake Bot API limits sends as Telegram documents', () => {
 const CHAT = -100555;
 const ids = (x: Harness, chat: number | string) => x.fake.messages(chat).map((m) => /on (web\d+)/.exec(m.text)?.[1]);
 
-describe('the notifier and outbox under the server\'s flood control', () => {
+describe("the notifier and outbox under the server's flood control", () => {
   test('a notifier pacing faster than Telegram allows: 429, the messages behind it wait retry_after, all arrive in order', async () => {
     // Two receivers in one chat (two forum topics): a 429 blocks the chat, not only the receiver that got it.
-    const h = await harness({ chats: [{ id: CHAT, severities: ['critical'], thread_id: 1 }, { id: CHAT, severities: ['critical'], thread_id: 2 }], pacing: { perChatIntervalMs: 100 }, coalesceAfter: 100 });
+    const h = await harness({
+      chats: [
+        { id: CHAT, severities: ['critical'], thread_id: 1 },
+        { id: CHAT, severities: ['critical'], thread_id: 2 },
+      ],
+      pacing: { perChatIntervalMs: 100 },
+      coalesceAfter: 100,
+    });
     cleanups.push(() => h.close());
     for (let i = 0; i < 4; i++) {
       const a = firingAlert('pg-down', { host: `web${i}` });
@@ -127,11 +162,17 @@ describe('the notifier and outbox under the server\'s flood control', () => {
     for (const c of limited) {
       const until = c.at + (c.response as { parameters: { retry_after: number } }).parameters.retry_after * 1000;
       const early = s.filter((d) => d.at > c.at && d.at < until);
-      assert.deepEqual(early.map((d) => `${String(d.params['message_thread_id'])}@${d.at - T0}`), [], `nothing to the chat within retry_after of the 429 at +${c.at - T0} ms`);
+      assert.deepEqual(
+        early.map((d) => `${String(d.params['message_thread_id'])}@${d.at - T0}`),
+        [],
+        `nothing to the chat within retry_after of the 429 at +${c.at - T0} ms`,
+      );
     }
     assert.deepEqual(await h.store.outboxCounts(), { pending: 0, sent: 8, failed: 0 });
     for (const thread of [1, 2]) {
-      const texts = s.filter((c) => c.status === 200 && c.params['message_thread_id'] === thread).map((c) => /on (web\d+)/.exec(String(c.params['text']))?.[1]);
+      const texts = s
+        .filter((c) => c.status === 200 && c.params['message_thread_id'] === thread)
+        .map((c) => /on (web\d+)/.exec(String(c.params['text']))?.[1]);
       assert.deepEqual(texts, ['web0', 'web1', 'web2', 'web3'], `topic ${thread} in commit order`);
     }
   });
@@ -144,7 +185,10 @@ describe('the notifier and outbox under the server\'s flood control', () => {
     const a = firingAlert('pg-down', { host: 'web1' });
     await h.enqueue(notificationOf('firing', [a], T0), [a]);
     await h.worker.pass();
-    assert.deepEqual(h.fake.callsOf('sendMessage').map((c) => c.status), [502]);
+    assert.deepEqual(
+      h.fake.callsOf('sendMessage').map((c) => c.status),
+      [502],
+    );
     h.clock.advance(200);
     const resolved = { ...a, state: 'resolved' as const, resolvedAt: h.clock.t };
     await h.enqueue(notificationOf('resolved', [resolved], h.clock.t), [resolved]);
@@ -153,7 +197,11 @@ describe('the notifier and outbox under the server\'s flood control', () => {
     const [firing, resolve] = h.fake.messages(CHAT);
     assert.match(firing!.text, /FIRING/);
     assert.match(resolve!.text, /RESOLVED/);
-    assert.equal((resolve!.replyParameters as { message_id: number } | undefined)?.message_id, firing!.messageId, 'the resolve replies to the firing message');
+    assert.equal(
+      (resolve!.replyParameters as { message_id: number } | undefined)?.message_id,
+      firing!.messageId,
+      'the resolve replies to the firing message',
+    );
     assert.deepEqual(ids(h, CHAT), ['web1', 'web1']);
   });
 });
@@ -164,11 +212,29 @@ describe('the outbox worker honours retry_after', () => {
     const store = new SqliteStore(':memory:');
     cleanups.push(() => store.close());
     const notifier = new CapturingNotifier();
-    notifier.results.push({ ok: false, retryable: true, error: '429 Too Many Requests: retry after 7', retryAfterMs: 7000 });
+    notifier.results.push({
+      ok: false,
+      retryable: true,
+      error: '429 Too Many Requests: retry after 7',
+      retryAfterMs: 7000,
+    });
     // Backoff alone would retry after 750 ms (base 1 s, jitter 0.5).
-    const worker = new OutboxWorker({ store, notifiers: [notifier], logger: silentLogger, now: clock.now, pollMs: 1_000_000_000, random: () => 0.5, backoff: { baseMs: 1000, maxMs: 60_000 } });
+    const worker = new OutboxWorker({
+      store,
+      notifiers: [notifier],
+      logger: silentLogger,
+      now: clock.now,
+      pollMs: 1_000_000_000,
+      random: () => 0.5,
+      backoff: { baseMs: 1000, maxMs: 60_000 },
+    });
     const a = firingAlert('pg-down', { host: 'web1' });
-    await store.commit({ upserts: [a], deletes: [], transitions: [], outbox: [{ receiver: notifier.name, notification: notificationOf('firing', [a], T0) }] });
+    await store.commit({
+      upserts: [a],
+      deletes: [],
+      transitions: [],
+      outbox: [{ receiver: notifier.name, notification: notificationOf('firing', [a], T0) }],
+    });
     await worker.pass();
     assert.deepEqual([notifier.sent.length, (await store.outboxCounts()).pending], [0, 1]);
     clock.advance(6999);

@@ -1,7 +1,13 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Notification, NotifiedAlert } from '../../src/alerts/notification.js';
-import { alertKeyboard, escapeHtml, renderDigest, renderNotification, renderResolvedEdit } from '../../src/notify/telegram/format.js';
+import {
+  alertKeyboard,
+  escapeHtml,
+  renderDigest,
+  renderNotification,
+  renderResolvedEdit,
+} from '../../src/notify/telegram/format.js';
 import { splitHtml, visibleLength, htmlToPlain } from '../../src/notify/telegram/html.js';
 import { Pacer } from '../../src/notify/telegram/pacer.js';
 import { classifyError, redact } from '../../src/notify/telegram/errors.js';
@@ -13,16 +19,34 @@ const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 
 export function alert(over: Partial<NotifiedAlert> = {}): NotifiedAlert {
   return {
-    fingerprint: 'abcdef0123456789', shortId: 'abcdef', labels: { member: 'pg2' }, values: { value: 120, threshold: 100 },
-    message: 'replica pg2 lags 120 MB', activeSince: T0 - 300_000, firedAt: T0 - 240_000, repeat: false, ...over,
+    fingerprint: 'abcdef0123456789',
+    shortId: 'abcdef',
+    labels: { member: 'pg2' },
+    values: { value: 120, threshold: 100 },
+    message: 'replica pg2 lags 120 MB',
+    activeSince: T0 - 300_000,
+    firedAt: T0 - 240_000,
+    repeat: false,
+    ...over,
   };
 }
 
 export function notification(over: Partial<Notification> = {}): Notification {
   return {
-    key: `r:${T0}:firing`, kind: 'firing', cluster: 'odoo-prod',
-    rule: { id: 'replica-lag', name: 'Replica lag too high', type: 'patroni_lag', severity: 'critical', runbook: 'check pg2 disk & network' },
-    commonLabels: {}, alerts: [alert()], at: T0, ...over,
+    key: `r:${T0}:firing`,
+    kind: 'firing',
+    cluster: 'odoo-prod',
+    rule: {
+      id: 'replica-lag',
+      name: 'Replica lag too high',
+      type: 'patroni_lag',
+      severity: 'critical',
+      runbook: 'check pg2 disk & network',
+    },
+    commonLabels: {},
+    alerts: [alert()],
+    at: T0,
+    ...over,
   };
 }
 
@@ -36,7 +60,10 @@ function assertSendable(html: string): string {
 
 describe('telegram HTML formatter', () => {
   test('firing message: severity, what, where, since, value vs threshold, samples, runbook', () => {
-    const [html, ...rest] = renderNotification(notification({ alerts: [alert({ samples: ['ERROR: <b>bad</b> & worse', 'second line'] })] }), { now: T0 });
+    const [html, ...rest] = renderNotification(
+      notification({ alerts: [alert({ samples: ['ERROR: <b>bad</b> & worse', 'second line'] })] }),
+      { now: T0 },
+    );
     assert.equal(rest.length, 0);
     const text = assertSendable(html!);
     assert.match(text, /FIRING · CRITICAL · Replica lag too high/);
@@ -54,19 +81,30 @@ describe('telegram HTML formatter', () => {
     const n = notification({
       cluster: evil,
       rule: { id: 'r', name: evil, type: 't', severity: 'warning', runbook: evil },
-      alerts: [alert({ message: evil, labels: { db: evil, [`x`]: evil }, values: { value: evil, threshold: evil, other: evil }, samples: [evil] })],
+      alerts: [
+        alert({
+          message: evil,
+          labels: { db: evil, [`x`]: evil },
+          values: { value: evil, threshold: evil, other: evil },
+          samples: [evil],
+        }),
+      ],
     });
     for (const part of renderNotification(n, { now: T0 })) {
       const text = assertSendable(part);
       assert.ok(text.includes(evil), 'the hostile text is shown literally');
     }
     assertSendable(renderDigest([n, { ...n, kind: 'resolved' }], { now: T0 }));
-    assertSendable(renderResolvedEdit(n, [{ ...alert({ message: evil, labels: { db: evil } }), resolvedAt: T0 }], { now: T0 }));
+    assertSendable(
+      renderResolvedEdit(n, [{ ...alert({ message: evil, labels: { db: evil } }), resolvedAt: T0 }], { now: T0 }),
+    );
   });
 
   test('a 10 kB log line is trimmed; sample count is shown', () => {
     const big = `${'<&>'.repeat(3400)}end`;
-    const n = notification({ alerts: [alert({ samples: [big, ...Array.from({ length: 20 }, (_, i) => `line ${i} <x>`)] })] });
+    const n = notification({
+      alerts: [alert({ samples: [big, ...Array.from({ length: 20 }, (_, i) => `line ${i} <x>`)] })],
+    });
     const parts = renderNotification(n, { now: T0, maxSampleLines: 5, maxSampleChars: 300 });
     assert.equal(parts.length, 1);
     const text = assertSendable(parts[0]!);
@@ -75,16 +113,28 @@ describe('telegram HTML formatter', () => {
   });
 
   test('over 4096 visible characters: split on line boundaries, valid HTML in every part, nothing lost', () => {
-    const alerts = Array.from({ length: 40 }, (_, i) => alert({ shortId: `a${String(i).padStart(5, '0')}`, message: `member pg${i} <lagging> & more ${'x'.repeat(40)}`, samples: Array.from({ length: 5 }, (_, j) => `${i}/${j} ${'&<>'.repeat(30)}`) }));
+    const alerts = Array.from({ length: 40 }, (_, i) =>
+      alert({
+        shortId: `a${String(i).padStart(5, '0')}`,
+        message: `member pg${i} <lagging> & more ${'x'.repeat(40)}`,
+        samples: Array.from({ length: 5 }, (_, j) => `${i}/${j} ${'&<>'.repeat(30)}`),
+      }),
+    );
     const n = notification({ alerts });
     const parts = renderNotification(n, { now: T0, maxParts: 10 });
     assert.ok(parts.length > 1);
     const texts = parts.map(assertSendable);
-    for (let i = 0; i < 40; i++) assert.ok(texts.some((t) => t.includes(`member pg${i} <lagging>`)), `alert ${i} shown`);
+    for (let i = 0; i < 40; i++)
+      assert.ok(
+        texts.some((t) => t.includes(`member pg${i} <lagging>`)),
+        `alert ${i} shown`,
+      );
   });
 
   test('too many parts → compact rendering, still everything named', () => {
-    const alerts = Array.from({ length: 200 }, (_, i) => alert({ shortId: `b${String(i).padStart(5, '0')}`, samples: ['x'.repeat(300), 'y'.repeat(300)] }));
+    const alerts = Array.from({ length: 200 }, (_, i) =>
+      alert({ shortId: `b${String(i).padStart(5, '0')}`, samples: ['x'.repeat(300), 'y'.repeat(300)] }),
+    );
     const parts = renderNotification(notification({ alerts }), { now: T0 });
     const texts = parts.map(assertSendable);
     for (let i = 0; i < 200; i++) assert.ok(texts.some((t) => t.includes(`b${String(i).padStart(5, '0')}`)));
@@ -112,7 +162,14 @@ describe('telegram HTML formatter', () => {
   });
 
   test('digest counts everything, fits one message', () => {
-    const items = Array.from({ length: 500 }, (_, i) => notification({ key: `k${i}`, kind: i % 5 === 0 ? 'resolved' : 'firing', rule: { id: 'r', name: 'Rule', type: 't', severity: i % 2 ? 'warning' : 'critical' }, alerts: [alert({ shortId: `c${i}` })] }));
+    const items = Array.from({ length: 500 }, (_, i) =>
+      notification({
+        key: `k${i}`,
+        kind: i % 5 === 0 ? 'resolved' : 'firing',
+        rule: { id: 'r', name: 'Rule', type: 't', severity: i % 2 ? 'warning' : 'critical' },
+        alerts: [alert({ shortId: `c${i}` })],
+      }),
+    );
     const text = assertSendable(renderDigest(items, { now: T0 }));
     assert.match(text, /500 notifications/);
     assert.match(text, /Firing: 400 alert\(s\) \(🔴 200 critical, 🟠 200 warning\) · Resolved: 100/);
@@ -121,8 +178,12 @@ describe('telegram HTML formatter', () => {
 
   test('keyboard: buttons carry the full fingerprint, callback_data ≤ 64 bytes', () => {
     const kb = alertKeyboard(notification())!;
-    assert.deepEqual(kb[0]!.map((b) => b.callback_data), ['ack:abcdef0123456789', 'sil:abcdef0123456789:1h', 'sil:abcdef0123456789:24h']);
-    for (const row of alertKeyboard(notification({ alerts: Array.from({ length: 9 }, () => alert()) }))!) for (const b of row) assert.ok(Buffer.byteLength(b.callback_data) <= 64);
+    assert.deepEqual(
+      kb[0]!.map((b) => b.callback_data),
+      ['ack:abcdef0123456789', 'sil:abcdef0123456789:1h', 'sil:abcdef0123456789:24h'],
+    );
+    for (const row of alertKeyboard(notification({ alerts: Array.from({ length: 9 }, () => alert()) }))!)
+      for (const b of row) assert.ok(Buffer.byteLength(b.callback_data) <= 64);
     assert.equal(alertKeyboard(notification({ kind: 'resolved' })), undefined);
   });
 
@@ -159,16 +220,38 @@ describe('routing and errors', () => {
     assert.deepEqual(parseReceiver('telegram:-100111:7'), { chatId: '-100111', threadId: 7 });
     assert.deepEqual(parseReceiver('telegram:@ops'), { chatId: '@ops' });
     assert.ok(forRoute(oncall, notification()));
-    assert.equal(forRoute(oncall, notification({ rule: { id: 'r', name: 'r', type: 't', severity: 'warning' } })), undefined);
+    assert.equal(
+      forRoute(oncall, notification({ rule: { id: 'r', name: 'r', type: 't', severity: 'warning' } })),
+      undefined,
+    );
     const two = notification({ alerts: [alert(), alert({ labels: { member: 'pg3' } })] });
     assert.equal(forRoute(team, two)!.alerts.length, 1);
   });
   test('error classification: 429 exact, 5xx and network retry, 4xx give up; token redacted', () => {
     const token = '123456789:SECRETsecretSECRET';
-    const e429 = new TelegramError({ ok: false, error_code: 429, description: 'Too Many Requests: retry after 7', parameters: { retry_after: 7 } } as never);
+    const e429 = new TelegramError({
+      ok: false,
+      error_code: 429,
+      description: 'Too Many Requests: retry after 7',
+      parameters: { retry_after: 7 },
+    } as never);
     assert.deepEqual(classifyError(e429, token).retryAfterMs, 7000);
-    assert.equal(classifyError(new TelegramError({ ok: false, error_code: 502, description: 'Bad Gateway' } as never), token).retryable, true);
-    assert.equal(classifyError(new TelegramError({ ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' } as never), token).retryable, false);
+    assert.equal(
+      classifyError(new TelegramError({ ok: false, error_code: 502, description: 'Bad Gateway' } as never), token)
+        .retryable,
+      true,
+    );
+    assert.equal(
+      classifyError(
+        new TelegramError({
+          ok: false,
+          error_code: 403,
+          description: 'Forbidden: bot was blocked by the user',
+        } as never),
+        token,
+      ).retryable,
+      false,
+    );
     const net = classifyError(new Error(`request to http://127.0.0.1/bot${token}/sendMessage failed`), token);
     assert.equal(net.retryable, true);
     assert.ok(!net.message.includes('SECRET'));

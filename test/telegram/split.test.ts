@@ -51,17 +51,30 @@ function generated(seed: number): Notification {
   const count = 1 + Math.floor(r() ** 3 * 300);
   const lineLen = () => Math.floor(r() ** 2 * 12_000);
   const alerts: NotifiedAlert[] = Array.from({ length: count }, (_, i) => ({
-    fingerprint: `${i.toString(16).padStart(16, '0')}`, shortId: i.toString(16).padStart(6, '0'),
+    fingerprint: `${i.toString(16).padStart(16, '0')}`,
+    shortId: i.toString(16).padStart(6, '0'),
     labels: { member: text(r, 1 + Math.floor(r() * 40)), [`l${i % 3}`]: text(r, Math.floor(r() * 200)) },
     values: (r() < 0.5 ? { value: text(r, 30), threshold: 100 } : { detail: text(r, lineLen()) }) as Values,
     message: text(r, lineLen()),
     samples: Array.from({ length: Math.floor(r() * 8) }, () => text(r, lineLen())),
-    activeSince: T0 - 60_000, firedAt: T0, repeat: r() < 0.2,
+    activeSince: T0 - 60_000,
+    firedAt: T0,
+    repeat: r() < 0.2,
   }));
   return {
-    key: `gen:${seed}`, kind: r() < 0.8 ? 'firing' : 'resolved', cluster: text(r, 20),
-    rule: { id: 'gen', name: text(r, Math.floor(r() * 300)), type: 't', severity: 'critical', runbook: text(r, lineLen()) },
-    commonLabels: {}, alerts, at: T0,
+    key: `gen:${seed}`,
+    kind: r() < 0.8 ? 'firing' : 'resolved',
+    cluster: text(r, 20),
+    rule: {
+      id: 'gen',
+      name: text(r, Math.floor(r() * 300)),
+      type: 't',
+      severity: 'critical',
+      runbook: text(r, lineLen()),
+    },
+    commonLabels: {},
+    alerts,
+    at: T0,
   };
 }
 
@@ -90,7 +103,12 @@ describe('every part Telegram receives is ≤ 4096 and valid', () => {
   test('property: 300 generated notifications (line lengths, entity density, emoji, lone surrogates, many alerts)', () => {
     let split = 0;
     for (let seed = 1; seed <= 300; seed++) {
-      const parts = renderNotification(generated(seed), { now: T0, maxSampleChars: 2000, maxSampleLines: 8, maxParts: 6 });
+      const parts = renderNotification(generated(seed), {
+        now: T0,
+        maxSampleChars: 2000,
+        maxSampleLines: 8,
+        maxParts: 6,
+      });
       if (parts.length > 1) split++;
       parts.forEach((p, i) => assertSendable(p, `seed ${seed}, part ${i + 1}/${parts.length}`));
     }
@@ -119,7 +137,10 @@ describe('every part Telegram receives is ≤ 4096 and valid', () => {
 
 describe('"message is too long" from Telegram', () => {
   let h: Harness | undefined;
-  afterEach(async () => { await h?.close(); h = undefined; });
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
 
   test('the part is re-split and sent, not dropped', async () => {
     h = await harness({ chats: [{ id: -100444, severities: ['critical'] }] });
@@ -133,7 +154,13 @@ describe('"message is too long" from Telegram', () => {
     assert.deepEqual(await h.store.outboxCounts(), { pending: 0, sent: 1, failed: 0 });
     const texts = h.fake.messages(-100444).map((m) => m.text);
     assert.match(texts[0]!, new RegExp(`\\(1/${texts.length}\\)$`));
-    assert.ok(texts.join('').replace(/\n\(\d\/\d\)/g, '').includes('x'.repeat(3000)), 'the whole message arrived');
+    assert.ok(
+      texts
+        .join('')
+        .replace(/\n\(\d\/\d\)/g, '')
+        .includes('x'.repeat(3000)),
+      'the whole message arrived',
+    );
     assert.ok(h.logs.some((l) => l.includes('re-split')));
   });
 });

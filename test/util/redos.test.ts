@@ -14,7 +14,10 @@ const BUDGET_MS = 4000;
 function startWorker(): Promise<Worker> {
   // Node 20 does not apply --import to a worker's entry module: register tsx in the worker first.
   const entry = JSON.stringify(new URL('../support/redos-worker.ts', import.meta.url).href);
-  const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`, { eval: true, workerData: { redos: true } });
+  const worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${entry}); })`, {
+    eval: true,
+    workerData: { redos: true },
+  });
   return new Promise((resolve, reject) => {
     worker.once('message', () => resolve(worker));
     worker.once('error', reject);
@@ -23,22 +26,39 @@ function startWorker(): Promise<Worker> {
 
 function runCase(worker: Worker, name: string): Promise<'done' | 'timeout'> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { worker.off('message', onMessage); resolve('timeout'); }, BUDGET_MS);
-    const onMessage = (m: string) => { if (m === name) { clearTimeout(timer); worker.off('message', onMessage); resolve('done'); } };
+    const timer = setTimeout(() => {
+      worker.off('message', onMessage);
+      resolve('timeout');
+    }, BUDGET_MS);
+    const onMessage = (m: string) => {
+      if (m === name) {
+        clearTimeout(timer);
+        worker.off('message', onMessage);
+        resolve('done');
+      }
+    };
     worker.on('message', onMessage);
-    worker.once('error', (e) => { clearTimeout(timer); reject(e); });
+    worker.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     worker.postMessage(name);
   });
 }
 
 describe('linear time on 200 kB adversarial lines', () => {
   let worker: Worker | undefined;
-  after(async () => { await worker?.terminate(); });
+  after(async () => {
+    await worker?.terminate();
+  });
   for (const name of Object.keys(CASES)) {
     it(name, async () => {
       worker ??= await startWorker();
       const r = await runCase(worker, name);
-      if (r === 'timeout') { await worker.terminate(); worker = undefined; }
+      if (r === 'timeout') {
+        await worker.terminate();
+        worker = undefined;
+      }
       assert.equal(r, 'done', `${name}: not finished within ${BUDGET_MS} ms`);
     });
   }

@@ -15,7 +15,16 @@ const MAX_CANDIDATES = 10;
 
 /** A silence for exactly this alert (its rule and every label), as the buttons create. */
 export function silenceForAlert(a: Alert, ms: number, author: string, reason: string, now: number): Silence {
-  return { id: randomBytes(4).toString('hex'), ruleId: a.ruleId, matchers: { ...a.labels }, startsAt: now, endsAt: now + ms, author, reason, createdAt: now };
+  return {
+    id: randomBytes(4).toString('hex'),
+    ruleId: a.ruleId,
+    matchers: { ...a.labels },
+    startsAt: now,
+    endsAt: now + ms,
+    author,
+    reason,
+    createdAt: now,
+  };
 }
 
 export type Resolved = { alert: Alert } | { ambiguous: Alert[] } | undefined;
@@ -36,42 +45,64 @@ export async function resolveAlert(deps: BotDeps, id: string): Promise<Resolved>
 export function ambiguousHtml(id: string, alerts: readonly Alert[], usage: string): string {
   const lines = [`${code(id)} matches ${alerts.length} alerts; nothing was changed. Use a longer id:`];
   for (const a of alerts.slice(0, MAX_CANDIDATES)) {
-    lines.push(`• ${code(a.fingerprint)} ${code(a.ruleId)} ${esc(a.state)} ${Object.entries(a.labels).map(([k, v]) => `${esc(k)}=${code(v)}`).join(' ')}`);
+    lines.push(
+      `• ${code(a.fingerprint)} ${code(a.ruleId)} ${esc(a.state)} ${Object.entries(a.labels)
+        .map(([k, v]) => `${esc(k)}=${code(v)}`)
+        .join(' ')}`,
+    );
   }
   if (alerts.length > MAX_CANDIDATES) lines.push(`…and ${alerts.length - MAX_CANDIDATES} more`);
   lines.push(`e.g. <code>${esc(usage.replace('<id>', alerts[0]!.fingerprint))}</code>`);
   return lines.join('\n');
 }
 
-export const notRoutedHtml = (a: Alert) => `Alert ${code(a.shortId)} (${code(a.ruleId)}) is not sent to this chat: act on it from a chat it is sent to, or from an admin chat. Nothing was changed.`;
+export const notRoutedHtml = (a: Alert) =>
+  `Alert ${code(a.shortId)} (${code(a.ruleId)}) is not sent to this chat: act on it from a chat it is sent to, or from an admin chat. Nothing was changed.`;
 
 /**
  * Saves a new silence and announces it in every other chat where an alert it mutes is sent (for a
  * rule-wide silence with nothing firing: every chat the rule's alerts go to).
  */
-export async function addSilence(deps: BotDeps, s: Silence, from: { chatId: number | string; user: string }, severity: Alert['severity']): Promise<void> {
+export async function addSilence(
+  deps: BotDeps,
+  s: Silence,
+  from: { chatId: number | string; user: string },
+  severity: Alert['severity'],
+): Promise<void> {
   await deps.store.addSilence(s);
   const now = deps.now();
-  const muted = (await deps.store.listAlerts(['firing', 'pending'])).filter((a) => silenceMatches(s, a.ruleId, a.labels, now));
+  const muted = (await deps.store.listAlerts(['firing', 'pending'])).filter((a) =>
+    silenceMatches(s, a.ruleId, a.labels, now),
+  );
   const chats = deps.chats();
   const targets = new Map<string, ChatRoute>();
-  const add = (r: ChatRoute) => { if (String(r.id) !== String(from.chatId)) targets.set(`${r.id}:${r.thread_id ?? ''}`, r); };
+  const add = (r: ChatRoute) => {
+    if (String(r.id) !== String(from.chatId)) targets.set(`${r.id}:${r.thread_id ?? ''}`, r);
+  };
   for (const a of muted) routesOf(chats, a).forEach(add);
   if (muted.length === 0) {
-    const compatible = (r: ChatRoute) => Object.entries(r.matchers ?? {}).every(([k, v]) => s.matchers[k] === undefined || s.matchers[k] === v);
+    const compatible = (r: ChatRoute) =>
+      Object.entries(r.matchers ?? {}).every(([k, v]) => s.matchers[k] === undefined || s.matchers[k] === v);
     chats.filter((r) => r.severities.includes(severity) && compatible(r)).forEach(add);
   }
-  const what = [s.ruleId ? `rule ${code(s.ruleId)}` : 'any rule', ...Object.entries(s.matchers).map(([k, v]) => `${esc(k)}=${code(v)}`)].join(' ');
+  const what = [
+    s.ruleId ? `rule ${code(s.ruleId)}` : 'any rule',
+    ...Object.entries(s.matchers).map(([k, v]) => `${esc(k)}=${code(v)}`),
+  ].join(' ');
   const html = `🔕 <b>Silence added</b> by ${esc(from.user)}: ${what}\nuntil ${utc(s.endsAt)} (${formatDuration(s.endsAt - now)}) · mutes ${muted.length} active alert(s)${s.reason ? ` · ${esc(s.reason)}` : ''}\n/unsilence ${esc(s.id)} to lift it.`;
   await Promise.all([...targets.values()].map((r) => deps.announce(r, html)));
 }
 
 export const silence: Command = {
-  name: 'silence', description: 'Silence an alert or a whole rule for a while', usage: '/silence <alert-id|rule-id> <duration> [reason]', mutating: true,
+  name: 'silence',
+  description: 'Silence an alert or a whole rule for a while',
+  usage: '/silence <alert-id|rule-id> <duration> [reason]',
+  mutating: true,
   async run({ deps, args, user, chatId }) {
     const [id, dur, rest] = splitArgs(args, 2);
     if (!id || !dur) return usageLine(silence);
-    if (!ALERT_ID_RE.test(id) && !RULE_ID_RE.test(id)) return `Not an alert or rule id: ${code(id.slice(0, 64))}\n${usageLine(silence)}`;
+    if (!ALERT_ID_RE.test(id) && !RULE_ID_RE.test(id))
+      return `Not an alert or rule id: ${code(id.slice(0, 64))}\n${usageLine(silence)}`;
     const d = parseSilenceDuration(dur);
     if (!d.ok) return `${esc(d.error)}\n${usageLine(silence)}`;
     const scope = scopeOf(deps.chats(), chatId);
@@ -84,28 +115,49 @@ export const silence: Command = {
       if (!inScope(scope, a)) return notRoutedHtml(a);
       const s = silenceForAlert(a, d.value, user.label, reason, now);
       await addSilence(deps, s, { chatId, user: user.label }, a.severity);
-      deps.logger.info({ silence: s.id, ruleId: s.ruleId, matchers: s.matchers, until: s.endsAt, by: user.id }, 'silence added from Telegram');
+      deps.logger.info(
+        { silence: s.id, ruleId: s.ruleId, matchers: s.matchers, until: s.endsAt, by: user.id },
+        'silence added from Telegram',
+      );
       return `🔕 Silenced alert ${code(a.shortId)} (${code(a.ruleId)}) for ${formatDuration(d.value)}, until ${utc(s.endsAt)}.\nSilence id ${code(s.id)} — /unsilence ${esc(s.id)} to lift it.`;
     }
     const rule = RULE_ID_RE.test(id) ? deps.rules().find((r) => r.id === id) : undefined;
     if (!rule) return `No alert or rule with id ${code(id)} (see /alerts and /rules).`;
     const matcherSets = ruleSilenceMatchers(scope, rule.severity);
-    if (!matcherSets) return `Rule ${code(rule.id)} (${esc(rule.severity)}) sends nothing to this chat: silence it from a chat it is sent to, or from an admin chat. Nothing was changed.`;
+    if (!matcherSets)
+      return `Rule ${code(rule.id)} (${esc(rule.severity)}) sends nothing to this chat: silence it from a chat it is sent to, or from an admin chat. Nothing was changed.`;
     const made: Silence[] = [];
     for (const matchers of matcherSets) {
-      const s: Silence = { id: randomBytes(4).toString('hex'), ruleId: rule.id, matchers, startsAt: now, endsAt: now + d.value, author: user.label, reason, createdAt: now };
+      const s: Silence = {
+        id: randomBytes(4).toString('hex'),
+        ruleId: rule.id,
+        matchers,
+        startsAt: now,
+        endsAt: now + d.value,
+        author: user.label,
+        reason,
+        createdAt: now,
+      };
       await addSilence(deps, s, { chatId, user: user.label }, rule.severity);
-      deps.logger.info({ silence: s.id, ruleId: s.ruleId, matchers: s.matchers, until: s.endsAt, by: user.id }, 'silence added from Telegram');
+      deps.logger.info(
+        { silence: s.id, ruleId: s.ruleId, matchers: s.matchers, until: s.endsAt, by: user.id },
+        'silence added from Telegram',
+      );
       made.push(s);
     }
     const scoped = Object.keys(made[0]!.matchers).length > 0;
-    const what = scoped ? `the alerts of rule ${code(rule.id)} sent to this chat` : `every alert of rule ${code(rule.id)}`;
+    const what = scoped
+      ? `the alerts of rule ${code(rule.id)} sent to this chat`
+      : `every alert of rule ${code(rule.id)}`;
     return `🔕 Silenced ${what} for ${formatDuration(d.value)}, until ${utc(now + d.value)}.\n${made.map((s) => `Silence id ${code(s.id)} — /unsilence ${esc(s.id)} to lift it.`).join('\n')}`;
   },
 };
 
 export const unsilence: Command = {
-  name: 'unsilence', description: 'Lift a silence', usage: '/unsilence <silence-id>', mutating: true,
+  name: 'unsilence',
+  description: 'Lift a silence',
+  usage: '/unsilence <silence-id>',
+  mutating: true,
   async run({ deps, args, user }) {
     const id = args.trim().split(/\s+/)[0] ?? '';
     if (!id) return usageLine(unsilence);
@@ -125,7 +177,10 @@ export async function ackAlert(deps: BotDeps, a: Alert, user: { id: number; labe
 }
 
 export const ack: Command = {
-  name: 'ack', description: 'Acknowledge an alert (stops reminders)', usage: '/ack <alert-id>', mutating: true,
+  name: 'ack',
+  description: 'Acknowledge an alert (stops reminders)',
+  usage: '/ack <alert-id>',
+  mutating: true,
   async run({ deps, args, user, chatId }) {
     const id = args.trim().split(/\s+/)[0] ?? '';
     if (!id) return usageLine(ack);

@@ -9,7 +9,13 @@ import type { DrillReport } from '../../drill/types.js';
 
 /** A reply with inline buttons (callback data ≤ 64 bytes). */
 /** A command's answer: HTML text, or text with buttons (drill confirmation) and/or a chart sent before it. */
-export type CommandReply = string | { html: string; buttons?: { text: string; data: string }[][]; photo?: { png: Buffer; caption: string; filename: string } };
+export type CommandReply =
+  | string
+  | {
+      html: string;
+      buttons?: { text: string; data: string }[][];
+      photo?: { png: Buffer; caption: string; filename: string };
+    };
 
 /** What commands read and change: injected, so every command is testable without Telegram. */
 export interface BotDeps {

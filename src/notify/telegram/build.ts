@@ -12,7 +12,10 @@ export function normalizeApiRoot(root: string): string {
   return u.toString();
 }
 
-export function createTelegramNotifier(tg: TelegramConfig, deps: { store: StateStore; logger: Logger; now?: () => number }): TelegramNotifier {
+export function createTelegramNotifier(
+  tg: TelegramConfig,
+  deps: { store: StateStore; logger: Logger; now?: () => number },
+): TelegramNotifier {
   return new TelegramNotifier({
     token: tg.token,
     apiRoot: normalizeApiRoot(tg.api_root),
@@ -20,7 +23,11 @@ export function createTelegramNotifier(tg: TelegramConfig, deps: { store: StateS
     store: deps.store,
     logger: deps.logger.child({ notifier: 'telegram' }),
     ...(deps.now ? { now: deps.now } : {}),
-    pacing: { perChatIntervalMs: tg.pacing.per_chat_interval, groupPerMinute: tg.pacing.group_per_minute, globalPerSecond: tg.pacing.global_per_second },
+    pacing: {
+      perChatIntervalMs: tg.pacing.per_chat_interval,
+      groupPerMinute: tg.pacing.group_per_minute,
+      globalPerSecond: tg.pacing.global_per_second,
+    },
     coalesceAfter: tg.pacing.coalesce_after,
     maxSampleLines: tg.max_sample_lines,
     maxSampleChars: tg.max_sample_chars,
@@ -34,9 +41,14 @@ const RESTART_KEYS = ['token', 'api_root', 'mode', 'webhook', 'commands', 'pacin
  * Why a reload cannot apply the new Telegram settings to the running notifier and bot (empty: it
  * can; chats, allowed_users, stale_update_age and sample limits are applied live). Pure.
  */
-export function telegramReloadProblems(before: TelegramConfig | undefined, after: TelegramConfig | undefined): string[] {
+export function telegramReloadProblems(
+  before: TelegramConfig | undefined,
+  after: TelegramConfig | undefined,
+): string[] {
   if (!before && !after) return [];
-  if (!before || !after) return [`notifiers.telegram was ${before ? 'removed' : 'added'}: restart the service to apply it`];
-  return RESTART_KEYS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))
-    .map((k) => `notifiers.telegram.${k} changed: restart the service to apply it (a reload cannot)`);
+  if (!before || !after)
+    return [`notifiers.telegram was ${before ? 'removed' : 'added'}: restart the service to apply it`];
+  return RESTART_KEYS.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k])).map(
+    (k) => `notifiers.telegram.${k} changed: restart the service to apply it (a reload cannot)`,
+  );
 }

@@ -30,18 +30,31 @@ export function classifyError(err: unknown, token: string): ApiFailure {
     const description = redact(String(err.description ?? err.message), token);
     if (code === 429) {
       const after = Number(err.parameters?.retry_after);
-      return { retryable: true, retryAfterMs: Number.isFinite(after) && after >= 0 ? after * 1000 : 5000, code, message: `429 ${description}`, parseError: false };
+      return {
+        retryable: true,
+        retryAfterMs: Number.isFinite(after) && after >= 0 ? after * 1000 : 5000,
+        code,
+        message: `429 ${description}`,
+        parseError: false,
+      };
     }
     if (code >= 500) return { retryable: true, code, message: `${code} ${description}`, parseError: false };
     const migrated = err.parameters?.migrate_to_chat_id;
     const hint = migrated !== undefined ? ` (the group became a supergroup: set the chat id to ${migrated})` : '';
     return {
-      retryable: false, code, message: `${code} ${description}${hint}`,
+      retryable: false,
+      code,
+      message: `${code} ${description}${hint}`,
       parseError: code === 400 && /can't parse entities/i.test(description),
       ...(code === 400 && /message is too long/i.test(description) ? { tooLong: true } : {}),
     };
   }
   const e = err as { name?: string; message?: string; code?: string };
   // Network (FetchError, ECONNRESET, ECONNREFUSED), aborts (send timeout), anything unexpected: retry with backoff.
-  return { retryable: true, code: 0, message: redact(`${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`, token), parseError: false };
+  return {
+    retryable: true,
+    code: 0,
+    message: redact(`${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`, token),
+    parseError: false,
+  };
 }

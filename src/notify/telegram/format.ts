@@ -25,26 +25,39 @@ const code = (s: string) => `<code>${esc(s)}</code>`;
 /** "cluster=<code>odoo</code> member=<code>pg2</code>": where, in the order an operator looks. */
 export function whereHtml(cluster: string, a: { labels: Record<string, string> }): string {
   const known = (WHERE_LABELS as readonly string[]).filter((k) => a.labels[k] !== undefined);
-  const rest = Object.keys(a.labels).filter((k) => !known.includes(k) && k !== 'cluster').sort();
+  const rest = Object.keys(a.labels)
+    .filter((k) => !known.includes(k) && k !== 'cluster')
+    .sort();
   const parts = [`cluster=${code(a.labels['cluster'] ?? cluster)}`];
   for (const k of [...known.filter((k) => k !== 'cluster'), ...rest]) parts.push(`${esc(k)}=${code(a.labels[k]!)}`);
   return parts.join(' ');
 }
 
-const show = (v: Values[string]): string => (v === null ? 'null' : typeof v === 'number' && !Number.isInteger(v) ? String(Math.round(v * 1000) / 1000) : String(v));
+const show = (v: Values[string]): string =>
+  v === null ? 'null' : typeof v === 'number' && !Number.isInteger(v) ? String(Math.round(v * 1000) / 1000) : String(v);
 
 /** "value 120 vs threshold 100" when the rule type reports a threshold; otherwise the evidence fields. */
 export function valueHtml(values: Values): string | undefined {
   const entries = Object.entries(values);
   if (entries.length === 0) return undefined;
   if (values['threshold'] !== undefined) {
-    const key = ['value', 'current', 'observed', 'count'].find((k) => values[k] !== undefined)
-      ?? entries.find(([k, v]) => k !== 'threshold' && typeof v === 'number')?.[0];
-    const main = key !== undefined ? `${code(show(values[key]!))}${key === 'value' ? '' : ` (${esc(key)})`} vs threshold ${code(show(values['threshold']))}` : `threshold ${code(show(values['threshold']))}`;
-    const rest = entries.filter(([k]) => k !== key && k !== 'threshold').slice(0, 4).map(([k, v]) => `${esc(k)}=${esc(truncateText(show(v), 80))}`);
+    const key =
+      ['value', 'current', 'observed', 'count'].find((k) => values[k] !== undefined) ??
+      entries.find(([k, v]) => k !== 'threshold' && typeof v === 'number')?.[0];
+    const main =
+      key !== undefined
+        ? `${code(show(values[key]!))}${key === 'value' ? '' : ` (${esc(key)})`} vs threshold ${code(show(values['threshold']))}`
+        : `threshold ${code(show(values['threshold']))}`;
+    const rest = entries
+      .filter(([k]) => k !== key && k !== 'threshold')
+      .slice(0, 4)
+      .map(([k, v]) => `${esc(k)}=${esc(truncateText(show(v), 80))}`);
     return rest.length ? `${main} · ${rest.join(' ')}` : main;
   }
-  return entries.slice(0, 6).map(([k, v]) => `${esc(k)}=${code(truncateText(show(v), 120))}`).join(' ');
+  return entries
+    .slice(0, 6)
+    .map(([k, v]) => `${esc(k)}=${code(truncateText(show(v), 120))}`)
+    .join(' ');
 }
 
 function samplesHtml(a: NotifiedAlert, maxLines: number, maxChars: number): string[] {
@@ -68,10 +81,16 @@ function alertBlock(n: Notification, a: NotifiedAlert, o: Required<TelegramForma
 }
 
 /** Fail-open mark: several watchers, etcd unreachable, each sends its own copy. */
-const viaHtml = (via: string): string => `<i>sent by watcher ${esc(via)} (etcd unreachable: every watcher sends its own copy)</i>`;
+const viaHtml = (via: string): string =>
+  `<i>sent by watcher ${esc(via)} (etcd unreachable: every watcher sends its own copy)</i>`;
 
 function defaults(o: TelegramFormatOptions): Required<TelegramFormatOptions> {
-  return { now: o.now, maxSampleLines: o.maxSampleLines ?? 5, maxSampleChars: o.maxSampleChars ?? 300, maxParts: o.maxParts ?? 3 };
+  return {
+    now: o.now,
+    maxSampleLines: o.maxSampleLines ?? 5,
+    maxSampleChars: o.maxSampleChars ?? 300,
+    maxParts: o.maxParts ?? 3,
+  };
 }
 
 function firingHtml(n: Notification, o: Required<TelegramFormatOptions>, compact: boolean): string {
@@ -95,9 +114,11 @@ function resolvedHtml(n: Notification, o: Required<TelegramFormatOptions>, compa
   const one = n.alerts.length === 1 ? ` — lasted ${lasted(n.alerts[0]!)}` : ` (${n.alerts.length} alerts)`;
   const lines = [`✅ <b>RESOLVED</b> · ${n.rule.severity} · <b>${esc(n.rule.name)}</b>${one}`];
   for (const a of n.alerts) {
-    lines.push(compact
-      ? `• ${code(a.shortId)} ${whereHtml(n.cluster, a)} — lasted ${lasted(a)}`
-      : `• ${code(a.shortId)} ${esc(a.message)}\n  ${whereHtml(n.cluster, a)} · fired ${utc(a.firedAt ?? a.activeSince)}, lasted ${lasted(a)}`);
+    lines.push(
+      compact
+        ? `• ${code(a.shortId)} ${whereHtml(n.cluster, a)} — lasted ${lasted(a)}`
+        : `• ${code(a.shortId)} ${esc(a.message)}\n  ${whereHtml(n.cluster, a)} · fired ${utc(a.firedAt ?? a.activeSince)}, lasted ${lasted(a)}`,
+    );
   }
   lines.push(`<i>rule ${esc(n.rule.id)}</i>`);
   if (n.via) lines.push(viaHtml(n.via));
@@ -153,15 +174,23 @@ export function renderNotification(n: Notification, opts: TelegramFormatOptions)
 }
 
 /** The firing message, edited once every alert in it resolved: it stops looking like a live page. */
-export function renderResolvedEdit(n: Notification, alerts: readonly Pick<Alert, 'shortId' | 'labels' | 'message' | 'firedAt' | 'activeSince' | 'resolvedAt' | 'story'>[], opts: { now: number }): string {
-  const lines = [`✅ <b>RESOLVED</b> <s>${ICON[n.rule.severity]} FIRING · ${n.rule.severity.toUpperCase()}</s> · <b>${esc(n.rule.name)}</b>`];
+export function renderResolvedEdit(
+  n: Notification,
+  alerts: readonly Pick<Alert, 'shortId' | 'labels' | 'message' | 'firedAt' | 'activeSince' | 'resolvedAt' | 'story'>[],
+  opts: { now: number },
+): string {
+  const lines = [
+    `✅ <b>RESOLVED</b> <s>${ICON[n.rule.severity]} FIRING · ${n.rule.severity.toUpperCase()}</s> · <b>${esc(n.rule.name)}</b>`,
+  ];
   for (const a of alerts.slice(0, 30)) {
     const from = a.firedAt ?? a.activeSince;
     const to = a.resolvedAt ?? opts.now;
     lines.push(`• ${code(a.shortId)} ${esc(truncateText(a.message, 300))}`);
     lines.push(`  ${whereHtml(n.cluster, a)} · ${utc(from)} → ${utc(to)} (lasted ${formatDuration(to - from)})`);
     const story = a.story ?? [];
-    if (story.length > 2) for (const e of story) lines.push(`  ${hms(e.at)} <b>${esc(phaseWords(e.phase))}</b>: ${esc(truncateText(e.text, 200))}`);
+    if (story.length > 2)
+      for (const e of story)
+        lines.push(`  ${hms(e.at)} <b>${esc(phaseWords(e.phase))}</b>: ${esc(truncateText(e.text, 200))}`);
   }
   if (alerts.length > 30) lines.push(`…and ${alerts.length - 30} more`);
   lines.push(`<i>rule ${esc(n.rule.id)}</i>`);
@@ -170,7 +199,21 @@ export function renderResolvedEdit(n: Notification, alerts: readonly Pick<Alert,
 
 const hms = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
-type ThreadAlert = Pick<Alert, 'shortId' | 'labels' | 'message' | 'firedAt' | 'activeSince' | 'resolvedAt' | 'state' | 'phase' | 'story' | 'samples' | 'lastSeenAt' | 'values'>;
+type ThreadAlert = Pick<
+  Alert,
+  | 'shortId'
+  | 'labels'
+  | 'message'
+  | 'firedAt'
+  | 'activeSince'
+  | 'resolvedAt'
+  | 'state'
+  | 'phase'
+  | 'story'
+  | 'samples'
+  | 'lastSeenAt'
+  | 'values'
+>;
 
 /**
  * The first message of an incident, as it stands now: the current phase and text on top, then the
@@ -182,7 +225,9 @@ export function renderThreadHead(n: Notification, alerts: readonly ThreadAlert[]
   const o = defaults(opts);
   const open = alerts.filter((a) => a.state !== 'resolved');
   const phase = open.length === 1 && open[0]!.phase ? ` · <i>${esc(phaseWords(open[0]!.phase))}</i>` : '';
-  const lines = [`${ICON[n.rule.severity]} <b>FIRING · ${n.rule.severity.toUpperCase()}</b> · <b>${esc(n.rule.name)}</b>${phase}`];
+  const lines = [
+    `${ICON[n.rule.severity]} <b>FIRING · ${n.rule.severity.toUpperCase()}</b> · <b>${esc(n.rule.name)}</b>${phase}`,
+  ];
   for (const a of alerts.slice(0, 10)) {
     lines.push('');
     lines.push(`<b>${a.state === 'resolved' ? 'Resolved' : 'Now'}</b>: ${esc(a.message)}`);
@@ -191,7 +236,8 @@ export function renderThreadHead(n: Notification, alerts: readonly ThreadAlert[]
     const story = a.story ?? [];
     if (story.length > 1) {
       lines.push('<b>Story</b>:');
-      for (const e of story) lines.push(`${hms(e.at)} <b>${esc(phaseWords(e.phase))}</b>: ${esc(truncateText(e.text, 200))}`);
+      for (const e of story)
+        lines.push(`${hms(e.at)} <b>${esc(phaseWords(e.phase))}</b>: ${esc(truncateText(e.text, 200))}`);
     }
     if (a.samples?.length) {
       lines.push(`<b>Latest</b> (last match ${hms(a.lastSeenAt)} UTC):`);
@@ -208,7 +254,9 @@ export function renderThreadHead(n: Notification, alerts: readonly ThreadAlert[]
 /** The reply that tells a phase needing attention (replies notify; edits do not). */
 export function renderUpdateReply(n: Notification, opts: TelegramFormatOptions): string {
   const o = defaults(opts);
-  const lines = [`${ICON[n.rule.severity]} <b>UPDATE · ${n.rule.severity.toUpperCase()}</b> · <b>${esc(n.rule.name)}</b>`];
+  const lines = [
+    `${ICON[n.rule.severity]} <b>UPDATE · ${n.rule.severity.toUpperCase()}</b> · <b>${esc(n.rule.name)}</b>`,
+  ];
   for (const a of n.alerts) {
     const head = a.phase ? `<b>${esc(phaseWords(a.phase))}</b> — ` : '';
     lines.push(`${head}${esc(a.message)}`);
@@ -221,7 +269,10 @@ export function renderUpdateReply(n: Notification, opts: TelegramFormatOptions):
  * One message standing for many notifications held back by rate limits: counts first, then one
  * line per alert until the message is full. Nothing is dropped silently: what does not fit is counted.
  */
-export function renderDigest(items: readonly Notification[], opts: { now: number; cluster?: string; max?: number }): string {
+export function renderDigest(
+  items: readonly Notification[],
+  opts: { now: number; cluster?: string; max?: number },
+): string {
   const firing = items.filter((n) => n.kind !== 'resolved');
   const resolved = items.filter((n) => n.kind === 'resolved');
   const alertsOf = (ns: Notification[]) => ns.reduce((s, n) => s + n.alerts.length, 0);
@@ -240,11 +291,14 @@ export function renderDigest(items: readonly Notification[], opts: { now: number
   for (const n of ordered) {
     for (const a of n.alerts) {
       const tag = n.kind === 'resolved' ? '✅' : ICON[n.rule.severity];
-      lines.push(`${tag} ${code(a.shortId)} <b>${esc(truncateText(n.rule.name, 60))}</b>: ${esc(truncateText(a.message, 140))}`);
+      lines.push(
+        `${tag} ${code(a.shortId)} <b>${esc(truncateText(n.rule.name, 60))}</b>: ${esc(truncateText(a.message, 140))}`,
+      );
     }
   }
   const total = lines.length;
-  const foot = (more: number) => `${more > 0 ? `…and ${more} more alert line(s) not shown. ` : ''}Send /alerts for the current picture.`;
+  const foot = (more: number) =>
+    `${more > 0 ? `…and ${more} more alert line(s) not shown. ` : ''}Send /alerts for the current picture.`;
   let html = '';
   for (let shown = total; shown >= 0; shown = shown > 40 ? Math.floor(shown * 0.8) : shown - 1) {
     html = [...head, ...lines.slice(0, shown), '', foot(total - shown)].join('\n');
@@ -253,9 +307,13 @@ export function renderDigest(items: readonly Notification[], opts: { now: number
   return html;
 }
 
-const sevRank = (n: Notification) => (n.kind === 'resolved' ? 3 : { critical: 0, warning: 1, info: 2 }[n.rule.severity]);
+const sevRank = (n: Notification) =>
+  n.kind === 'resolved' ? 3 : { critical: 0, warning: 1, info: 2 }[n.rule.severity];
 
-export interface InlineButton { text: string; callback_data: string }
+export interface InlineButton {
+  text: string;
+  callback_data: string;
+}
 
 /**
  * Ack / Silence 1h / Silence 24h per alert (up to 4 alerts). The buttons carry the full fingerprint

@@ -78,7 +78,12 @@ export function htmlToPlain(html: string): string {
     .join('');
 }
 
-const closers = (stack: Token[]): string => stack.slice().reverse().map((t) => `</${(t as { name: string }).name}>`).join('');
+const closers = (stack: Token[]): string =>
+  stack
+    .slice()
+    .reverse()
+    .map((t) => `</${(t as { name: string }).name}>`)
+    .join('');
 const openers = (stack: Token[]): string => stack.map((t) => t.raw).join('');
 
 /**
@@ -105,7 +110,11 @@ export function splitHtml(html: string, max = TELEGRAM_MAX_CHARS): string[] {
 
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i]!;
-    if (t.kind === 'open') { stack.push(t); body += t.raw; continue; }
+    if (t.kind === 'open') {
+      stack.push(t);
+      body += t.raw;
+      continue;
+    }
     if (t.kind === 'close') {
       // `</>` or a matching end tag closes the innermost open tag.
       stack.pop();

@@ -6,7 +6,17 @@ import type { Logger } from '../../log.js';
 import type { OutboxItem, StateStore } from '../../store/store.js';
 import type { DeliveryResult, Notifier } from '../notifier.js';
 import { classifyError, redact, type ApiFailure } from './errors.js';
-import { alertKeyboard, partText, renderDigest, renderNotificationParts, renderResolvedEdit, renderThreadHead, renderUpdateReply, resplitPart, type InlineButton } from './format.js';
+import {
+  alertKeyboard,
+  partText,
+  renderDigest,
+  renderNotificationParts,
+  renderResolvedEdit,
+  renderThreadHead,
+  renderUpdateReply,
+  resplitPart,
+  type InlineButton,
+} from './format.js';
 import { htmlToPlain, TELEGRAM_MAX_CHARS, truncateText } from './html.js';
 import { DEFAULT_PACING, Pacer, type PacingLimits } from './pacer.js';
 
@@ -47,7 +57,8 @@ export interface TelegramNotifierOptions {
   telegram?: Telegram;
 }
 
-export const receiverOf = (r: Pick<TelegramRoute, 'id' | 'thread_id'>): string => `telegram:${r.id}${r.thread_id !== undefined ? `:${r.thread_id}` : ''}`;
+export const receiverOf = (r: Pick<TelegramRoute, 'id' | 'thread_id'>): string =>
+  `telegram:${r.id}${r.thread_id !== undefined ? `:${r.thread_id}` : ''}`;
 
 export function parseReceiver(receiver: string): { chatId: string; threadId?: number } {
   const m = /^telegram:(-?\d+|@\w+)(?::(\d+))?$/.exec(receiver);
@@ -66,11 +77,22 @@ export function forRoute(route: TelegramRoute, n: Notification): Notification | 
 }
 
 /** telegraf types the signal as the abort-controller polyfill's; node-fetch accepts the native one. */
-const apiSignal = (signal: AbortSignal) => ({ signal: signal as unknown as NonNullable<Parameters<Telegram['callApi']>[2]>['signal'] });
+const apiSignal = (signal: AbortSignal) => ({
+  signal: signal as unknown as NonNullable<Parameters<Telegram['callApi']>[2]>['signal'],
+});
 
-interface Rejection { code: number; message: string; at: number; count: number }
+interface Rejection {
+  code: number;
+  message: string;
+  at: number;
+  count: number;
+}
 /** A multi-part message being sent: parts without their "(i/n)" suffix, message ids of those sent. */
-interface Progress { parts: string[]; sent: number[]; keyboard?: InlineButton[][] }
+interface Progress {
+  parts: string[];
+  sent: number[];
+  keyboard?: InlineButton[][];
+}
 
 /** How many times one send is re-split after "message is too long" before it counts as rejected. */
 const MAX_RESPLITS = 3;
@@ -131,14 +153,21 @@ export class TelegramNotifier implements Notifier {
   health(): { ok: boolean; detail?: string } {
     const problems: string[] = [];
     if (this.botProblem) problems.push(this.botProblem);
-    for (const [chat, r] of this.rejected) problems.push(`chat ${chat} rejected ${r.count} message(s), last ${new Date(r.at).toISOString()}: ${r.message}`);
-    return problems.length ? { ok: false, detail: problems.join('; ') } : { ok: true, detail: `${this.routes.size} chat(s), sends ok` };
+    for (const [chat, r] of this.rejected)
+      problems.push(`chat ${chat} rejected ${r.count} message(s), last ${new Date(r.at).toISOString()}: ${r.message}`);
+    return problems.length
+      ? { ok: false, detail: problems.join('; ') }
+      : { ok: true, detail: `${this.routes.size} chat(s), sends ok` };
   }
 
   async deliver(receiver: string, items: OutboxItem[], signal: AbortSignal): Promise<Map<number, DeliveryResult>> {
     const results = new Map<number, DeliveryResult>();
     const { chatId, threadId } = parseReceiver(receiver);
-    const route = this.routes.get(receiver) ?? { id: chatId, severities: ['critical', 'warning', 'info'], ...(threadId !== undefined ? { thread_id: threadId } : {}) };
+    const route = this.routes.get(receiver) ?? {
+      id: chatId,
+      severities: ['critical', 'warning', 'info'],
+      ...(threadId !== undefined ? { thread_id: threadId } : {}),
+    };
     const now = this.now();
     if (!this.pacer.take(chatId, now)) return results; // not our turn: everything stays pending
 
@@ -155,7 +184,14 @@ export class TelegramNotifier implements Notifier {
         r = await this.send(chatId, threadId, { text: renderDigest(shown, { now, max }), silent }, signal);
       }
       if (r.ok) {
-        const meta: TelegramDelivery = { chatId, ...(threadId !== undefined ? { threadId } : {}), messageId: r.messageId, messageIds: [r.messageId], alerts: [], digest: true };
+        const meta: TelegramDelivery = {
+          chatId,
+          ...(threadId !== undefined ? { threadId } : {}),
+          messageId: r.messageId,
+          messageIds: [r.messageId],
+          alerts: [],
+          digest: true,
+        };
         for (const i of items) results.set(i.id, { ok: true, meta });
         this.o.logger.warn({ receiver, coalesced: items.length }, 'telegram: backlog over the pace, sent one digest');
       } else for (const i of items) results.set(i.id, this.failed(receiver, chatId, r.failure));
@@ -177,7 +213,11 @@ export class TelegramNotifier implements Notifier {
       p = { parts: [renderUpdateReply(n, { now })], sent: [] };
     }
     if (!p) {
-      const parts = renderNotificationParts(n, { now, ...(this.o.maxSampleLines !== undefined ? { maxSampleLines: this.o.maxSampleLines } : {}), ...(this.o.maxSampleChars !== undefined ? { maxSampleChars: this.o.maxSampleChars } : {}) });
+      const parts = renderNotificationParts(n, {
+        now,
+        ...(this.o.maxSampleLines !== undefined ? { maxSampleLines: this.o.maxSampleLines } : {}),
+        ...(this.o.maxSampleChars !== undefined ? { maxSampleChars: this.o.maxSampleChars } : {}),
+      });
       const keyboard = alertKeyboard(n);
       p = { parts, sent: [], ...(keyboard ? { keyboard } : {}) };
     }
@@ -186,16 +226,24 @@ export class TelegramNotifier implements Notifier {
     let r: Awaited<ReturnType<TelegramNotifier['send']>>;
     for (let resplits = 0; ; resplits++) {
       const last = index === p.parts.length - 1;
-      r = await this.send(chatId, threadId, {
-        text: partText(p.parts, index),
-        silent: n.rule.severity === 'info',
-        ...(replyTo ? { replyTo: replyTo.messageId } : index > 0 ? { replyTo: p.sent[0]! } : {}),
-        ...(last && p.keyboard ? { keyboard: p.keyboard } : {}),
-      }, signal);
+      r = await this.send(
+        chatId,
+        threadId,
+        {
+          text: partText(p.parts, index),
+          silent: n.rule.severity === 'info',
+          ...(replyTo ? { replyTo: replyTo.messageId } : index > 0 ? { replyTo: p.sent[0]! } : {}),
+          ...(last && p.keyboard ? { keyboard: p.keyboard } : {}),
+        },
+        signal,
+      );
       // Nothing was sent, so this is not a second message in the pacing slot: re-split and try again now.
       if (r.ok || !r.failure.tooLong || resplits >= MAX_RESPLITS) break;
       p.parts = resplitPart(p.parts, index);
-      this.o.logger.warn({ receiver, outboxId: item.id, part: index + 1, parts: p.parts.length }, 'telegram: part refused as too long; re-split');
+      this.o.logger.warn(
+        { receiver, outboxId: item.id, part: index + 1, parts: p.parts.length },
+        'telegram: part refused as too long; re-split',
+      );
     }
     const last = index === p.parts.length - 1;
     if (!r.ok) {
@@ -223,7 +271,12 @@ export class TelegramNotifier implements Notifier {
   }
 
   /** Edits the incident's first message to what it says now (phase, story, latest sample). Best effort: the reply carries the news. */
-  private async editThreadHead(chatId: string, d: TelegramDelivery, n: Notification, signal: AbortSignal): Promise<void> {
+  private async editThreadHead(
+    chatId: string,
+    d: TelegramDelivery,
+    n: Notification,
+    signal: AbortSignal,
+  ): Promise<void> {
     if (d.digest) return;
     const alerts: Alert[] = [];
     for (const fp of d.alerts.length ? d.alerts : n.alerts.map((a) => a.fingerprint)) {
@@ -232,33 +285,64 @@ export class TelegramNotifier implements Notifier {
     }
     if (alerts.length === 0) return;
     const firing = alerts.filter((a) => a.state === 'firing');
-    const keyboard = firing.length ? alertKeyboard({ ...n, kind: 'firing', alerts: firing.map((a) => ({ ...a, repeat: false })) }) : undefined;
+    const keyboard = firing.length
+      ? alertKeyboard({ ...n, kind: 'firing', alerts: firing.map((a) => ({ ...a, repeat: false })) })
+      : undefined;
     try {
-      await this.telegram.callApi('editMessageText', {
-        chat_id: chatId,
-        message_id: d.messageId,
-        text: renderThreadHead(n, alerts, { now: this.now(), ...(this.o.maxSampleChars !== undefined ? { maxSampleChars: this.o.maxSampleChars } : {}) }),
-        parse_mode: 'HTML',
-        link_preview_options: { is_disabled: true },
-        ...(keyboard ? { reply_markup: { inline_keyboard: keyboard } } : {}),
-      }, apiSignal(signal));
+      await this.telegram.callApi(
+        'editMessageText',
+        {
+          chat_id: chatId,
+          message_id: d.messageId,
+          text: renderThreadHead(n, alerts, {
+            now: this.now(),
+            ...(this.o.maxSampleChars !== undefined ? { maxSampleChars: this.o.maxSampleChars } : {}),
+          }),
+          parse_mode: 'HTML',
+          link_preview_options: { is_disabled: true },
+          ...(keyboard ? { reply_markup: { inline_keyboard: keyboard } } : {}),
+        },
+        apiSignal(signal),
+      );
     } catch (e) {
-      this.o.logger.debug({ chat: chatId, messageId: d.messageId, error: classifyError(e, this.o.token).message }, 'telegram: could not edit the first message of the incident');
+      this.o.logger.debug(
+        { chat: chatId, messageId: d.messageId, error: classifyError(e, this.o.token).message },
+        'telegram: could not edit the first message of the incident',
+      );
     }
   }
 
-  private deliveryMeta(chatId: string, threadId: number | undefined, sent: number[], n: Notification): TelegramDelivery {
-    return { chatId, ...(threadId !== undefined ? { threadId } : {}), messageId: sent[0]!, messageIds: sent, alerts: n.alerts.map((a) => a.fingerprint) };
+  private deliveryMeta(
+    chatId: string,
+    threadId: number | undefined,
+    sent: number[],
+    n: Notification,
+  ): TelegramDelivery {
+    return {
+      chatId,
+      ...(threadId !== undefined ? { threadId } : {}),
+      messageId: sent[0]!,
+      messageIds: sent,
+      alerts: n.alerts.map((a) => a.fingerprint),
+    };
   }
 
   private failed(receiver: string, chatId: string, f: ApiFailure): DeliveryResult {
     if (!f.retryable) {
       const prev = this.rejected.get(chatId);
       this.rejected.set(chatId, { code: f.code, message: f.message, at: this.now(), count: (prev?.count ?? 0) + 1 });
-      this.o.logger.error({ receiver, chat: chatId, code: f.code, error: f.message }, 'telegram rejected the message; not retrying (check the chat id and that the bot is a member)');
+      this.o.logger.error(
+        { receiver, chat: chatId, code: f.code, error: f.message },
+        'telegram rejected the message; not retrying (check the chat id and that the bot is a member)',
+      );
     }
     if (f.retryAfterMs !== undefined) this.pacer.block(chatId, this.now() + f.retryAfterMs);
-    return { ok: false, retryable: f.retryable, error: f.message, ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}) };
+    return {
+      ok: false,
+      retryable: f.retryable,
+      error: f.message,
+      ...(f.retryAfterMs !== undefined ? { retryAfterMs: f.retryAfterMs } : {}),
+    };
   }
 
   /**
@@ -267,20 +351,29 @@ export class TelegramNotifier implements Notifier {
    */
   private async firingMessageOf(receiver: string, n: Notification): Promise<TelegramDelivery | undefined> {
     for (const a of n.alerts) {
-      const t = (await this.o.store.threadOf(receiver, a.fingerprint, a.activeSince).catch(() => undefined)) as TelegramDelivery | undefined;
+      const t = (await this.o.store.threadOf(receiver, a.fingerprint, a.activeSince).catch(() => undefined)) as
+        | TelegramDelivery
+        | undefined;
       if (t && typeof t.messageId === 'number' && !t.digest) return t;
     }
     // Alerts that fired before threads were recorded (an upgrade mid-incident): their resolve still finds the page.
     if (n.kind !== 'resolved') return undefined;
     for (const a of n.alerts) {
-      const d = (await this.o.store.deliveryOf(receiver, a.fingerprint).catch(() => undefined)) as TelegramDelivery | undefined;
+      const d = (await this.o.store.deliveryOf(receiver, a.fingerprint).catch(() => undefined)) as
+        | TelegramDelivery
+        | undefined;
       if (d && typeof d.messageId === 'number') return d;
     }
     return undefined;
   }
 
   /** Edits the firing message to "resolved" once every alert it showed is resolved. Best effort. */
-  private async markFiringResolved(chatId: string, d: TelegramDelivery, n: Notification, signal: AbortSignal): Promise<void> {
+  private async markFiringResolved(
+    chatId: string,
+    d: TelegramDelivery,
+    n: Notification,
+    signal: AbortSignal,
+  ): Promise<void> {
     if (d.digest || d.alerts.length === 0) return;
     const alerts: Alert[] = [];
     for (const fp of d.alerts) {
@@ -290,9 +383,21 @@ export class TelegramNotifier implements Notifier {
     }
     const shown = alerts.length ? alerts : n.alerts.map((a) => ({ ...a, state: 'resolved' as const }));
     try {
-      await this.telegram.callApi('editMessageText', { chat_id: chatId, message_id: d.messageId, text: renderResolvedEdit(n, shown, { now: this.now() }), parse_mode: 'HTML' }, apiSignal(signal));
+      await this.telegram.callApi(
+        'editMessageText',
+        {
+          chat_id: chatId,
+          message_id: d.messageId,
+          text: renderResolvedEdit(n, shown, { now: this.now() }),
+          parse_mode: 'HTML',
+        },
+        apiSignal(signal),
+      );
     } catch (e) {
-      this.o.logger.debug({ chat: chatId, messageId: d.messageId, error: classifyError(e, this.o.token).message }, 'telegram: could not edit the firing message');
+      this.o.logger.debug(
+        { chat: chatId, messageId: d.messageId, error: classifyError(e, this.o.token).message },
+        'telegram: could not edit the firing message',
+      );
     }
   }
 
@@ -309,7 +414,9 @@ export class TelegramNotifier implements Notifier {
       link_preview_options: { is_disabled: true },
       ...(threadId !== undefined ? { message_thread_id: threadId } : {}),
       ...(m.silent ? { disable_notification: true } : {}),
-      ...(m.replyTo !== undefined ? { reply_parameters: { message_id: m.replyTo, allow_sending_without_reply: true } } : {}),
+      ...(m.replyTo !== undefined
+        ? { reply_parameters: { message_id: m.replyTo, allow_sending_without_reply: true } }
+        : {}),
       ...(m.keyboard ? { reply_markup: { inline_keyboard: m.keyboard } } : {}),
     };
     try {
@@ -320,10 +427,17 @@ export class TelegramNotifier implements Notifier {
       const failure = classifyError(e, this.o.token);
       if (!failure.parseError) return { ok: false, failure };
       // Our HTML was refused (a formatter bug): the facts still matter more than the formatting.
-      this.o.logger.error({ chat: chatId, error: failure.message }, 'telegram refused the HTML; resending as plain text');
+      this.o.logger.error(
+        { chat: chatId, error: failure.message },
+        'telegram refused the HTML; resending as plain text',
+      );
       const { parse_mode: _pm, ...plain } = payload;
       try {
-        const msg = await this.telegram.callApi('sendMessage', { ...plain, text: truncateText(htmlToPlain(m.text), 4096) }, apiSignal(signal));
+        const msg = await this.telegram.callApi(
+          'sendMessage',
+          { ...plain, text: truncateText(htmlToPlain(m.text), 4096) },
+          apiSignal(signal),
+        );
         return { ok: true, messageId: msg.message_id };
       } catch (e2) {
         return { ok: false, failure: classifyError(e2, this.o.token) };

@@ -17,7 +17,10 @@ const isGroup = (chatId: string) => chatId.startsWith('-') || chatId.startsWith(
 /** Sorted timestamps of the last `limit` events; next allowed = oldest + window once full. */
 class Window {
   private readonly times: number[] = [];
-  constructor(private readonly limit: number, private readonly windowMs: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly windowMs: number,
+  ) {}
   readyAt(now: number): number {
     if (this.limit <= 0) return now;
     if (this.times.length < this.limit) return now;
@@ -42,7 +45,10 @@ export class Pacer {
   private group(chatId: string): Window | undefined {
     if (!isGroup(chatId)) return undefined;
     let w = this.groups.get(chatId);
-    if (!w) { w = new Window(this.limits.groupPerMinute, 60_000); this.groups.set(chatId, w); }
+    if (!w) {
+      w = new Window(this.limits.groupPerMinute, 60_000);
+      this.groups.set(chatId, w);
+    }
     return w;
   }
 

@@ -15,10 +15,16 @@ export function sourceFailed(o: Observation<unknown> & { ok: false }): Evaluatio
 }
 
 type ClusterSource = 'patroni' | 'haproxy' | 'postgres' | 'etcd';
-type Polled<K extends ClusterSource> = Extract<Awaited<ReturnType<NonNullable<EvalContext['sources'][K]>['poll']>>, { ok: true }>;
+type Polled<K extends ClusterSource> = Extract<
+  Awaited<ReturnType<NonNullable<EvalContext['sources'][K]>['poll']>>,
+  { ok: true }
+>;
 
 /** Polls a cluster source for a rule: the observation, or the failed evaluation (not configured / unreachable). */
-export async function observe<K extends ClusterSource>(ctx: EvalContext, name: K): Promise<Polled<K> | { ok: false; evaluation: Evaluation }> {
+export async function observe<K extends ClusterSource>(
+  ctx: EvalContext,
+  name: K,
+): Promise<Polled<K> | { ok: false; evaluation: Evaluation }> {
   const src = ctx.sources[name];
   if (!src) return { ok: false, evaluation: notConfigured(name) };
   const obs = await src.poll(ctx.signal);
@@ -28,7 +34,14 @@ export async function observe<K extends ClusterSource>(ctx: EvalContext, name: K
 /** Loader check helper: the rule needs `sources.<name>`. */
 export function requireSource(config: unknown, name: string, field?: string): { field?: string; message: string }[] {
   const sources = (config as { sources?: Record<string, unknown> } | undefined)?.sources ?? {};
-  return sources[name] ? [] : [{ ...(field ? { field } : {}), message: `this rule reads sources.${name}, which is not configured (expected a "sources: ${name}:" section in the config)` }];
+  return sources[name]
+    ? []
+    : [
+        {
+          ...(field ? { field } : {}),
+          message: `this rule reads sources.${name}, which is not configured (expected a "sources: ${name}:" section in the config)`,
+        },
+      ];
 }
 
 export function secondsText(s: number | null | undefined): string {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
+import { defineRuleType, v, type Finding } from '../rule-type.js';
 import { excerpt } from '../../util/text.js';
 
 /**
@@ -12,11 +12,20 @@ export const httpRule = defineRuleType({
   source: 'http',
   shape: {
     targets: z
-      .array(z.strictObject({ name: z.string().min(1), url: z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL') }))
+      .array(
+        z.strictObject({
+          name: z.string().min(1),
+          url: z.string().regex(/^https?:\/\/\S+$/, 'expected an http:// or https:// URL'),
+        }),
+      )
       .min(1)
       .meta({ description: 'Endpoints to probe; each failing one is a separate alert labelled target=<name>.' }),
     method: z.enum(['GET', 'HEAD', 'OPTIONS']).optional().meta({ description: 'Default GET.' }),
-    expect_status: z.array(z.number().int().min(100).max(599)).min(1).optional().meta({ description: 'Accepted statuses (default [200]).' }),
+    expect_status: z
+      .array(z.number().int().min(100).max(599))
+      .min(1)
+      .optional()
+      .meta({ description: 'Accepted statuses (default [200]).' }),
     body_contains: z.string().optional().meta({ description: 'Text the response body must contain, e.g. "pass".' }),
   },
   placeholders: {
@@ -31,19 +40,39 @@ export const httpRule = defineRuleType({
   async evaluate(rule, ctx) {
     const expected = rule.spec.expect_status ?? [200];
     const results = await Promise.all(
-      rule.spec.targets.map(async (t) => ({ t, r: await ctx.sources.http.probe(t.url, { method: rule.spec.method ?? 'GET', timeoutMs: rule.timeout, signal: ctx.signal }) })),
+      rule.spec.targets.map(async (t) => ({
+        t,
+        r: await ctx.sources.http.probe(t.url, {
+          method: rule.spec.method ?? 'GET',
+          timeoutMs: rule.timeout,
+          signal: ctx.signal,
+        }),
+      })),
     );
     // Our own deadline cut the probes short: a "cancelled" probe says nothing about the target.
-    if (ctx.signal.aborted) return { ok: false, source: 'http', error: `probes cancelled: ${String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason)}` };
+    if (ctx.signal.aborted)
+      return {
+        ok: false,
+        source: 'http',
+        error: `probes cancelled: ${String((ctx.signal.reason as Error | undefined)?.message ?? ctx.signal.reason)}`,
+      };
     const findings: Finding[] = [];
     for (const { t, r } of results) {
       let error = r.error;
-      if (!error && r.status !== undefined && !expected.includes(r.status)) error = `HTTP ${r.status} (expected ${expected.join(' or ')})`;
-      if (!error && rule.spec.body_contains !== undefined && !(r.body ?? '').includes(rule.spec.body_contains)) error = `body does not contain ${JSON.stringify(rule.spec.body_contains)}`;
+      if (!error && r.status !== undefined && !expected.includes(r.status))
+        error = `HTTP ${r.status} (expected ${expected.join(' or ')})`;
+      if (!error && rule.spec.body_contains !== undefined && !(r.body ?? '').includes(rule.spec.body_contains))
+        error = `body does not contain ${JSON.stringify(rule.spec.body_contains)}`;
       if (!error) continue;
       findings.push({
         labels: { target: t.name },
-        values: { target: t.name, url: t.url, status: r.status ?? 'none', error, duration_ms: Math.round(r.durationMs) },
+        values: {
+          target: t.name,
+          url: t.url,
+          status: r.status ?? 'none',
+          error,
+          duration_ms: Math.round(r.durationMs),
+        },
         ...(r.body ? { samples: [excerpt(r.body, 300)] } : {}),
       });
     }

@@ -1,7 +1,23 @@
-import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, v, type Finding } from '../rule-type.js';
 import {
-  LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields,
-  isEvaluation, logCommonShape, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
+  LOG_PLACEHOLDERS,
+  buildQuery,
+  bucketHits,
+  checkLogRule,
+  evaluationOk,
+  failedEvaluation,
+  formatSample,
+  groupAggs,
+  groupFields,
+  isEvaluation,
+  logCommonShape,
+  sampleSourceFields,
+  searchAll,
+  startLogRun,
+  topHitsAgg,
+  walkGroups,
+  windowValues,
+  TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
 /**
@@ -18,7 +34,8 @@ export const logAnyRule = defineRuleType({
   shape: { ...logCommonShape },
   placeholders: LOG_PLACEHOLDERS,
   defaultMessage: '{{count}} matching log line(s) {{group}}: {{sample}}',
-  recovered: (vars) => `no matching log lines${groupText(vars)} for ${v(vars, 'quiet_for')} (last at ${v(vars, 'last_at')})`,
+  recovered: (vars) =>
+    `no matching log lines${groupText(vars)} for ${v(vars, 'quiet_for')} (last at ${v(vars, 'last_at')})`,
   check: checkLogRule,
   async evaluate(rule, ctx) {
     const spec = rule.spec;
@@ -33,7 +50,15 @@ export const logAnyRule = defineRuleType({
       size: groups.length ? 0 : nSamples,
       sort: [{ [TIMESTAMP]: { order: 'desc' } }],
       _source: sampleSourceFields(spec),
-      ...(groups.length ? { aggs: groupAggs(groups, spec.group_limit ?? 50, nSamples > 0 ? { samples: topHitsAgg(spec, nSamples) } : {}) } : {}),
+      ...(groups.length
+        ? {
+            aggs: groupAggs(
+              groups,
+              spec.group_limit ?? 50,
+              nSamples > 0 ? { samples: topHitsAgg(spec, nSamples) } : {},
+            ),
+          }
+        : {}),
     };
     const r = await searchAll(es, [{ index, body }], ctx);
     if (!r.ok) return failedEvaluation(r);
@@ -43,13 +68,21 @@ export const logAnyRule = defineRuleType({
       const count = res.hits.total.value;
       if (count > 0) {
         const samples = res.hits.hits.map((h) => formatSample(h._source ?? {}));
-        findings.push({ labels: {}, values: windowValues({ ...w, window: w.end - w.start }, index, count, '', samples), samples });
+        findings.push({
+          labels: {},
+          values: windowValues({ ...w, window: w.end - w.start }, index, count, '', samples),
+          samples,
+        });
       }
     } else {
       walkGroups(res.aggregations, groups, (labels, b, group) => {
         if (b.doc_count <= 0) return;
         const samples = bucketHits(b).map(formatSample);
-        findings.push({ labels, values: { ...windowValues({ ...w, window: w.end - w.start }, index, b.doc_count, group, samples), ...labels }, samples });
+        findings.push({
+          labels,
+          values: { ...windowValues({ ...w, window: w.end - w.start }, index, b.doc_count, group, samples), ...labels },
+          samples,
+        });
       });
     }
     return evaluationOk(findings, w);

@@ -1,9 +1,20 @@
 import { z } from 'zod';
 import { zDuration } from '../../config/zod-types.js';
-import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
+import { defineRuleType, v, type Finding } from '../rule-type.js';
 import {
-  LOG_PLACEHOLDERS, buildQuery, checkLogRule, evaluationOk, failedEvaluation, field, formatSample, iso,
-  isEvaluation, logCommonShape, searchAll, startLogRun, TIMESTAMP,
+  LOG_PLACEHOLDERS,
+  buildQuery,
+  checkLogRule,
+  evaluationOk,
+  failedEvaluation,
+  field,
+  formatSample,
+  iso,
+  isEvaluation,
+  logCommonShape,
+  searchAll,
+  startLogRun,
+  TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
 /**
@@ -12,7 +23,11 @@ import {
  * 200 kB line to its end (quadratic: seconds per line), a bounded one costs at most 256 steps each.
  */
 const START_RES = [/Starting job `([^`\n]{1,256})`/, /Job (['"])([^\n]{1,256}?)\1 \((\d{1,12})\) starting/];
-const FINISH_RES = [/Job `([^`\n]{1,256})` done/, /Job done: `([^`\n]{1,256})`/, /Job (['"])([^\n]{1,256}?)\1 \((\d{1,12})\) (?:done in|fully done|partially done|failed|timed out)/];
+const FINISH_RES = [
+  /Job `([^`\n]{1,256})` done/,
+  /Job done: `([^`\n]{1,256})`/,
+  /Job (['"])([^\n]{1,256}?)\1 \((\d{1,12})\) (?:done in|fully done|partially done|failed|timed out)/,
+];
 
 export type CronEvent = { kind: 'start' | 'finish'; name: string; id?: string };
 
@@ -40,7 +55,11 @@ export function classifyCronLine(src: Record<string, unknown>): CronEvent | unde
   return { kind: k, name: String(name), ...(id !== undefined ? { id: String(id) } : {}) };
 }
 
-interface OpenRun { host: string; at: number; line: string }
+interface OpenRun {
+  host: string;
+  at: number;
+  line: string;
+}
 
 /**
  * The same ir_cron job (per database) started on two hosts with no finish in between. Odoo locks a
@@ -51,19 +70,35 @@ interface OpenRun { host: string; at: number; line: string }
  */
 export const logCronOverlapRule = defineRuleType({
   type: 'log_cron_overlap',
-  summary: 'The same Odoo ir_cron job started on two hosts without a finish in between (duplicate cron: split brain or lock failure).',
+  summary:
+    'The same Odoo ir_cron job started on two hosts without a finish in between (duplicate cron: split brain or lock failure).',
   source: 'elasticsearch',
   shape: {
     ...logCommonShape,
-    max_run: zDuration({ min: 1000 }).optional().meta({ description: 'A run without a finish line is considered dead after this (default: the window).' }),
-    max_events: z.number().int().min(10).max(10_000).optional().meta({ description: 'Cron start/finish lines read per evaluation (default 5000); more is an error, not a silent cut.' }),
+    max_run: zDuration({ min: 1000 })
+      .optional()
+      .meta({ description: 'A run without a finish line is considered dead after this (default: the window).' }),
+    max_events: z.number().int().min(10).max(10_000).optional().meta({
+      description: 'Cron start/finish lines read per evaluation (default 5000); more is an error, not a silent cut.',
+    }),
   },
-  placeholders: { ...LOG_PLACEHOLDERS, cron: 'the cron job name', hosts: 'the hosts that ran it concurrently', first_start: 'start on the first host', second_start: 'start on the second host', overlaps: 'overlapping starts in the window' },
+  placeholders: {
+    ...LOG_PLACEHOLDERS,
+    cron: 'the cron job name',
+    hosts: 'the hosts that ran it concurrently',
+    first_start: 'start on the first host',
+    second_start: 'start on the second host',
+    overlaps: 'overlapping starts in the window',
+  },
   defaultMessage: 'cron "{{cron}}" on db {{odoo_db}} ran concurrently on {{hosts}} ({{overlaps}}x in {{window}})',
   recovered: (vars) => `cron "${v(vars, 'cron')}" no longer runs concurrently (last overlap at ${v(vars, 'last_at')})`,
   check(spec, config) {
     const out = checkLogRule(spec, config);
-    if (spec.group_by) out.push({ field: 'group_by', message: 'log_cron_overlap always groups by (odoo.db, cron name); group_by is not supported here' });
+    if (spec.group_by)
+      out.push({
+        field: 'group_by',
+        message: 'log_cron_overlap always groups by (odoo.db, cron name); group_by is not supported here',
+      });
     return out;
   },
   async evaluate(rule, ctx) {
@@ -81,7 +116,13 @@ export const logCronOverlapRule = defineRuleType({
           {
             bool: {
               filter: [{ query_string: { query: 'log.logger:*ir_cron' } }],
-              should: [{ match_phrase: { message: 'Starting job' } }, { match: { message: 'starting' } }, { match: { message: 'done' } }, { match: { message: 'failed' } }, { match_phrase: { message: 'timed out' } }],
+              should: [
+                { match_phrase: { message: 'Starting job' } },
+                { match: { message: 'starting' } },
+                { match: { message: 'done' } },
+                { match: { message: 'failed' } },
+                { match_phrase: { message: 'timed out' } },
+              ],
               minimum_should_match: 1,
             },
           },
@@ -96,13 +137,28 @@ export const logCronOverlapRule = defineRuleType({
       track_total_hits: true,
       size,
       sort: [{ [TIMESTAMP]: { order: 'asc' } }],
-      _source: [TIMESTAMP, 'host.name', 'odoo.db', 'odoo.event', 'odoo.cron.name', 'odoo.cron.id', 'process.pid', 'log.level', 'log.logger', 'message'],
+      _source: [
+        TIMESTAMP,
+        'host.name',
+        'odoo.db',
+        'odoo.event',
+        'odoo.cron.name',
+        'odoo.cron.id',
+        'process.pid',
+        'log.level',
+        'log.logger',
+        'message',
+      ],
     };
     const r = await searchAll(es, [{ index, body }], ctx);
     if (!r.ok) return failedEvaluation(r);
     const res = r.responses[0]!;
     if (res.hits.total.value > res.hits.hits.length) {
-      return { ok: false, source: 'elasticsearch', error: `query_failed: ${res.hits.total.value} cron lines in ${window / 60_000}m exceed max_events ${size} (shorten window or raise max_events)` };
+      return {
+        ok: false,
+        source: 'elasticsearch',
+        error: `query_failed: ${res.hits.total.value} cron lines in ${window / 60_000}m exceed max_events ${size} (shorten window or raise max_events)`,
+      };
     }
     const open = new Map<string, Map<string, OpenRun>>();
     const found = new Map<string, { db: string; cron: string; overlaps: number; first: OpenRun; second: OpenRun }>();
@@ -116,7 +172,10 @@ export const logCronOverlapRule = defineRuleType({
       const key = JSON.stringify([db, ev.name]);
       const runs = open.get(key) ?? new Map<string, OpenRun>();
       open.set(key, runs);
-      if (ev.kind === 'finish') { runs.delete(host); continue; }
+      if (ev.kind === 'finish') {
+        runs.delete(host);
+        continue;
+      }
       const run: OpenRun = { host, at, line: formatSample(src) };
       for (const other of runs.values()) {
         if (other.host === host || at - other.at > maxRun) continue;
@@ -129,9 +188,19 @@ export const logCronOverlapRule = defineRuleType({
     const findings: Finding[] = [...found.values()].map((f) => ({
       labels: { odoo_db: f.db, cron: f.cron },
       values: {
-        count: f.overlaps, overlaps: f.overlaps, window: `${Math.round(window / 60_000)}m`, from: iso(end - window), to: iso(end), index,
-        group: `odoo.db=${f.db} cron=${f.cron}`, odoo_db: f.db, cron: f.cron, hosts: `${f.first.host}, ${f.second.host}`,
-        first_start: iso(f.first.at), second_start: iso(f.second.at), sample: f.second.line,
+        count: f.overlaps,
+        overlaps: f.overlaps,
+        window: `${Math.round(window / 60_000)}m`,
+        from: iso(end - window),
+        to: iso(end),
+        index,
+        group: `odoo.db=${f.db} cron=${f.cron}`,
+        odoo_db: f.db,
+        cron: f.cron,
+        hosts: `${f.first.host}, ${f.second.host}`,
+        first_start: iso(f.first.at),
+        second_start: iso(f.second.at),
+        sample: f.second.line,
       },
       samples: [f.first.line, f.second.line],
     }));

@@ -1,9 +1,27 @@
 import { z } from 'zod';
 import { zDuration } from '../../config/zod-types.js';
-import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, v, type Finding } from '../rule-type.js';
 import {
-  LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields, iso,
-  isEvaluation, logCommonShape, timeClause, blindEvaluation, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, type Bucket,
+  LOG_PLACEHOLDERS,
+  buildQuery,
+  bucketHits,
+  checkLogRule,
+  evaluationOk,
+  failedEvaluation,
+  formatSample,
+  groupAggs,
+  groupFields,
+  iso,
+  isEvaluation,
+  logCommonShape,
+  timeClause,
+  blindEvaluation,
+  searchAll,
+  startLogRun,
+  topHitsAgg,
+  walkGroups,
+  windowValues,
+  type Bucket,
 } from '../../sources/elasticsearch/query.js';
 
 /**
@@ -16,20 +34,40 @@ import {
  */
 export const logFlatlineRule = defineRuleType({
   type: 'log_flatline',
-  summary: 'Fewer than N lines in a window, per host (or other group): logs stopped — Filebeat, the service or the host is dead.',
+  summary:
+    'Fewer than N lines in a window, per host (or other group): logs stopped — Filebeat, the service or the host is dead.',
   source: 'elasticsearch',
   shape: {
     ...logCommonShape,
-    threshold: z.number().int().min(1).optional().meta({ description: 'Fire when the count in the window is below this (default 1: nothing at all).' }),
-    remember: zDuration({ min: 60_000 }).optional().meta({ description: 'A group that logged within this lookback is expected to keep logging (default 24h); after that it is forgotten.' }),
-    expected: z.array(z.string().min(1)).optional().meta({ description: 'Values of the (single) group_by field that must always log, e.g. [odoo1, odoo2].' }),
+    threshold: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .meta({ description: 'Fire when the count in the window is below this (default 1: nothing at all).' }),
+    remember: zDuration({ min: 60_000 }).optional().meta({
+      description:
+        'A group that logged within this lookback is expected to keep logging (default 24h); after that it is forgotten.',
+    }),
+    expected: z
+      .array(z.string().min(1))
+      .optional()
+      .meta({ description: 'Values of the (single) group_by field that must always log, e.g. [odoo1, odoo2].' }),
   },
-  placeholders: { ...LOG_PLACEHOLDERS, threshold: 'the configured threshold', last_seen: 'time of the last line within remember, or "never"' },
+  placeholders: {
+    ...LOG_PLACEHOLDERS,
+    threshold: 'the configured threshold',
+    last_seen: 'time of the last line within remember, or "never"',
+  },
   defaultMessage: 'only {{count}} log lines in {{window}} {{group}} (last seen {{last_seen}})',
   recovered: (vars) => `log lines${groupText(vars)} are arriving again (quiet until ${v(vars, 'last_at')})`,
   check(spec, config) {
     const out = checkLogRule(spec, config);
-    if (spec.expected && (spec.group_by?.length ?? 0) !== 1) out.push({ field: 'expected', message: 'expected needs exactly one group_by field (the values listed are of that field)' });
+    if (spec.expected && (spec.group_by?.length ?? 0) !== 1)
+      out.push({
+        field: 'expected',
+        message: 'expected needs exactly one group_by field (the values listed are of that field)',
+      });
     return out;
   },
   async evaluate(rule, ctx) {
@@ -46,7 +84,12 @@ export const logFlatlineRule = defineRuleType({
       last_seen: { max: { field: '@timestamp' } },
       ...((spec.samples ?? 1) > 0 ? { samples: topHitsAgg(spec, 1) } : {}),
     };
-    const body = { query: buildQuery(spec, { gte: end - remember, lt: end, on: 'arrival' }), track_total_hits: true, size: 0, aggs: groups.length ? groupAggs(groups, spec.group_limit ?? 50, leaf) : leaf };
+    const body = {
+      query: buildQuery(spec, { gte: end - remember, lt: end, on: 'arrival' }),
+      track_total_hits: true,
+      size: 0,
+      aggs: groups.length ? groupAggs(groups, spec.group_limit ?? 50, leaf) : leaf,
+    };
     const r = await searchAll(es, [{ index, body }], ctx);
     if (!r.ok) return failedEvaluation(r);
     const findings: Finding[] = [];
@@ -58,7 +101,12 @@ export const logFlatlineRule = defineRuleType({
       const samples = bucketHits(node as Bucket | undefined).map(formatSample);
       findings.push({
         labels,
-        values: { ...windowValues({ ...w, start: end - window }, index, count, group, samples), threshold, last_seen: typeof last === 'number' ? iso(last) : `never in ${Math.round(remember / 3_600_000)}h`, ...labels },
+        values: {
+          ...windowValues({ ...w, start: end - window }, index, count, group, samples),
+          threshold,
+          last_seen: typeof last === 'number' ? iso(last) : `never in ${Math.round(remember / 3_600_000)}h`,
+          ...labels,
+        },
         samples,
       });
     };

@@ -1,8 +1,25 @@
 import { z } from 'zod';
-import { defineRuleType, groupText, recoveredByProblem, v, type Finding } from '../rule-type.js';
+import { defineRuleType, groupText, v, type Finding } from '../rule-type.js';
 import {
-  LOG_PLACEHOLDERS, buildQuery, bucketHits, checkLogRule, evaluationOk, failedEvaluation, formatSample, groupAggs, groupFields, iso,
-  isEvaluation, logCommonShape, sampleSourceFields, searchAll, startLogRun, topHitsAgg, walkGroups, windowValues, TIMESTAMP,
+  LOG_PLACEHOLDERS,
+  buildQuery,
+  bucketHits,
+  checkLogRule,
+  evaluationOk,
+  failedEvaluation,
+  formatSample,
+  groupAggs,
+  groupFields,
+  iso,
+  isEvaluation,
+  logCommonShape,
+  sampleSourceFields,
+  searchAll,
+  startLogRun,
+  topHitsAgg,
+  walkGroups,
+  windowValues,
+  TIMESTAMP,
 } from '../../sources/elasticsearch/query.js';
 
 /** At most this many windows are evaluated to catch up after downtime (the rest is skipped). */
@@ -26,7 +43,8 @@ export const logFrequencyRule = defineRuleType({
   },
   placeholders: { ...LOG_PLACEHOLDERS, threshold: 'the configured threshold' },
   defaultMessage: '{{count}} matching log lines in {{window}} (threshold {{threshold}}) {{group}}',
-  recovered: (vars) => `matching log lines${groupText(vars)} back under ${v(vars, 'threshold')} per ${v(vars, 'window')} for ${v(vars, 'quiet_for')} (last over it at ${v(vars, 'last_at')})`,
+  recovered: (vars) =>
+    `matching log lines${groupText(vars)} back under ${v(vars, 'threshold')} per ${v(vars, 'window')} for ${v(vars, 'quiet_for')} (last over it at ${v(vars, 'last_at')})`,
   check: checkLogRule,
   async evaluate(rule, ctx) {
     const spec = rule.spec;
@@ -37,7 +55,8 @@ export const logFrequencyRule = defineRuleType({
     const nSamples = spec.samples ?? 3;
     // Window ends: end, end − window, … while still after the previous end (catch-up after a gap).
     const ends: number[] = [w.end];
-    if (w.resumed) for (let e = w.end - w.window; e > w.start && ends.length <= MAX_CATCH_UP_WINDOWS; e -= w.window) ends.push(e);
+    if (w.resumed)
+      for (let e = w.end - w.window; e > w.start && ends.length <= MAX_CATCH_UP_WINDOWS; e -= w.window) ends.push(e);
     const items = ends.map((e) => ({
       index,
       body: {
@@ -46,7 +65,16 @@ export const logFrequencyRule = defineRuleType({
         size: groups.length ? 0 : nSamples,
         sort: [{ [TIMESTAMP]: { order: 'desc' } }],
         _source: sampleSourceFields(spec),
-        ...(groups.length ? { aggs: groupAggs(groups, spec.group_limit ?? 50, nSamples > 0 ? { samples: topHitsAgg(spec, nSamples) } : {}, spec.threshold) } : {}),
+        ...(groups.length
+          ? {
+              aggs: groupAggs(
+                groups,
+                spec.group_limit ?? 50,
+                nSamples > 0 ? { samples: topHitsAgg(spec, nSamples) } : {},
+                spec.threshold,
+              ),
+            }
+          : {}),
       },
     }));
     const r = await searchAll(es, items, ctx);
@@ -61,12 +89,33 @@ export const logFrequencyRule = defineRuleType({
         const key = JSON.stringify(labels);
         const prev = best.get(key);
         if (prev && prev.count >= count) return;
-        best.set(key, { labels, count, values: { ...windowValues(win, index, count, group, samples), threshold: spec.threshold, ...labels }, samples });
+        best.set(key, {
+          labels,
+          count,
+          values: { ...windowValues(win, index, count, group, samples), threshold: spec.threshold, ...labels },
+          samples,
+        });
       };
-      if (groups.length === 0) consider({}, res.hits.total.value, '', res.hits.hits.map((h) => formatSample(h._source ?? {})));
-      else walkGroups(res.aggregations, groups, (labels, b, group) => consider(labels, b.doc_count, group, bucketHits(b).map(formatSample)));
+      if (groups.length === 0)
+        consider(
+          {},
+          res.hits.total.value,
+          '',
+          res.hits.hits.map((h) => formatSample(h._source ?? {})),
+        );
+      else
+        walkGroups(res.aggregations, groups, (labels, b, group) =>
+          consider(labels, b.doc_count, group, bucketHits(b).map(formatSample)),
+        );
     });
-    if (ends.length > 1) ctx.logger.info({ windows: ends.length, from: iso(ends[ends.length - 1]! - w.window) }, 'log_frequency caught up over several windows');
-    return evaluationOk([...best.values()].map(({ count: _c, ...f }) => f), w);
+    if (ends.length > 1)
+      ctx.logger.info(
+        { windows: ends.length, from: iso(ends[ends.length - 1]! - w.window) },
+        'log_frequency caught up over several windows',
+      );
+    return evaluationOk(
+      [...best.values()].map(({ count: _c, ...f }) => f),
+      w,
+    );
   },
 });

@@ -33,14 +33,22 @@ function transportFor(major: ServerMajor): typeof SniffingTransport | undefined 
   };
 }
 
-export function clientOptions(cfg: ElasticsearchConfig, major: ServerMajor, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): ClientOptions {
+export function clientOptions(
+  cfg: ElasticsearchConfig,
+  major: ServerMajor,
+  readFile: (p: string) => string = (p) => readFileSync(p, 'utf8'),
+): ClientOptions {
   const Transport = transportFor(major);
   return {
     nodes: cfg.nodes,
     requestTimeout: cfg.timeout,
     // A log query is re-run on the next tick anyway; one retry on a dead node is enough.
     maxRetries: 1,
-    ...(cfg.api_key ? { auth: { apiKey: cfg.api_key } } : cfg.username !== undefined && cfg.password !== undefined ? { auth: { username: cfg.username, password: cfg.password } } : {}),
+    ...(cfg.api_key
+      ? { auth: { apiKey: cfg.api_key } }
+      : cfg.username !== undefined && cfg.password !== undefined
+        ? { auth: { username: cfg.username, password: cfg.password } }
+        : {}),
     ...(cfg.ca_file ? { tls: { ca: readFile(cfg.ca_file), rejectUnauthorized: true } } : {}),
     ...(Transport ? { Transport } : {}),
     name: 'odoo-ha-watch',
@@ -73,19 +81,35 @@ class VersionProbeError extends Error {
 export function classifyError(e: unknown): SourceError {
   if (e instanceof errors.ResponseError) {
     const status = e.meta?.statusCode ?? 0;
-    const body = e.meta?.body as { error?: { type?: string; reason?: string; caused_by?: { reason?: string } } | string } | undefined;
+    const body = e.meta?.body as
+      | { error?: { type?: string; reason?: string; caused_by?: { reason?: string } } | string }
+      | undefined;
     const err = body?.error;
-    const detail = typeof err === 'string' ? err : err ? `${err.type ?? 'error'}: ${err.reason ?? ''}${err.caused_by?.reason ? ` (${err.caused_by.reason})` : ''}` : e.message;
-    const kind: SourceError['kind'] = status === 401 || status === 403 ? 'auth' : status === 404 ? 'query_failed' : 'http_status';
+    const detail =
+      typeof err === 'string'
+        ? err
+        : err
+          ? `${err.type ?? 'error'}: ${err.reason ?? ''}${err.caused_by?.reason ? ` (${err.caused_by.reason})` : ''}`
+          : e.message;
+    const kind: SourceError['kind'] =
+      status === 401 || status === 403 ? 'auth' : status === 404 ? 'query_failed' : 'http_status';
     return { kind, message: `HTTP ${status} ${detail}`.trim() };
   }
   if (e instanceof errors.TimeoutError) return { kind: 'timeout', message: `request timed out (${e.message})` };
-  if (e instanceof errors.RequestAbortedError) return { kind: 'timeout', message: 'request aborted (evaluation deadline)' };
-  if (e instanceof errors.ProductNotSupportedError) return { kind: 'malformed', message: 'response lacks x-elastic-product: Elasticsearch (not Elasticsearch, or a proxy strips the header)' };
-  if (e instanceof errors.DeserializationError) return { kind: 'malformed', message: `response is not valid JSON (${e.message})` };
-  if (e instanceof errors.NoLivingConnectionsError) return { kind: 'unreachable', message: 'no living connections (every node failed)' };
+  if (e instanceof errors.RequestAbortedError)
+    return { kind: 'timeout', message: 'request aborted (evaluation deadline)' };
+  if (e instanceof errors.ProductNotSupportedError)
+    return {
+      kind: 'malformed',
+      message: 'response lacks x-elastic-product: Elasticsearch (not Elasticsearch, or a proxy strips the header)',
+    };
+  if (e instanceof errors.DeserializationError)
+    return { kind: 'malformed', message: `response is not valid JSON (${e.message})` };
+  if (e instanceof errors.NoLivingConnectionsError)
+    return { kind: 'unreachable', message: 'no living connections (every node failed)' };
   if (e instanceof errors.ConnectionError) return { kind: 'unreachable', message: e.message };
-  if (e instanceof errors.ConfigurationError) return { kind: 'query_failed', message: `client configuration: ${e.message}` };
+  if (e instanceof errors.ConfigurationError)
+    return { kind: 'query_failed', message: `client configuration: ${e.message}` };
   return { kind: 'query_failed', message: (e as Error)?.message ?? String(e) };
 }
 
@@ -100,26 +124,41 @@ export interface ElasticsearchSource {
   close(): Promise<void>;
 }
 
-export function createElasticsearchSource(cfg: ElasticsearchConfig, logger: Logger, o: { client?: Client } = {}): ElasticsearchSource {
+export function createElasticsearchSource(
+  cfg: ElasticsearchConfig,
+  logger: Logger,
+  o: { client?: Client } = {},
+): ElasticsearchSource {
   const clients = new Map<ServerMajor, Client>();
   const clientFor = (major: ServerMajor): Client => {
     if (o.client) return o.client;
     let c = clients.get(major);
-    if (!c) clients.set(major, (c = new Client(clientOptions(cfg, major))));
+    if (!c) {
+      c = new Client(clientOptions(cfg, major));
+      clients.set(major, c);
+    }
     return c;
   };
   /** Asks the server its version; plain JSON is accepted by every version, whatever compatible-with the client would announce. */
   const probe = async (): Promise<ServerMajor> => {
     let version: string;
     try {
-      const info = await clientFor(9).info(undefined, { headers: { accept: 'application/json', 'content-type': 'application/json' }, requestTimeout: cfg.timeout, maxRetries: 1 });
+      const info = await clientFor(9).info(undefined, {
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        requestTimeout: cfg.timeout,
+        maxRetries: 1,
+      });
       version = String(info.version?.number ?? '');
     } catch (e) {
       const c = classifyError(e);
       throw new VersionProbeError({ kind: c.kind, message: `asking Elasticsearch its version (GET /): ${c.message}` });
     }
     const major = majorForVersion(version);
-    if (!major) throw new VersionProbeError({ kind: 'malformed', message: `Elasticsearch ${version || '(no version in GET /)'} is not supported (expected 8.x or later)` });
+    if (!major)
+      throw new VersionProbeError({
+        kind: 'malformed',
+        message: `Elasticsearch ${version || '(no version in GET /)'} is not supported (expected 8.x or later)`,
+      });
     logger.info({ version, compatibleWith: major }, 'Elasticsearch version detected');
     return major;
   };
@@ -131,11 +170,14 @@ export function createElasticsearchSource(cfg: ElasticsearchConfig, logger: Logg
       const p = probe();
       detected = p;
       // A failed probe is not cached: the next search asks again.
-      p.catch(() => { if (detected === p) detected = undefined; });
+      p.catch(() => {
+        if (detected === p) detected = undefined;
+      });
     }
     return detected;
   };
-  const msearch = async (searches: Record<string, unknown>[]) => clientFor(await serverMajor()).msearch({ searches }, { requestTimeout: cfg.timeout, maxRetries: 1 });
+  const msearch = async (searches: Record<string, unknown>[]) =>
+    clientFor(await serverMajor()).msearch({ searches }, { requestTimeout: cfg.timeout, maxRetries: 1 });
   const batcher = new MsearchBatcher({
     windowMs: cfg.batch_window,
     maxBatch: cfg.max_batch,
@@ -146,7 +188,10 @@ export function createElasticsearchSource(cfg: ElasticsearchConfig, logger: Logg
       } catch (e) {
         if (cfg.server_major !== 'auto' || !isMediaTypeError(e)) throw e;
         // The cluster changed major under us (upgrade or rollback): ask again and resend once.
-        logger.warn({ err: classifyError(e).message }, 'Elasticsearch rejected the compatible-with header; asking its version again');
+        logger.warn(
+          { err: classifyError(e).message },
+          'Elasticsearch rejected the compatible-with header; asking its version again',
+        );
         detected = undefined;
         return msearch(searches);
       }

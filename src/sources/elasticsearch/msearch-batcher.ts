@@ -18,7 +18,12 @@ export interface SearchHit {
 export interface SearchResponseLike {
   took?: number;
   timed_out: boolean;
-  _shards?: { total: number; successful: number; failed: number; failures?: { reason?: { type?: string; reason?: string } }[] };
+  _shards?: {
+    total: number;
+    successful: number;
+    failed: number;
+    failures?: { reason?: { type?: string; reason?: string } }[];
+  };
   hits: { total: { value: number; relation: 'eq' | 'gte' }; hits: SearchHit[] };
   aggregations?: Record<string, unknown>;
 }
@@ -55,9 +60,27 @@ export class MsearchBatcher {
 
   search(item: SearchItem, signal?: AbortSignal): Promise<SearchOutcome> {
     return new Promise<SearchOutcome>((resolve) => {
-      const p: Pending = { item, done: false, resolve: (r) => { if (!p.done) { p.done = true; resolve(r); } } };
-      if (signal?.aborted) return p.resolve({ ok: false, error: { kind: 'timeout', message: 'aborted before the search was sent' } });
-      signal?.addEventListener('abort', () => p.resolve({ ok: false, error: { kind: 'timeout', message: 'evaluation deadline reached while waiting for Elasticsearch' } }), { once: true });
+      const p: Pending = {
+        item,
+        done: false,
+        resolve: (r) => {
+          if (!p.done) {
+            p.done = true;
+            resolve(r);
+          }
+        },
+      };
+      if (signal?.aborted)
+        return p.resolve({ ok: false, error: { kind: 'timeout', message: 'aborted before the search was sent' } });
+      signal?.addEventListener(
+        'abort',
+        () =>
+          p.resolve({
+            ok: false,
+            error: { kind: 'timeout', message: 'evaluation deadline reached while waiting for Elasticsearch' },
+          }),
+        { once: true },
+      );
       this.queue.push(p);
       if (this.queue.length >= this.o.maxBatch) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.o.windowMs);
@@ -98,18 +121,26 @@ export class MsearchBatcher {
     }
     const responses = (body as { responses?: unknown } | null)?.responses;
     if (typeof body !== 'object' || body === null || !Array.isArray(responses) || responses.length !== batch.length) {
-      const what = typeof body === 'string' ? 'a non-JSON body (content-type not JSON?)' : !Array.isArray(responses) ? 'no responses[]' : `${responses.length} responses for ${batch.length} searches`;
-      for (const p of batch) p.resolve({ ok: false, error: { kind: 'malformed', message: `_msearch returned ${what}` } });
+      const what =
+        typeof body === 'string'
+          ? 'a non-JSON body (content-type not JSON?)'
+          : !Array.isArray(responses)
+            ? 'no responses[]'
+            : `${responses.length} responses for ${batch.length} searches`;
+      for (const p of batch)
+        p.resolve({ ok: false, error: { kind: 'malformed', message: `_msearch returned ${what}` } });
       return;
     }
     batch.forEach((p, i) => p.resolve(checkItem(responses[i], p.item.index, p.item.body)));
   }
 }
 
-export const noIndexYet = (index: string): string => `no index matches ${index} yet (has Filebeat shipped any line? see filebeat/setup.sh)`;
+export const noIndexYet = (index: string): string =>
+  `no index matches ${index} yet (has Filebeat shipped any line? see filebeat/setup.sh)`;
 
 /** True for the error a search gets when its index pattern matches no index. */
-export const isNoIndexError = (e: SourceError): boolean => e.kind === 'query_failed' && / index_not_found_exception: /.test(e.message);
+export const isNoIndexError = (e: SourceError): boolean =>
+  e.kind === 'query_failed' && / index_not_found_exception: /.test(e.message);
 
 /**
  * Paths of aggregations the request asked for that the response lacks (top level, inside
@@ -123,11 +154,20 @@ export function missingAggregations(requested: unknown, got: unknown, path = 'ag
   const out: string[] = [];
   for (const [name, def] of Object.entries(requested as Record<string, unknown>)) {
     const node = have[name];
-    if (!node || typeof node !== 'object') { out.push(`${path}.${name}`); continue; }
-    const sub = (def as { aggs?: unknown; aggregations?: unknown } | null)?.aggs ?? (def as { aggregations?: unknown } | null)?.aggregations;
+    if (!node || typeof node !== 'object') {
+      out.push(`${path}.${name}`);
+      continue;
+    }
+    const sub =
+      (def as { aggs?: unknown; aggregations?: unknown } | null)?.aggs ??
+      (def as { aggregations?: unknown } | null)?.aggregations;
     if (!sub) continue;
     const buckets = (node as { buckets?: unknown }).buckets;
-    const nodes = Array.isArray(buckets) ? buckets : buckets && typeof buckets === 'object' ? Object.values(buckets) : [node];
+    const nodes = Array.isArray(buckets)
+      ? buckets
+      : buckets && typeof buckets === 'object'
+        ? Object.values(buckets)
+        : [node];
     for (const b of nodes) {
       out.push(...missingAggregations(sub, b, `${path}.${name}`));
       if (out.length) break;
@@ -138,30 +178,51 @@ export function missingAggregations(requested: unknown, got: unknown, path = 'ag
 
 /** A search response is usable only when complete: every shard answered, in time, with hits and the aggregations asked for. */
 export function checkItem(r: unknown, index: string, body: Record<string, unknown> = {}): SearchOutcome {
-  if (typeof r !== 'object' || r === null) return { ok: false, error: { kind: 'malformed', message: `search on ${index}: response item is not an object` } };
+  if (typeof r !== 'object' || r === null)
+    return { ok: false, error: { kind: 'malformed', message: `search on ${index}: response item is not an object` } };
   const item = r as Record<string, unknown>;
   const err = item['error'];
   if (err !== undefined) {
     const status = typeof item['status'] === 'number' ? item['status'] : 0;
     const e = err as { type?: string; reason?: string; caused_by?: { reason?: string } } | string;
-    const detail = typeof e === 'string' ? e : `${e.type ?? 'error'}: ${e.reason ?? ''}${e.caused_by?.reason ? ` (${e.caused_by.reason})` : ''}`;
+    const detail =
+      typeof e === 'string'
+        ? e
+        : `${e.type ?? 'error'}: ${e.reason ?? ''}${e.caused_by?.reason ? ` (${e.caused_by.reason})` : ''}`;
     const kind: SourceError['kind'] = status === 401 || status === 403 ? 'auth' : 'query_failed';
     // We send allow_no_indices=false, so "nothing matches the pattern" (Filebeat has not created the
     // data stream yet, or indices.* names the wrong one) is this 404 rather than "0 matches".
     const hint = typeof e === 'object' && e.type === 'index_not_found_exception' ? ` — ${noIndexYet(index)}` : '';
     return { ok: false, error: { kind, message: `search on ${index}: HTTP ${status} ${detail}${hint}` } };
   }
-  if (item['timed_out'] === true) return { ok: false, error: { kind: 'timeout', message: `search on ${index} timed out (partial results discarded)` } };
+  if (item['timed_out'] === true)
+    return {
+      ok: false,
+      error: { kind: 'timeout', message: `search on ${index} timed out (partial results discarded)` },
+    };
   const shards = item['_shards'] as SearchResponseLike['_shards'] | undefined;
   if (shards && typeof shards.failed === 'number' && shards.failed > 0) {
     const reason = shards.failures?.[0]?.reason;
-    return { ok: false, error: { kind: 'query_failed', message: `search on ${index}: ${shards.failed} of ${shards.total} shards failed${reason ? ` (${reason.type ?? 'error'}: ${reason.reason ?? ''})` : ''}` } };
+    return {
+      ok: false,
+      error: {
+        kind: 'query_failed',
+        message: `search on ${index}: ${shards.failed} of ${shards.total} shards failed${reason ? ` (${reason.type ?? 'error'}: ${reason.reason ?? ''})` : ''}`,
+      },
+    };
   }
   const hits = item['hits'] as Partial<SearchResponseLike['hits']> | undefined;
   if (!hits || typeof hits !== 'object' || !Array.isArray(hits.hits) || typeof hits.total?.value !== 'number') {
-    return { ok: false, error: { kind: 'malformed', message: `search on ${index}: response has no hits.total/hits.hits` } };
+    return {
+      ok: false,
+      error: { kind: 'malformed', message: `search on ${index}: response has no hits.total/hits.hits` },
+    };
   }
   const missing = missingAggregations(body['aggs'] ?? body['aggregations'], item['aggregations']);
-  if (missing.length > 0) return { ok: false, error: { kind: 'malformed', message: `search on ${index}: response lacks ${missing[0]} that was asked for` } };
+  if (missing.length > 0)
+    return {
+      ok: false,
+      error: { kind: 'malformed', message: `search on ${index}: response lacks ${missing[0]} that was asked for` },
+    };
   return { ok: true, response: item as unknown as SearchResponseLike };
 }

@@ -17,33 +17,68 @@ export const DEFAULT_WINDOW_MS = 5 * 60_000;
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 const oneField = <T extends z.ZodType>(v: T) =>
-  z.record(z.string().min(1), v).refine((r) => Object.keys(r).length === 1, { message: 'expected exactly one field, e.g. {term: {log.level: ERROR}}' });
+  z.record(z.string().min(1), v).refine((r) => Object.keys(r).length === 1, {
+    message: 'expected exactly one field, e.g. {term: {log.level: ERROR}}',
+  });
 const bound = z.union([z.string(), z.number()]);
 
 /** Structured filters, written like the Query DSL clause they become. */
-export const zLogFilter = z.union([
-  z.strictObject({ term: oneField(scalar) }),
-  z.strictObject({ terms: oneField(z.array(scalar).min(1)) }),
-  z.strictObject({ range: oneField(z.strictObject({ gt: bound.optional(), gte: bound.optional(), lt: bound.optional(), lte: bound.optional() })) }),
-  z.strictObject({ exists: z.string().min(1) }),
-]).meta({ description: '{term: {field: value}} | {terms: {field: [v…]}} | {range: {field: {gte, lt…}}} | {exists: field}' });
+export const zLogFilter = z
+  .union([
+    z.strictObject({ term: oneField(scalar) }),
+    z.strictObject({ terms: oneField(z.array(scalar).min(1)) }),
+    z.strictObject({
+      range: oneField(
+        z.strictObject({ gt: bound.optional(), gte: bound.optional(), lt: bound.optional(), lte: bound.optional() }),
+      ),
+    }),
+    z.strictObject({ exists: z.string().min(1) }),
+  ])
+  .meta({
+    description: '{term: {field: value}} | {terms: {field: [v…]}} | {range: {field: {gte, lt…}}} | {exists: field}',
+  });
 export type LogFilter = z.infer<typeof zLogFilter>;
 
 const zGroupBy = z
-  .array(z.union([z.string().min(1), z.strictObject({ field: z.string().min(1), label: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'label names must match [a-zA-Z_][a-zA-Z0-9_]*') })]))
+  .array(
+    z.union([
+      z.string().min(1),
+      z.strictObject({
+        field: z.string().min(1),
+        label: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'label names must match [a-zA-Z_][a-zA-Z0-9_]*'),
+      }),
+    ]),
+  )
   .min(1)
   .max(3);
 
 /** Fields every log rule has. */
 export const logCommonShape = {
-  index: z.string().min(1).optional().meta({ description: 'odoo | patroni | postgresql (the indices named in sources.elasticsearch.indices), or an index pattern. Default odoo.' }),
-  query: z.string().min(1).optional().meta({ description: 'Lucene query string (Elasticsearch query_string syntax), e.g. log.level:(ERROR OR CRITICAL) AND NOT log.logger:werkzeug' }),
+  index: z.string().min(1).optional().meta({
+    description:
+      'odoo | patroni | postgresql (the indices named in sources.elasticsearch.indices), or an index pattern. Default odoo.',
+  }),
+  query: z.string().min(1).optional().meta({
+    description:
+      'Lucene query string (Elasticsearch query_string syntax), e.g. log.level:(ERROR OR CRITICAL) AND NOT log.logger:werkzeug',
+  }),
   filters: z.array(zLogFilter).optional().meta({ description: 'Structured filters, all must match.' }),
   exclude: z.array(zLogFilter).optional().meta({ description: 'Structured filters, none may match (e.g. noise).' }),
   window: zDuration({ min: 1000 }).optional().meta({ description: 'How far back a rule counts (default 5m).' }),
-  ingest_delay: zDuration().optional().meta({ description: 'Overrides sources.elasticsearch.ingest_delay for this rule.' }),
-  group_by: zGroupBy.optional().meta({ description: 'Fields to split by (each value is its own alert), e.g. [odoo.db, host.name]. Label = field with dots as "_" (host.name → host_name) unless {field, label}.' }),
-  group_limit: z.number().int().min(1).max(1000).optional().meta({ description: 'At most this many groups per field (default 50).' }),
+  ingest_delay: zDuration()
+    .optional()
+    .meta({ description: 'Overrides sources.elasticsearch.ingest_delay for this rule.' }),
+  group_by: zGroupBy.optional().meta({
+    description:
+      'Fields to split by (each value is its own alert), e.g. [odoo.db, host.name]. Label = field with dots as "_" (host.name → host_name) unless {field, label}.',
+  }),
+  group_limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .meta({ description: 'At most this many groups per field (default 50).' }),
   samples: z.number().int().min(0).max(20).optional().meta({ description: 'Sample lines per alert (default 3).' }),
 };
 export interface LogCommonSpec {
@@ -81,11 +116,19 @@ export function checkLogRule(_spec: unknown, config: unknown): { field?: string;
   if (config === undefined || config === null) return [];
   const es = (config as { sources?: { elasticsearch?: unknown } }).sources?.elasticsearch;
   if (es) return [];
-  return [{ field: 'type', message: 'log rules need sources.elasticsearch in the config (expected nodes: [${ELASTICSEARCH_URL}]; or drop this rule file from rules.paths)' }];
+  return [
+    {
+      field: 'type',
+      message:
+        'log rules need sources.elasticsearch in the config (expected nodes: [${ELASTICSEARCH_URL}]; or drop this rule file from rules.paths)',
+    },
+  ];
 }
 
 export function groupFields(spec: LogCommonSpec): { field: string; label: string }[] {
-  return (spec.group_by ?? []).map((g) => (typeof g === 'string' ? { field: g, label: g.replace(/[^A-Za-z0-9_]/g, '_') } : g));
+  return (spec.group_by ?? []).map((g) =>
+    typeof g === 'string' ? { field: g, label: g.replace(/[^A-Za-z0-9_]/g, '_') } : g,
+  );
 }
 
 function toClause(f: LogFilter): Record<string, unknown> {
@@ -100,7 +143,11 @@ function toClause(f: LogFilter): Record<string, unknown> {
 export type TimeBasis = 'arrival' | 'event';
 
 /** The bool query: time range + query string + structured filters − exclusions. */
-export function buildQuery(spec: LogCommonSpec, range: { gte: number; lt: number; on: TimeBasis }, extra: Record<string, unknown>[] = []): Record<string, unknown> {
+export function buildQuery(
+  spec: LogCommonSpec,
+  range: { gte: number; lt: number; on: TimeBasis },
+  extra: Record<string, unknown>[] = [],
+): Record<string, unknown> {
   const filter: Record<string, unknown>[] = [timeClause(range.gte, range.lt, range.on)];
   if (spec.query) filter.push({ query_string: { query: spec.query, default_operator: 'AND' } });
   for (const f of spec.filters ?? []) filter.push(toClause(f));
@@ -135,7 +182,20 @@ export const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Fields fetched for sample lines (large fields such as error.stack_trace stay on the server). */
 export function sampleSourceFields(spec: LogCommonSpec, more: string[] = []): string[] {
-  return [...new Set([TIMESTAMP, 'host.name', 'odoo.db', 'patroni.member', 'log.level', 'log.logger', 'message', 'error.type', ...groupFields(spec).map((g) => g.field), ...more])];
+  return [
+    ...new Set([
+      TIMESTAMP,
+      'host.name',
+      'odoo.db',
+      'patroni.member',
+      'log.level',
+      'log.logger',
+      'message',
+      'error.type',
+      ...groupFields(spec).map((g) => g.field),
+      ...more,
+    ]),
+  ];
 }
 
 export function topHitsAgg(spec: LogCommonSpec, size: number): Record<string, unknown> {
@@ -189,14 +249,29 @@ export interface TimeWindow {
  * A gap between evaluations longer than 1.5 ticks (or, without `every`, one window) marks the
  * span up to `end` as blind (see LogCursor.blindUntil).
  */
-export function timeWindow(spec: LogCommonSpec, ctx: EvalContext, es: ElasticsearchSource, everyMs?: number): TimeWindow {
+export function timeWindow(
+  spec: LogCommonSpec,
+  ctx: EvalContext,
+  es: ElasticsearchSource,
+  everyMs?: number,
+): TimeWindow {
   const delay = spec.ingest_delay ?? es.ingestDelayMs;
   const end = ctx.now.getTime() - delay;
   const adhoc = ctx.lookbackMs !== undefined;
   const window = ctx.lookbackMs ?? spec.window ?? DEFAULT_WINDOW_MS;
   const cursor = adhoc ? undefined : parseCursor(ctx.cursor);
   if (!cursor) return { start: end - window, end, window, resumed: false, skippedMs: 0, adhoc, behindMs: 0 };
-  if (end < cursor.end) return { start: cursor.end, end: cursor.end, window, resumed: true, skippedMs: 0, adhoc, behindMs: cursor.end - end, ...(cursor.blindUntil !== undefined ? { blindUntil: cursor.blindUntil } : {}) };
+  if (end < cursor.end)
+    return {
+      start: cursor.end,
+      end: cursor.end,
+      window,
+      resumed: true,
+      skippedMs: 0,
+      adhoc,
+      behindMs: cursor.end - end,
+      ...(cursor.blindUntil !== undefined ? { blindUntil: cursor.blindUntil } : {}),
+    };
   let start = cursor.end;
   const gapped = end - start > (everyMs !== undefined ? 1.5 * everyMs : window);
   const blindUntil = gapped ? end : cursor.blindUntil;
@@ -206,7 +281,16 @@ export function timeWindow(spec: LogCommonSpec, ctx: EvalContext, es: Elasticsea
     start = end - es.maxCatchUpMs;
     ctx.logger.warn({ skippedMs }, 'log rule was behind more than max_catch_up; older events skipped');
   }
-  return { start, end, window, resumed: true, skippedMs, adhoc, behindMs: 0, ...(blindUntil !== undefined && end - window < blindUntil ? { blindUntil } : {}) };
+  return {
+    start,
+    end,
+    window,
+    resumed: true,
+    skippedMs,
+    adhoc,
+    behindMs: 0,
+    ...(blindUntil !== undefined && end - window < blindUntil ? { blindUntil } : {}),
+  };
 }
 
 function cursorOf(w: TimeWindow): LogCursor {
@@ -240,22 +324,37 @@ export interface LogRun {
   index: string;
 }
 
-export const notConfigured: Evaluation = { ok: false, source: 'elasticsearch', error: 'sources.elasticsearch is not configured' };
+export const notConfigured: Evaluation = {
+  ok: false,
+  source: 'elasticsearch',
+  error: 'sources.elasticsearch is not configured',
+};
 
 /**
  * What every log rule starts from: the source, its time window and index; or the evaluation to
  * return at once (Elasticsearch not configured; the clock stepped back behind the cursor, which
  * would count lines twice or resolve on an empty slice, so alerts hold until time catches up).
  */
-export function startLogRun(spec: LogCommonSpec, ctx: EvalContext, o: { everyMs?: number | undefined; slices?: boolean } = {}): LogRun | Evaluation {
+export function startLogRun(
+  spec: LogCommonSpec,
+  ctx: EvalContext,
+  o: { everyMs?: number | undefined; slices?: boolean } = {},
+): LogRun | Evaluation {
   const es = ctx.sources.elasticsearch;
   if (!es) return notConfigured;
   const w = timeWindow(spec, ctx, es, o.everyMs);
   // Slice rules (each line once) have nothing to look at in an empty slice: resolving on it would
   // be a guess, so the same point in time twice holds too.
   if (w.behindMs > 0 || (o.slices && w.resumed && w.end <= w.start && !w.adhoc)) {
-    const why = w.behindMs > 0 ? `clock stepped back ${fmtWindow(w.behindMs)}: now − ingest_delay is before` : 'no time has passed since';
-    return { ok: false, source: 'elasticsearch', error: `${why} the last evaluated point ${iso(w.end)}; alerts hold until the clock passes it` };
+    const why =
+      w.behindMs > 0
+        ? `clock stepped back ${fmtWindow(w.behindMs)}: now − ingest_delay is before`
+        : 'no time has passed since';
+    return {
+      ok: false,
+      source: 'elasticsearch',
+      error: `${why} the last evaluated point ${iso(w.end)}; alerts hold until the clock passes it`,
+    };
   }
   return { es, w, index: es.index(spec.index ?? 'odoo') };
 }
@@ -267,7 +366,11 @@ export function failedEvaluation(o: Extract<SearchOutcome, { ok: false }>): Eval
 }
 
 /** Runs searches through the batcher (in parallel, so they share one _msearch). */
-export async function searchAll(es: ElasticsearchSource, items: SearchItem[], ctx: EvalContext): Promise<{ ok: true; responses: SearchResponseLike[] } | Extract<SearchOutcome, { ok: false }>> {
+export async function searchAll(
+  es: ElasticsearchSource,
+  items: SearchItem[],
+  ctx: EvalContext,
+): Promise<{ ok: true; responses: SearchResponseLike[] } | Extract<SearchOutcome, { ok: false }>> {
   const outcomes = await Promise.all(items.map((i) => es.search(i, ctx.signal)));
   const bad = outcomes.find((o): o is Extract<SearchOutcome, { ok: false }> => !o.ok);
   if (bad) return bad;
@@ -287,23 +390,43 @@ export interface Bucket {
 export const MISSING_GROUP = '(none)';
 
 /** Nested terms aggregations, one level per group_by field; `leaf` goes into the innermost. */
-export function groupAggs(groups: { field: string }[], limit: number, leaf: Record<string, unknown>, minDocCount = 1): Record<string, unknown> {
+export function groupAggs(
+  groups: { field: string }[],
+  limit: number,
+  leaf: Record<string, unknown>,
+  minDocCount = 1,
+): Record<string, unknown> {
   let aggs: Record<string, unknown> = leaf;
   for (let i = groups.length - 1; i >= 0; i--) {
-    aggs = { [`g${i}`]: { terms: { field: groups[i]!.field, size: limit, min_doc_count: minDocCount, missing: MISSING_GROUP }, ...(Object.keys(aggs).length ? { aggs } : {}) } };
+    aggs = {
+      [`g${i}`]: {
+        terms: { field: groups[i]!.field, size: limit, min_doc_count: minDocCount, missing: MISSING_GROUP },
+        ...(Object.keys(aggs).length ? { aggs } : {}),
+      },
+    };
   }
   return aggs;
 }
 
 /** Walks the nested group buckets, calling back once per innermost bucket with its labels. */
-export function walkGroups(aggs: Record<string, unknown> | undefined, groups: { field: string; label: string }[], cb: (labels: Labels, bucket: Bucket, group: string) => void): void {
+export function walkGroups(
+  aggs: Record<string, unknown> | undefined,
+  groups: { field: string; label: string }[],
+  cb: (labels: Labels, bucket: Bucket, group: string) => void,
+): void {
   const walk = (node: Record<string, unknown> | undefined, depth: number, labels: Labels, desc: string[]): void => {
-    if (depth === groups.length) return cb(labels, node as Bucket, desc.join(' '));
+    if (depth === groups.length) {
+      cb(labels, node as Bucket, desc.join(' '));
+      return;
+    }
     const agg = node?.[`g${depth}`] as { buckets?: Bucket[] } | undefined;
     for (const b of agg?.buckets ?? []) {
       const v = b.key_as_string ?? String(b.key);
       const g = groups[depth]!;
-      walk(b as unknown as Record<string, unknown>, depth + 1, { ...labels, [g.label]: v }, [...desc, `${g.field}=${v}`]);
+      walk(b as unknown as Record<string, unknown>, depth + 1, { ...labels, [g.label]: v }, [
+        ...desc,
+        `${g.field}=${v}`,
+      ]);
     }
   };
   walk(aggs, 0, {}, []);
@@ -328,7 +451,8 @@ export function field(src: Record<string, unknown>, path: string): unknown {
   return undefined;
 }
 
-const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : Array.isArray(v) ? v.map(String).join(',') : String(v));
+const str = (v: unknown): string | undefined =>
+  v === undefined || v === null ? undefined : Array.isArray(v) ? v.map(String).join(',') : String(v);
 
 /**
  * "2025-01-10T09:13:40.003Z odoo1 [prod] ERROR odoo.sql_db: bad query: …" (first line, 300 chars,
@@ -340,16 +464,38 @@ export function formatSample(src: Record<string, unknown>): string {
   const level = str(field(src, 'log.level'));
   const logger = str(field(src, 'log.logger'));
   const msg = (str(field(src, 'message')) ?? '').split('\n')[0]!;
-  const line = [str(field(src, TIMESTAMP)) ?? '?', host, db ? `[${db}]` : undefined, level, logger ? `${logger}:` : undefined, msg].filter(Boolean).join(' ');
+  const line = [
+    str(field(src, TIMESTAMP)) ?? '?',
+    host,
+    db ? `[${db}]` : undefined,
+    level,
+    logger ? `${logger}:` : undefined,
+    msg,
+  ]
+    .filter(Boolean)
+    .join(' ');
   return excerpt(line, 300);
 }
 
 export function windowValues(w: TimeWindow, index: string, count: number, group: string, samples: string[]): Values {
-  return { count, window: fmtWindow(w.window), from: iso(w.start), to: iso(w.end), index, group, sample: samples[0] ?? '' };
+  return {
+    count,
+    window: fmtWindow(w.window),
+    from: iso(w.start),
+    to: iso(w.end),
+    index,
+    group,
+    sample: samples[0] ?? '',
+  };
 }
 
 export function fmtWindow(ms: number): string {
-  const units: [number, string][] = [[86_400_000, 'd'], [3_600_000, 'h'], [60_000, 'm'], [1000, 's']];
+  const units: [number, string][] = [
+    [86_400_000, 'd'],
+    [3_600_000, 'h'],
+    [60_000, 'm'],
+    [1000, 's'],
+  ];
   for (const [size, u] of units) if (ms >= size && ms % size === 0) return `${ms / size}${u}`;
   return `${Math.round(ms / 1000)}s`;
 }

@@ -52,12 +52,15 @@ export function parseHealth(body: string): { healthy: boolean; reason?: string; 
   } catch {
     return { healthy: false, unknown: `unexpected /health body: ${excerpt(body, 80)}` };
   }
-  if (typeof o !== 'object' || o === null || !('health' in o)) return { healthy: false, unknown: `no "health" in /health body: ${excerpt(body, 80)}` };
+  if (typeof o !== 'object' || o === null || !('health' in o))
+    return { healthy: false, unknown: `no "health" in /health body: ${excerpt(body, 80)}` };
   const healthy = o.health === true || o.health === 'true';
   return { healthy, ...(typeof o.reason === 'string' && o.reason ? { reason: o.reason } : {}) };
 }
 
-export function parseStatus(body: string): Pick<EtcdMemberState, 'version' | 'memberId' | 'leaderId' | 'raftTerm' | 'dbSizeBytes' | 'errors'> {
+export function parseStatus(
+  body: string,
+): Pick<EtcdMemberState, 'version' | 'memberId' | 'leaderId' | 'raftTerm' | 'dbSizeBytes' | 'errors'> {
   const o = JSON.parse(body) as Record<string, unknown> & { header?: Record<string, unknown> };
   const out: ReturnType<typeof parseStatus> = {};
   if (typeof o['version'] === 'string') out.version = o['version'];
@@ -75,18 +78,35 @@ export function parseMemberList(body: string): { id: string; name: string }[] {
   return (o.members ?? []).map((m) => ({ id: String(m.ID ?? ''), name: String(m.name ?? '') }));
 }
 
-export function summarize(endpoints: EtcdMemberState[], members: { id: string; name: string }[] | undefined, at: number): EtcdState {
+export function summarize(
+  endpoints: EtcdMemberState[],
+  members: { id: string; name: string }[] | undefined,
+  at: number,
+): EtcdState {
   const memberCount = members?.length || endpoints.length;
   const quorum = Math.floor(memberCount / 2) + 1;
   const healthyCount = endpoints.filter((e) => e.healthy).length;
-  const leaders = [...new Set(endpoints.filter((e) => e.reachable && e.leaderId && e.leaderId !== '0').map((e) => e.leaderId!))];
+  const leaders = [
+    ...new Set(endpoints.filter((e) => e.reachable && e.leaderId && e.leaderId !== '0').map((e) => e.leaderId!)),
+  ];
   for (const e of endpoints) if (e.leaderId && e.memberId) e.isLeader = e.leaderId === e.memberId;
   // Quorum: a healthy member (etcd's /health requires a leader and a committed read) proves the cluster has
   // quorum; the optional status endpoint (leader ids) is not needed for it.
   const hasQuorum = healthyCount > 0;
   const unreadable = endpoints.filter((e) => e.healthUnknown);
-  const out: EtcdState = { at, endpoints, memberCount, membersKnown: members !== undefined, memberNames: (members ?? []).map((m) => m.name), healthyCount, quorum, hasQuorum, leaders };
-  if (healthyCount < quorum && unreadable.length) out.quorumUnknown = `${healthyCount} healthy, ${unreadable.length} unreadable (${unreadable.map((e) => `${e.endpoint}: ${e.healthUnknown}`).join('; ')})`;
+  const out: EtcdState = {
+    at,
+    endpoints,
+    memberCount,
+    membersKnown: members !== undefined,
+    memberNames: (members ?? []).map((m) => m.name),
+    healthyCount,
+    quorum,
+    hasQuorum,
+    leaders,
+  };
+  if (healthyCount < quorum && unreadable.length)
+    out.quorumUnknown = `${healthyCount} healthy, ${unreadable.length} unreadable (${unreadable.map((e) => `${e.endpoint}: ${e.healthUnknown}`).join('; ')})`;
   return out;
 }
 
@@ -104,7 +124,11 @@ export function createEtcdSource(o: { endpoints: string[]; timeoutMs: number }):
             httpGetText(`${base(ep)}/v3/maintenance/status`, { ...opts, method: 'POST', data: {} }),
             httpGetText(`${base(ep)}/v3/cluster/member/list`, { ...opts, method: 'POST', data: {} }),
           ]);
-          const st: EtcdMemberState = { endpoint: ep, reachable: health.ok || status.ok || (!health.ok && health.error.kind === 'http_status'), healthy: false };
+          const st: EtcdMemberState = {
+            endpoint: ep,
+            reachable: health.ok || status.ok || (!health.ok && health.error.kind === 'http_status'),
+            healthy: false,
+          };
           if (health.ok) {
             const h = parseHealth(health.value);
             st.healthy = h.healthy;
@@ -115,7 +139,11 @@ export function createEtcdSource(o: { endpoints: string[]; timeoutMs: number }):
             // answer (404 from a proxy or a wrong path, 401) is not about its health: unknown.
             st.error = health.error.message;
             st.healthReason = health.error.message;
-            if (health.error.kind === 'auth' || (health.error.kind === 'http_status' && !/^HTTP 503\b/.test(health.error.message))) st.healthUnknown = health.error.message;
+            if (
+              health.error.kind === 'auth' ||
+              (health.error.kind === 'http_status' && !/^HTTP 503\b/.test(health.error.message))
+            )
+              st.healthUnknown = health.error.message;
           }
           if (status.ok) {
             try {
@@ -135,7 +163,14 @@ export function createEtcdSource(o: { endpoints: string[]; timeoutMs: number }):
         }),
       );
       if (endpoints.every((e) => !e.reachable)) {
-        return failed('etcd', { kind: 'unreachable', message: `no etcd endpoint answered (${endpoints.map((e) => `${e.endpoint}: ${e.error ?? '?'}`).join('; ')})` }, at);
+        return failed(
+          'etcd',
+          {
+            kind: 'unreachable',
+            message: `no etcd endpoint answered (${endpoints.map((e) => `${e.endpoint}: ${e.error ?? '?'}`).join('; ')})`,
+          },
+          at,
+        );
       }
       return observed('etcd', summarize(endpoints, members, at.getTime()), at);
     },

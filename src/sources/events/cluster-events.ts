@@ -15,19 +15,39 @@ export interface ClusterEvents {
  * PostgreSQL node and a watch on Patroni's leader key in etcd (<namespace><cluster.name>/leader).
  * Either part is absent when its source is not configured.
  */
-export function startClusterEvents(config: Config, o: { onEvent: ClusterEventSink; logger: Logger; now?: () => number }): ClusterEvents {
+export function startClusterEvents(
+  config: Config,
+  o: { onEvent: ClusterEventSink; logger: Logger; now?: () => number },
+): ClusterEvents {
   const s = config.sources;
   const logger = o.logger.child({ component: 'cluster-events' });
   const sentinel: Sentinel | undefined = s.postgres
-    ? startPostgresSentinel({ nodes: s.postgres.nodes, connectTimeoutMs: s.postgres.connect_timeout, onEvent: o.onEvent, logger, ...(o.now ? { now: o.now } : {}) })
+    ? startPostgresSentinel({
+        nodes: s.postgres.nodes,
+        connectTimeoutMs: s.postgres.connect_timeout,
+        onEvent: o.onEvent,
+        logger,
+        ...(o.now ? { now: o.now } : {}),
+      })
     : undefined;
   const key = s.etcd ? patroniLeaderKey(s.etcd.patroni_namespace, config.cluster.name) : undefined;
-  const watch: KeyWatch | undefined = s.etcd && key ? watchEtcdKey({ endpoints: s.etcd.endpoints, key, connectTimeoutMs: s.etcd.timeout, onEvent: o.onEvent, logger, ...(o.now ? { now: o.now } : {}) }) : undefined;
+  const watch: KeyWatch | undefined =
+    s.etcd && key
+      ? watchEtcdKey({
+          endpoints: s.etcd.endpoints,
+          key,
+          connectTimeoutMs: s.etcd.timeout,
+          onEvent: o.onEvent,
+          logger,
+          ...(o.now ? { now: o.now } : {}),
+        })
+      : undefined;
   return {
     describe() {
       const parts: string[] = [];
       if (sentinel) parts.push(`PostgreSQL sentinels on ${sentinel.connected().join(', ') || 'no node yet'}`);
-      if (watch && key) parts.push(`etcd watch on ${key} ${watch.watching() ? `via ${watch.watching()}` : 'not open yet'}`);
+      if (watch && key)
+        parts.push(`etcd watch on ${key} ${watch.watching() ? `via ${watch.watching()}` : 'not open yet'}`);
       return parts.join('; ') || 'nothing to watch (no postgres or etcd source)';
     },
     async stop() {

@@ -77,7 +77,9 @@ export class JsonObjectStream {
 
 /** Words for one change of Patroni's leader key. */
 export function describeLeaderKeyEvent(e: WatchEvent): string {
-  return e.type === 'DELETE' ? 'leader key removed (the leader released its lock or its lease expired)' : `leader key set to ${unb64(e.kv?.value) || '(empty)'}`;
+  return e.type === 'DELETE'
+    ? 'leader key removed (the leader released its lock or its lease expired)'
+    : `leader key set to ${unb64(e.kv?.value) || '(empty)'}`;
 }
 
 /**
@@ -101,7 +103,11 @@ export function watchEtcdKey(o: EtcdKeyWatchOptions): KeyWatch {
     const body = JSON.stringify({ create_request: { key: b64(o.key) } });
     const lib = url.protocol === 'https:' ? https : http;
     let settled = false;
-    const req = lib.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: o.connectTimeoutMs ?? 3000 });
+    const req = lib.request(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      timeout: o.connectTimeoutMs ?? 3000,
+    });
     const entry = { endpoint, req, open: false };
     current = entry;
     const retry = (reason: string) => {
@@ -141,7 +147,8 @@ export function watchEtcdKey(o: EtcdKeyWatchOptions): KeyWatch {
             o.logger.debug({ endpoint, key: o.key }, 'etcd leader-key watch open');
           }
           if (r.canceled) return retry(`watch canceled: ${r.cancel_reason ?? 'no reason given'}`);
-          for (const e of r.events ?? []) o.onEvent({ source: 'etcd', subject: o.key, what: describeLeaderKeyEvent(e), at: now() });
+          for (const e of r.events ?? [])
+            o.onEvent({ source: 'etcd', subject: o.key, what: describeLeaderKeyEvent(e), at: now() });
         }
       });
       res.on('end', () => retry('stream ended'));

@@ -60,8 +60,16 @@ export function startPostgresSentinel(o: PostgresSentinelOptions): Sentinel {
       void client.end().catch(() => {});
       if (stopped) return;
       if (up) {
-        o.logger.info({ node: node.name, reason }, 'PostgreSQL sentinel connection lost: evaluating the cluster rules now');
-        o.onEvent({ source: 'postgres', subject: node.name, what: `connection to PostgreSQL closed (${reason})`, at: now() });
+        o.logger.info(
+          { node: node.name, reason },
+          'PostgreSQL sentinel connection lost: evaluating the cluster rules now',
+        );
+        o.onEvent({
+          source: 'postgres',
+          subject: node.name,
+          what: `connection to PostgreSQL closed (${reason})`,
+          at: now(),
+        });
       }
       later(() => open(node, up ? 0 : attempt + 1), up ? retryMs : backoff(attempt, retryMs, maxRetryMs));
     };

@@ -31,12 +31,20 @@ export function csvUrl(statsUrl: string): string {
 }
 
 /** Sends one Runtime API command and reads until the server closes the connection. */
-export function runtimeCommand(socketPath: string, command: string, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+export function runtimeCommand(
+  socketPath: string,
+  command: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const sock = connect(socketPath);
-    const timer = setTimeout(() => sock.destroy(Object.assign(new Error(`timed out after ${timeoutMs}ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+    const timer = setTimeout(
+      () => sock.destroy(Object.assign(new Error(`timed out after ${timeoutMs}ms`), { code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
     const onAbort = () => sock.destroy(Object.assign(new Error('cancelled'), { code: 'ERR_CANCELED' }));
     signal?.addEventListener('abort', onAbort, { once: true });
     const done = (err?: Error) => {
@@ -81,12 +89,22 @@ export function createHaproxySource(o: HaproxyClientOptions): HaproxySource {
           const err = e as NodeJS.ErrnoException;
           const kind = err.code === 'ETIMEDOUT' ? 'timeout' : 'unreachable';
           // Fall back to HTTP when both are configured.
-          if (!o.statsUrl) return failed('haproxy', { kind, message: `${o.socket}: ${err.code ?? err.message}`, target: o.socket }, at);
+          if (!o.statsUrl)
+            return failed(
+              'haproxy',
+              { kind, message: `${o.socket}: ${err.code ?? err.message}`, target: o.socket },
+              at,
+            );
         }
       }
-      if (!o.statsUrl) return failed('haproxy', { kind: 'unreachable', message: 'neither stats_url nor socket configured' }, at);
+      if (!o.statsUrl)
+        return failed('haproxy', { kind: 'unreachable', message: 'neither stats_url nor socket configured' }, at);
       const url = csvUrl(o.statsUrl);
-      const r = await httpGetText(url, { timeoutMs: o.timeoutMs, ...(signal ? { signal } : {}), ...(o.username ? { auth: { username: o.username, password: o.password ?? '' } } : {}) });
+      const r = await httpGetText(url, {
+        timeoutMs: o.timeoutMs,
+        ...(signal ? { signal } : {}),
+        ...(o.username ? { auth: { username: o.username, password: o.password ?? '' } } : {}),
+      });
       if (!r.ok) return failed('haproxy', r.error, at);
       return parse(r.value, at, o.statsUrl);
     },

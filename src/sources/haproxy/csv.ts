@@ -15,10 +15,15 @@ export type StatsRow = Record<string, string>;
 export function parseStatsCsv(text: string): StatsRow[] {
   const lines = text.split(/\r?\n/);
   const headerIdx = lines.findIndex((l) => l.startsWith('# '));
-  if (headerIdx < 0) throw new MalformedStats(`no "# pxname,svname,..." header line: ${excerpt(text.trim(), 80) || '(empty)'}`);
+  if (headerIdx < 0)
+    throw new MalformedStats(`no "# pxname,svname,..." header line: ${excerpt(text.trim(), 80) || '(empty)'}`);
   const header = lines[headerIdx]!.slice(2).split(',');
-  if (header[0] !== 'pxname' || header[1] !== 'svname') throw new MalformedStats(`unexpected header: ${excerpt(lines[headerIdx]!, 60)}`);
-  const body = lines.slice(headerIdx + 1).filter((l) => !l.startsWith('#')).join('\n');
+  if (header[0] !== 'pxname' || header[1] !== 'svname')
+    throw new MalformedStats(`unexpected header: ${excerpt(lines[headerIdx]!, 60)}`);
+  const body = lines
+    .slice(headerIdx + 1)
+    .filter((l) => !l.startsWith('#'))
+    .join('\n');
   let cells: string[][];
   try {
     // Every line ends with a comma (one empty field more than the header): column counts vary.

@@ -66,14 +66,18 @@ export interface HaproxyStats {
   backends: HaproxyBackend[];
 }
 
-const int = (v: string | undefined): number | undefined => (v !== undefined && /^-?\d+$/.test(v) ? Number(v) : undefined);
+const int = (v: string | undefined): number | undefined =>
+  v !== undefined && /^-?\d+$/.test(v) ? Number(v) : undefined;
 
 /** Groups rows into backends with their servers; FRONTEND and listener rows are left out. */
 export function toStats(rows: readonly StatsRow[]): HaproxyStats {
   const backends = new Map<string, HaproxyBackend>();
   const get = (name: string) => {
     let b = backends.get(name);
-    if (!b) backends.set(name, (b = { name, status: 'UNKNOWN', sessions: 0, queue: 0, servers: [] }));
+    if (!b) {
+      b = { name, status: 'UNKNOWN', sessions: 0, queue: 0, servers: [] };
+      backends.set(name, b);
+    }
     return b;
   };
   for (const r of rows) {
@@ -93,7 +97,13 @@ export function toStats(rows: readonly StatsRow[]): HaproxyStats {
       b.queue = int(r['qcur']) ?? 0;
       continue;
     }
-    const s: HaproxyServer = { backend: px, name: sv, status: normalizeStatus(r['status'] ?? ''), sessions: int(r['scur']) ?? 0, queue: int(r['qcur']) ?? 0 };
+    const s: HaproxyServer = {
+      backend: px,
+      name: sv,
+      status: normalizeStatus(r['status'] ?? ''),
+      sessions: int(r['scur']) ?? 0,
+      queue: int(r['qcur']) ?? 0,
+    };
     const cs = (r['check_status'] ?? '').replace(/^\*\s*/, '');
     if (cs) s.checkStatus = cs;
     const code = int(r['check_code']);
@@ -115,6 +125,8 @@ export function findBackend(stats: HaproxyStats, name: string): HaproxyBackend |
 
 /** "DOWN (Layer7 wrong status, code 503)" */
 export function describeServer(s: HaproxyServer): string {
-  const why = [s.checkDesc ?? s.checkStatus, s.checkCode !== undefined ? `code ${s.checkCode}` : undefined].filter(Boolean).join(', ');
+  const why = [s.checkDesc ?? s.checkStatus, s.checkCode !== undefined ? `code ${s.checkCode}` : undefined]
+    .filter(Boolean)
+    .join(', ');
   return `${s.status.raw}${why ? ` (${why})` : ''}`;
 }

@@ -20,8 +20,17 @@ export interface PatroniSource {
   poll(signal?: AbortSignal): Promise<Observation<PatroniClusterState>>;
 }
 
-async function getParsed<T>(url: string, parse: (body: string) => T, o: PatroniClientOptions, signal?: AbortSignal): Promise<Got<T>> {
-  const r = await httpGetText(url, { timeoutMs: o.timeoutMs, ...(signal ? { signal } : {}), ...(o.username ? { auth: { username: o.username, password: o.password ?? '' } } : {}) });
+async function getParsed<T>(
+  url: string,
+  parse: (body: string) => T,
+  o: PatroniClientOptions,
+  signal?: AbortSignal,
+): Promise<Got<T>> {
+  const r = await httpGetText(url, {
+    timeoutMs: o.timeoutMs,
+    ...(signal ? { signal } : {}),
+    ...(o.username ? { auth: { username: o.username, password: o.password ?? '' } } : {}),
+  });
   if (!r.ok) return r;
   try {
     return { ok: true, value: parse(r.value) };
@@ -53,7 +62,14 @@ export function createPatroniSource(o: PatroniClientOptions, logger?: Logger): P
         const first = polls[0]?.status;
         const detail = polls.map((p) => `${p.name}: ${p.status.ok ? 'ok' : p.status.error.message}`).join('; ');
         logger?.debug({ detail }, 'patroni: no member answered');
-        return failed('patroni', { kind: first && !first.ok ? first.error.kind : 'unreachable', message: `no Patroni member answered (${detail})` }, at);
+        return failed(
+          'patroni',
+          {
+            kind: first && !first.ok ? first.error.kind : 'unreachable',
+            message: `no Patroni member answered (${detail})`,
+          },
+          at,
+        );
       }
       return observed('patroni', merged, at);
     },

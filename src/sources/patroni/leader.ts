@@ -75,7 +75,14 @@ function isHard(state: PatroniClusterState, leader: string | undefined): boolean
 export function hasRejoined(state: PatroniClusterState, name: string): boolean {
   const m = state.members.find((x) => x.name === name);
   if (!m) return false;
-  return m.inDcs && m.restReachable && m.nodeRole === 'replica' && !m.isLeader && isHealthyState(m.state) && (state.timeline === undefined || m.timeline === undefined || m.timeline >= state.timeline);
+  return (
+    m.inDcs &&
+    m.restReachable &&
+    m.nodeRole === 'replica' &&
+    !m.isLeader &&
+    isHealthyState(m.state) &&
+    (state.timeline === undefined || m.timeline === undefined || m.timeline >= state.timeline)
+  );
 }
 
 function gone(state: PatroniClusterState, name: string): boolean {
@@ -104,7 +111,11 @@ export function trackLeader(prev: LeaderCursor | undefined, state: PatroniCluste
       const start = c.downSince ?? c.lastHealthyAt ?? at;
       let end = at;
       const last = state.history[state.history.length - 1];
-      if (last && last.at && (last.newLeader === undefined || last.newLeader === state.leader) && (state.timeline === undefined || last.timeline + 1 === state.timeline)) {
+      if (
+        last?.at &&
+        (last.newLeader === undefined || last.newLeader === state.leader) &&
+        (state.timeline === undefined || last.timeline + 1 === state.timeline)
+      ) {
         const promotedAt = Date.parse(last.at);
         if (Number.isFinite(promotedAt) && promotedAt >= start && promotedAt <= at) end = promotedAt;
       }
@@ -125,11 +136,13 @@ export function trackLeader(prev: LeaderCursor | undefined, state: PatroniCluste
         change.oldWal = c.leaderWal;
         if (c.leaderWalAt !== undefined) change.oldWalAt = c.leaderWalAt;
       }
-      if (last && (state.timeline === undefined || last.timeline + 1 === state.timeline)) change.promotionLsn = last.lsn;
+      if (last && (state.timeline === undefined || last.timeline + 1 === state.timeline))
+        change.promotionLsn = last.lsn;
       c.change = change;
       changedNow = true;
     }
-    if (c.leader === state.leader && c.downSince !== undefined) backInPlace = { member: state.leader, downMs: at - c.downSince };
+    if (c.leader === state.leader && c.downSince !== undefined)
+      backInPlace = { member: state.leader, downMs: at - c.downSince };
     c.leader = state.leader;
     if (state.timeline !== undefined) c.timeline = state.timeline;
     c.lastHealthyAt = at;
@@ -149,8 +162,14 @@ export function trackLeader(prev: LeaderCursor | undefined, state: PatroniCluste
     const subject = c.leader ?? state.leader;
     if (!c.leader && state.leader) c.leader = state.leader;
     c.downSince ??= at;
-    c.downReason = state.leader && state.leader !== subject ? `leadership moving to ${state.leader}, not serving yet (${state.leaderProblem ?? 'unhealthy'})` : (state.leaderProblem ?? 'unhealthy');
-    if (!state.leader) c.downReason = subject ? `no leader in the DCS (last leader ${subject}${subjectDetail(state, subject)})` : 'no leader in the DCS';
+    c.downReason =
+      state.leader && state.leader !== subject
+        ? `leadership moving to ${state.leader}, not serving yet (${state.leaderProblem ?? 'unhealthy'})`
+        : (state.leaderProblem ?? 'unhealthy');
+    if (!state.leader)
+      c.downReason = subject
+        ? `no leader in the DCS (last leader ${subject}${subjectDetail(state, subject)})`
+        : 'no leader in the DCS';
     if (isHard(state, subject)) c.hardDown = true;
   }
 
@@ -160,7 +179,12 @@ export function trackLeader(prev: LeaderCursor | undefined, state: PatroniCluste
     if (e) c.change = { ...c.change, promotionLsn: e.lsn };
   }
   // Reported at least once (the step it was seen), then closed when the old leader is back (or gone for good).
-  if (c.change && !changedNow && (hasRejoined(state, c.change.from) || gone(state, c.change.from)) && c.change.from !== state.leader) {
+  if (
+    c.change &&
+    !changedNow &&
+    (hasRejoined(state, c.change.from) || gone(state, c.change.from)) &&
+    c.change.from !== state.leader
+  ) {
     closed = { change: c.change, how: hasRejoined(state, c.change.from) ? 'rejoined' : 'gone' };
     delete c.change;
   }
@@ -170,9 +194,16 @@ export function trackLeader(prev: LeaderCursor | undefined, state: PatroniCluste
     delete c.change;
   }
 
-  const out: LeaderStep = { cursor: c, changedNow, ...(closed ? { closed } : {}), ...(backInPlace ? { backInPlace } : {}) };
-  if (c.downSince !== undefined && c.leader) out.down = { member: c.leader, reason: c.downReason ?? 'unhealthy', since: c.downSince, hard: c.hardDown === true };
-  else if (c.downSince !== undefined) out.down = { member: 'none', reason: c.downReason ?? 'no leader', since: c.downSince, hard: false };
+  const out: LeaderStep = {
+    cursor: c,
+    changedNow,
+    ...(closed ? { closed } : {}),
+    ...(backInPlace ? { backInPlace } : {}),
+  };
+  if (c.downSince !== undefined && c.leader)
+    out.down = { member: c.leader, reason: c.downReason ?? 'unhealthy', since: c.downSince, hard: c.hardDown === true };
+  else if (c.downSince !== undefined)
+    out.down = { member: 'none', reason: c.downReason ?? 'no leader', since: c.downSince, hard: false };
   if (c.change) out.change = c.change;
   return out;
 }

@@ -12,7 +12,6 @@ import {
   type NodeStatus,
 } from './parse.js';
 
-
 /** What one configured member's REST API answered in one poll. */
 export interface MemberPoll {
   name: string;
@@ -117,7 +116,9 @@ function nodeLooksLeader(s: NodeStatus | undefined): boolean {
 export function mergeClusterState(polls: readonly MemberPoll[], at: number): PatroniClusterState | undefined {
   const statusOf = new Map<string, NodeStatus>();
   for (const p of polls) if (p.status.ok) statusOf.set(p.name, p.status.value);
-  const views = polls.filter((p) => p.cluster.ok).map((p) => ({ from: p.name, view: (p.cluster as { ok: true; value: ClusterView }).value }));
+  const views = polls
+    .filter((p) => p.cluster.ok)
+    .map((p) => ({ from: p.name, view: (p.cluster as { ok: true; value: ClusterView }).value }));
   if (views.length === 0 && statusOf.size === 0) return undefined;
 
   // Majority leader among views.
@@ -145,7 +146,8 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
 
   const leaderStatus = chosenLeader ? statusOf.get(chosenLeader) : undefined;
   const leaderDcs = chosenLeader ? dcsMembers.get(chosenLeader) : undefined;
-  const timeline = leaderStatus?.timeline ?? leaderDcs?.timeline ?? maxOf([...statusOf.values()].map((s) => s.timeline));
+  const timeline =
+    leaderStatus?.timeline ?? leaderDcs?.timeline ?? maxOf([...statusOf.values()].map((s) => s.timeline));
 
   const members: PatroniMember[] = names.sort().map((name) => {
     const d = dcsMembers.get(name);
@@ -158,7 +160,11 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
       inDcs: d !== undefined,
       restReachable: s !== undefined,
       role: d?.role ?? 'unknown',
-      state: s ? (s.role === 'replica' && s.state === 'running' && s.replicationState ? s.replicationState : s.state) : (d?.state ?? 'unknown'),
+      state: s
+        ? s.role === 'replica' && s.state === 'running' && s.replicationState
+          ? s.replicationState
+          : s.state
+        : (d?.state ?? 'unknown'),
       lagBytes: d?.lagBytes ?? null,
       lagUnknown: d?.lagUnknown ?? false,
       pendingRestart: (s?.pendingRestart ?? false) || (d?.pendingRestart ?? false),
@@ -168,7 +174,8 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
     };
     if (poll && !poll.status.ok) {
       m.restError = poll.status.error.message;
-      if (answeredUnreadable(poll.status.error)) m.statusUnknown = `${poll.status.error.kind}: ${poll.status.error.message}`;
+      if (answeredUnreadable(poll.status.error))
+        m.statusUnknown = `${poll.status.error.kind}: ${poll.status.error.message}`;
     }
     if (s) m.nodeRole = s.role;
     if (s?.walLocation !== undefined) m.walLocation = s.walLocation;
@@ -198,11 +205,14 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
   else if (!chosenLeader) leaderProblem = 'no leader in the DCS';
   else {
     const poll = polls.find((p) => p.name === chosenLeader);
-    if (poll && !poll.status.ok && answeredUnreadable(poll.status.error)) leaderUnknown = `leader ${chosenLeader} answered /patroni unreadably (${poll.status.error.kind}: ${poll.status.error.message})`;
+    if (poll && !poll.status.ok && answeredUnreadable(poll.status.error))
+      leaderUnknown = `leader ${chosenLeader} answered /patroni unreadably (${poll.status.error.kind}: ${poll.status.error.message})`;
     else if (poll && !poll.status.ok) leaderProblem = `REST API unreachable: ${poll.status.error.message}`;
-    else if (leaderStatus && !(leaderStatus.role === 'primary' || leaderStatus.role === 'standby_leader')) leaderProblem = `reports role ${leaderStatus.rawRole}`;
+    else if (leaderStatus && !(leaderStatus.role === 'primary' || leaderStatus.role === 'standby_leader'))
+      leaderProblem = `reports role ${leaderStatus.rawRole}`;
     else if (leaderStatus && leaderStatus.state !== 'running') leaderProblem = `PostgreSQL ${leaderStatus.state}`;
-    else if (!leaderStatus && leaderDcs && leaderDcs.state !== 'running') leaderProblem = `PostgreSQL ${leaderDcs.state}`;
+    else if (!leaderStatus && leaderDcs && leaderDcs.state !== 'running')
+      leaderProblem = `PostgreSQL ${leaderDcs.state}`;
   }
 
   const anyPaused = views.some((v) => v.view.paused) || [...statusOf.values()].some((s) => s.paused);
@@ -215,7 +225,9 @@ export function mergeClusterState(polls: readonly MemberPoll[], at: number): Pat
     maximumLagOnFailover: maxLag,
     views: views.map((v) => ({ from: v.from, leader: leaderOf(v.view) })),
     viewsDisagree: counts.size > 1,
-    otherPrimaries: [...statusOf.entries()].filter(([n, s]) => n !== chosenLeader && s.role === 'primary' && s.state === 'running').map(([n]) => n),
+    otherPrimaries: [...statusOf.entries()]
+      .filter(([n, s]) => n !== chosenLeader && s.role === 'primary' && s.state === 'running')
+      .map(([n]) => n),
     reachableMembers: statusOf.size,
   };
   if (chosenLeader) state.leader = chosenLeader;
@@ -237,13 +249,19 @@ function answeredUnreadable(e: SourceError): boolean {
   return e.kind === 'malformed' || e.kind === 'auth' || e.kind === 'http_status';
 }
 
-function notCandidate(m: PatroniMember, leaderTimeline: number | undefined, maxLag: number, leader: string | null): string | undefined {
+function notCandidate(
+  m: PatroniMember,
+  leaderTimeline: number | undefined,
+  maxLag: number,
+  leader: string | null,
+): string | undefined {
   if (!m.inDcs) return 'not in the DCS';
   if (m.tags['nofailover'] === true) return 'nofailover tag';
   if (!isHealthyState(m.state)) return `state ${m.state}`;
   if (m.lagUnknown || (m.lagBytes === null && leader !== null)) return 'lag unknown';
   if (m.lagBytes !== null && m.lagBytes > maxLag) return `lag ${m.lagBytes} B > maximum_lag_on_failover ${maxLag} B`;
-  if (leaderTimeline !== undefined && m.timeline !== undefined && m.timeline < leaderTimeline) return `timeline ${m.timeline} behind ${leaderTimeline}`;
+  if (leaderTimeline !== undefined && m.timeline !== undefined && m.timeline < leaderTimeline)
+    return `timeline ${m.timeline} behind ${leaderTimeline}`;
   return undefined;
 }
 

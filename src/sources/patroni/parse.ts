@@ -109,7 +109,8 @@ export const DEFAULT_MAXIMUM_LAG_ON_FAILOVER = 1048576;
 type Json = Record<string, unknown>;
 
 function asObject(v: unknown, what: string): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new MalformedBody(`${what}: expected a JSON object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new MalformedBody(`${what}: expected a JSON object`);
   return v as Json;
 }
 
@@ -122,7 +123,8 @@ function parseJson(body: string | unknown): unknown {
   }
 }
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : undefined;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export function normalizeClusterRole(raw: string): ClusterRole {
@@ -202,7 +204,8 @@ export function parseCluster(body: string | unknown): ClusterView {
     if (rl !== undefined) member.receiveLagBytes = rl;
     const pl = num(x['replay_lag']);
     if (pl !== undefined) member.replayLagBytes = pl;
-    if (typeof x['pending_restart_reason'] === 'object' && x['pending_restart_reason'] !== null) member.pendingRestartReason = x['pending_restart_reason'] as ClusterMember['pendingRestartReason'];
+    if (typeof x['pending_restart_reason'] === 'object' && x['pending_restart_reason'] !== null)
+      member.pendingRestartReason = x['pending_restart_reason'] as ClusterMember['pendingRestartReason'];
     if (x['scheduled_restart'] !== undefined) member.scheduledRestart = x['scheduled_restart'];
     return member;
   });
@@ -229,15 +232,17 @@ export function parseNodeStatus(body: string | unknown): NodeStatus {
   const xlog = typeof o['xlog'] === 'object' && o['xlog'] !== null ? (o['xlog'] as Json) : {};
   const p = typeof o['patroni'] === 'object' && o['patroni'] !== null ? (o['patroni'] as Json) : {};
   const replication = Array.isArray(o['replication'])
-    ? o['replication'].filter((r): r is Json => typeof r === 'object' && r !== null).map((r) => {
-        const row: ReplicationRow = { applicationName: str(r['application_name']) ?? '' };
-        if (str(r['usename'])) row.usename = str(r['usename'])!;
-        if (str(r['client_addr'])) row.clientAddr = str(r['client_addr'])!;
-        if (str(r['state'])) row.state = str(r['state'])!;
-        if (str(r['sync_state'])) row.syncState = str(r['sync_state'])!;
-        if (num(r['sync_priority']) !== undefined) row.syncPriority = num(r['sync_priority'])!;
-        return row;
-      })
+    ? o['replication']
+        .filter((r): r is Json => typeof r === 'object' && r !== null)
+        .map((r) => {
+          const row: ReplicationRow = { applicationName: str(r['application_name']) ?? '' };
+          if (str(r['usename'])) row.usename = str(r['usename'])!;
+          if (str(r['client_addr'])) row.clientAddr = str(r['client_addr'])!;
+          if (str(r['state'])) row.state = str(r['state'])!;
+          if (str(r['sync_state'])) row.syncState = str(r['sync_state'])!;
+          if (num(r['sync_priority']) !== undefined) row.syncPriority = num(r['sync_priority'])!;
+          return row;
+        })
     : [];
   const s: NodeStatus = {
     state,
@@ -261,7 +266,8 @@ export function parseNodeStatus(body: string | unknown): NodeStatus {
   if ('replayed_timestamp' in xlog) s.replayedTimestamp = str(xlog['replayed_timestamp']) ?? null;
   if (typeof xlog['paused'] === 'boolean') s.replayPaused = xlog['paused'];
   set('replicationState', str(o['replication_state']));
-  if (typeof o['pending_restart_reason'] === 'object' && o['pending_restart_reason'] !== null) s.pendingRestartReason = o['pending_restart_reason'] as NodeStatus['pendingRestartReason'];
+  if (typeof o['pending_restart_reason'] === 'object' && o['pending_restart_reason'] !== null)
+    s.pendingRestartReason = o['pending_restart_reason'] as NodeStatus['pendingRestartReason'];
   set('dcsLastSeen', num(o['dcs_last_seen']));
   set('postmasterStartTime', str(o['postmaster_start_time']));
   set('patroniVersion', str(p['version']));

@@ -26,7 +26,16 @@ import {
 } from './queries.js';
 
 /** The facts one node poll reads, one query each. */
-export type PgFact = 'common' | 'idle_in_transaction' | 'checksums' | 'primary_lsn' | 'replication' | 'slots' | 'archiver' | 'replica' | 'wal_receiver';
+export type PgFact =
+  | 'common'
+  | 'idle_in_transaction'
+  | 'checksums'
+  | 'primary_lsn'
+  | 'replication'
+  | 'slots'
+  | 'archiver'
+  | 'replica'
+  | 'wal_receiver';
 
 export interface PgNodeState {
   name: string;
@@ -49,7 +58,13 @@ export interface PgNodeState {
   idleInTransaction: IdleInTxRow[];
   checksumFailures: { db: string; failures: number; lastFailure: string | null }[];
   /** Primary (not in recovery) only. */
-  primary?: { lsnPos: number | null; lsn: string | null; replication: ReplicationRowPg[]; slots: SlotRow[]; archiver?: ArchiverRow };
+  primary?: {
+    lsnPos: number | null;
+    lsn: string | null;
+    replication: ReplicationRowPg[];
+    slots: SlotRow[];
+    archiver?: ArchiverRow;
+  };
   /** Replica (in recovery) only. */
   replica?: ReplicaRow & { walReceiver: WalReceiverRow | null };
 }
@@ -88,8 +103,13 @@ export function classify(e: unknown, connectTimeoutMs: number): SourceError {
   const err = e as { code?: string; message?: string };
   const msg = (err.message ?? String(e)).split('\n')[0]!;
   if (err.code === 'ECONNREFUSED') return { kind: 'unreachable', message: 'connection refused' };
-  if (err.code === 'EHOSTUNREACH' || err.code === 'ENOTFOUND') return { kind: 'unreachable', message: err.code === 'ENOTFOUND' ? 'host not found' : 'host unreachable' };
-  if (/timeout/i.test(msg)) return { kind: 'timeout', message: /connection/i.test(msg) ? `connect timed out after ${connectTimeoutMs}ms` : msg };
+  if (err.code === 'EHOSTUNREACH' || err.code === 'ENOTFOUND')
+    return { kind: 'unreachable', message: err.code === 'ENOTFOUND' ? 'host not found' : 'host unreachable' };
+  if (/timeout/i.test(msg))
+    return {
+      kind: 'timeout',
+      message: /connection/i.test(msg) ? `connect timed out after ${connectTimeoutMs}ms` : msg,
+    };
   if (err.code === '28P01' || err.code === '28000') return { kind: 'auth', message: msg };
   if (err.code === '57P03') return { kind: 'unreachable', message: `not accepting connections: ${msg}` };
   if (err.code && /^[0-9A-Z]{5}$/.test(err.code)) return { kind: 'query_failed', message: `${err.code} ${msg}` };
@@ -105,9 +125,20 @@ const REPLICA_FACTS: PgFact[] = ['replica', 'wal_receiver'];
  * marks only its own fact unknown (a statement timeout leaves the session usable, so later
  * queries still run); a broken connection or the deadline marks every fact not yet read unknown.
  */
-export async function pollNode(node: { name: string; dsn: string }, o: PostgresClientOptions, signal?: AbortSignal): Promise<PgNodeState> {
+export async function pollNode(
+  node: { name: string; dsn: string },
+  o: PostgresClientOptions,
+  signal?: AbortSignal,
+): Promise<PgNodeState> {
   const target = targetOf(node.dsn);
-  const st: PgNodeState = { name: node.name, target, reachable: false, unknown: {}, idleInTransaction: [], checksumFailures: [] };
+  const st: PgNodeState = {
+    name: node.name,
+    target,
+    reachable: false,
+    unknown: {},
+    idleInTransaction: [],
+    checksumFailures: [],
+  };
   const deadlineMs = o.deadlineMs ?? o.connectTimeoutMs + 2 * o.statementTimeoutMs;
   const deadline = AbortSignal.timeout(deadlineMs);
   const stop = signal ? AbortSignal.any([signal, deadline]) : deadline;
@@ -122,7 +153,10 @@ export async function pollNode(node: { name: string; dsn: string }, o: PostgresC
   client.on('error', () => {}); // a server going away mid-poll surfaces through the failed query
   /** Set once the session is unusable: every fact not read yet is unknown for this reason. */
   let broken: SourceError | undefined;
-  const stopped = (): SourceError => (deadline.aborted ? { kind: 'timeout', message: `poll deadline of ${deadlineMs}ms passed`, target } : { kind: 'unreachable', message: 'cancelled', target });
+  const stopped = (): SourceError =>
+    deadline.aborted
+      ? { kind: 'timeout', message: `poll deadline of ${deadlineMs}ms passed`, target }
+      : { kind: 'unreachable', message: 'cancelled', target };
   const onAbort = () => {
     broken ??= stopped();
     void client.end().catch(() => {});
@@ -172,7 +206,12 @@ export async function pollNode(node: { name: string; dsn: string }, o: PostgresC
     if (st.serverVersion === undefined) markUnknown('checksums', st.unknown.common!);
     else if (st.serverVersion >= 120000) {
       const rows = await read('checksums', Q_CHECKSUMS);
-      if (rows) st.checksumFailures = rows.map((r) => ({ db: String(r['datname']), failures: Number(r['failures']), lastFailure: r['last_failure'] === null ? null : String(r['last_failure']) }));
+      if (rows)
+        st.checksumFailures = rows.map((r) => ({
+          db: String(r['datname']),
+          failures: Number(r['failures']),
+          lastFailure: r['last_failure'] === null ? null : String(r['last_failure']),
+        }));
     }
     if (st.inRecovery === undefined) {
       // Role unknown: so is everything role-specific.
@@ -220,7 +259,11 @@ export function createPostgresSource(o: PostgresClientOptions, logger?: Logger):
       if (nodes.every((n) => !n.reachable)) {
         const detail = nodes.map((n) => `${n.name}: ${n.error?.message ?? '?'}`).join('; ');
         logger?.debug({ detail }, 'postgres: no node answered');
-        return failed('postgres', { kind: nodes[0]?.error?.kind ?? 'unreachable', message: `no PostgreSQL node answered (${detail})` }, at);
+        return failed(
+          'postgres',
+          { kind: nodes[0]?.error?.kind ?? 'unreachable', message: `no PostgreSQL node answered (${detail})` },
+          at,
+        );
       }
       return observed('postgres', { at: at.getTime(), nodes }, at);
     },

@@ -122,7 +122,8 @@ export interface WalReceiverRow {
 }
 
 type Row = Record<string, unknown>;
-const n = (v: unknown): number | null => (v === null || v === undefined ? null : typeof v === 'number' ? v : Number.isFinite(Number(v)) ? Number(v) : null);
+const n = (v: unknown): number | null =>
+  v === null || v === undefined ? null : typeof v === 'number' ? v : Number.isFinite(Number(v)) ? Number(v) : null;
 const s = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 export function mapReplication(rows: readonly Row[]): ReplicationRowPg[] {
@@ -151,7 +152,12 @@ export function mapReplication(rows: readonly Row[]): ReplicationRowPg[] {
 export function mapSlots(rows: readonly Row[]): SlotRow[] {
   return rows.map((r) => {
     const slot = (r['slot'] ?? {}) as Row;
-    const out: SlotRow = { name: s(slot['slot_name']) ?? '', type: s(slot['slot_type']) ?? '', active: slot['active'] === true, retainedBytes: n(r['retained_bytes']) };
+    const out: SlotRow = {
+      name: s(slot['slot_name']) ?? '',
+      type: s(slot['slot_type']) ?? '',
+      active: slot['active'] === true,
+      retainedBytes: n(r['retained_bytes']),
+    };
     if (slot['wal_status'] !== undefined && slot['wal_status'] !== null) out.walStatus = String(slot['wal_status']);
     if ('safe_wal_size' in slot) out.safeWalSize = n(slot['safe_wal_size']);
     return out;
@@ -171,7 +177,14 @@ export function mapArchiver(r: Row | undefined): ArchiverRow | undefined {
 }
 
 export function mapIdleInTx(rows: readonly Row[]): IdleInTxRow[] {
-  return rows.map((r) => ({ pid: n(r['pid']) ?? 0, user: s(r['usename']), db: s(r['datname']), application: s(r['application_name']), client: s(r['client_addr']), idleS: n(r['idle_s']) ?? 0 }));
+  return rows.map((r) => ({
+    pid: n(r['pid']) ?? 0,
+    user: s(r['usename']),
+    db: s(r['datname']),
+    application: s(r['application_name']),
+    client: s(r['client_addr']),
+    idleS: n(r['idle_s']) ?? 0,
+  }));
 }
 
 export function mapReplica(r: Row | undefined): ReplicaRow | undefined {
@@ -190,5 +203,11 @@ export function mapReplica(r: Row | undefined): ReplicaRow | undefined {
 export function mapWalReceiver(rows: readonly Row[]): WalReceiverRow | null {
   const r = rows[0];
   if (!r) return null; // no row: not streaming (archive recovery, or replication broken)
-  return { status: s(r['status']) ?? 'unknown', senderHost: s(r['sender_host']), senderPort: n(r['sender_port']), slotName: s(r['slot_name']), lastMsgAgeS: n(r['last_msg_age_s']) };
+  return {
+    status: s(r['status']) ?? 'unknown',
+    senderHost: s(r['sender_host']),
+    senderPort: n(r['sender_port']),
+    slotName: s(r['slot_name']),
+    lastMsgAgeS: n(r['last_msg_age_s']),
+  };
 }

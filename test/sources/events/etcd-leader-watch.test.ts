@@ -27,7 +27,8 @@ function waitFor<T>(get: () => T | undefined, ms = 10_000): Promise<T> {
 
 describe('JsonObjectStream', () => {
   it('splits concatenated objects whatever the chunking, braces inside strings included', () => {
-    const text = '{"result":{"created":true}}\n{"result":{"events":[{"kv":{"value":"e30="}}],"note":"a } and { in a string \\" quoted"}}\n';
+    const text =
+      '{"result":{"created":true}}\n{"result":{"events":[{"kv":{"value":"e30="}}],"note":"a } and { in a string \\" quoted"}}\n';
     for (const size of [1, 2, 7, text.length]) {
       const s = new JsonObjectStream();
       const got: unknown[] = [];
@@ -45,7 +46,8 @@ describe('JsonObjectStream', () => {
 
 describe('patroniLeaderKey', () => {
   it('is <namespace>/<scope>/leader however the namespace is written', () => {
-    for (const ns of ['/service/', '/service', 'service', 'service/']) assert.equal(patroniLeaderKey(ns, 'odoo-cluster'), '/service/odoo-cluster/leader');
+    for (const ns of ['/service/', '/service', 'service', 'service/'])
+      assert.equal(patroniLeaderKey(ns, 'odoo-cluster'), '/service/odoo-cluster/leader');
     assert.equal(patroniLeaderKey('/', 'odoo-cluster'), '/odoo-cluster/leader');
   });
 });
@@ -53,16 +55,23 @@ describe('patroniLeaderKey', () => {
 describe('watchEtcdKey against a gateway-shaped server', () => {
   it('reports each change, fails over to the next endpoint when the stream ends, and opens no second stream', async () => {
     // Endpoint A answers 503; endpoint B holds the watch open and pushes events on demand.
-    const down = http.createServer((_req, res) => { res.writeHead(503).end('unavailable'); });
+    const down = http.createServer((_req, res) => {
+      res.writeHead(503).end('unavailable');
+    });
     let stream: http.ServerResponse | undefined;
     let opened = 0;
     let key = '';
     const up = http.createServer((req, res) => {
       let body = '';
-      req.on('data', (c) => { body += c; });
+      req.on('data', (c) => {
+        body += c;
+      });
       req.on('end', () => {
         opened++;
-        key = Buffer.from((JSON.parse(body) as { create_request: { key: string } }).create_request.key, 'base64').toString();
+        key = Buffer.from(
+          (JSON.parse(body) as { create_request: { key: string } }).create_request.key,
+          'base64',
+        ).toString();
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"result":{"header":{"revision":"5"},"created":true}}\n');
         stream = res;
@@ -71,12 +80,21 @@ describe('watchEtcdKey against a gateway-shaped server', () => {
     await Promise.all([down, up].map((s) => new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()))));
     const url = (s: http.Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
     const events: ClusterEvent[] = [];
-    const w = watchEtcdKey({ endpoints: [url(down), url(up)], key: '/service/odoo-cluster/leader', onEvent: (e) => events.push(e), logger: silentLogger, retryMs: 20, maxRetryMs: 50 });
+    const w = watchEtcdKey({
+      endpoints: [url(down), url(up)],
+      key: '/service/odoo-cluster/leader',
+      onEvent: (e) => events.push(e),
+      logger: silentLogger,
+      retryMs: 20,
+      maxRetryMs: 50,
+    });
     try {
       await waitFor(() => w.watching());
       assert.equal(w.watching(), url(up));
       assert.equal(key, '/service/odoo-cluster/leader');
-      stream!.write(`{"result":{"events":[{"type":"DELETE","kv":{"key":"${b64(key)}"}}]}}\n{"result":{"events":[{"kv":{"key":"${b64(key)}","value":"${b64('pg-node-3')}"}}]}}\n`);
+      stream!.write(
+        `{"result":{"events":[{"type":"DELETE","kv":{"key":"${b64(key)}"}}]}}\n{"result":{"events":[{"kv":{"key":"${b64(key)}","value":"${b64('pg-node-3')}"}}]}}\n`,
+      );
       await waitFor(() => (events.length >= 2 ? true : undefined));
       assert.match(events[0]!.what, /leader key removed/);
       assert.equal(events[1]!.what, 'leader key set to pg-node-3');
@@ -88,28 +106,59 @@ describe('watchEtcdKey against a gateway-shaped server', () => {
     } finally {
       w.stop();
       stream?.destroy();
-      await Promise.all([down, up].map((s) => new Promise((r) => { s.closeAllConnections(); s.close(r); })));
+      await Promise.all(
+        [down, up].map(
+          (s) =>
+            new Promise((r) => {
+              s.closeAllConnections();
+              s.close(r);
+            }),
+        ),
+      );
     }
   });
 });
 
 // The real etcd's v3 JSON gateway (Debian's etcd, which the lab uses): the request and stream format
 // above is what etcd itself speaks, not only what this test's server assumes.
-const etcdMissing = spawnSync('etcd', ['--version']).status === 0 ? undefined : 'etcd is not installed (npm run setup installs it)';
+const etcdMissing =
+  spawnSync('etcd', ['--version']).status === 0 ? undefined : 'etcd is not installed (npm run setup installs it)';
 describe('watchEtcdKey against a real etcd', { skip: etcdMissing }, () => {
   let etcd: ChildProcess;
   let dir: string;
   const port = 27_591;
   const endpoint = `http://127.0.0.1:${port}`;
-  const put = (k: string, v: string) => fetch(`${endpoint}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(k), value: b64(v) }) });
-  const del = (k: string) => fetch(`${endpoint}/v3/kv/deleterange`, { method: 'POST', body: JSON.stringify({ key: b64(k) }) });
+  const put = (k: string, v: string) =>
+    fetch(`${endpoint}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(k), value: b64(v) }) });
+  const del = (k: string) =>
+    fetch(`${endpoint}/v3/kv/deleterange`, { method: 'POST', body: JSON.stringify({ key: b64(k) }) });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ohw-etcd-watch-'));
-    etcd = spawn('etcd', ['--data-dir', dir, '--listen-client-urls', endpoint, '--advertise-client-urls', endpoint, '--listen-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${port + 1}`, '--initial-cluster', `default=http://127.0.0.1:${port + 1}`], { stdio: 'ignore' });
+    etcd = spawn(
+      'etcd',
+      [
+        '--data-dir',
+        dir,
+        '--listen-client-urls',
+        endpoint,
+        '--advertise-client-urls',
+        endpoint,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${port + 1}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${port + 1}`,
+        '--initial-cluster',
+        `default=http://127.0.0.1:${port + 1}`,
+      ],
+      { stdio: 'ignore' },
+    );
     const started = Date.now();
     for (;;) {
-      const ok = await fetch(`${endpoint}/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${endpoint}/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       if (Date.now() - started > 20_000) throw new Error('etcd did not start');
       await new Promise((r) => setTimeout(r, 100));
@@ -131,7 +180,14 @@ describe('watchEtcdKey against a real etcd', { skip: etcdMissing }, () => {
       await del(key);
       await put(key, 'pg-node-2');
       await waitFor(() => (events.length >= 3 ? true : undefined));
-      assert.deepEqual(events.map((e) => e.what), ['leader key set to pg-node-1', 'leader key removed (the leader released its lock or its lease expired)', 'leader key set to pg-node-2']);
+      assert.deepEqual(
+        events.map((e) => e.what),
+        [
+          'leader key set to pg-node-1',
+          'leader key removed (the leader released its lock or its lease expired)',
+          'leader key set to pg-node-2',
+        ],
+      );
     } finally {
       w.stop();
     }

@@ -18,8 +18,15 @@ describe('PostgreSQL sentinel connections', () => {
     const pg1 = await startFakePostgres(() => ({ rows: [] }));
     const events: ClusterEvent[] = [];
     const sentinel = startPostgresSentinel({
-      nodes: [{ name: 'pg-node-1', dsn: pg1.dsn }, { name: 'pg-node-2', dsn: 'postgresql://x:y@127.0.0.1:1/postgres' }],
-      connectTimeoutMs: 1000, onEvent: (e) => events.push(e), logger: silentLogger, retryMs: 50, maxRetryMs: 100,
+      nodes: [
+        { name: 'pg-node-1', dsn: pg1.dsn },
+        { name: 'pg-node-2', dsn: 'postgresql://x:y@127.0.0.1:1/postgres' },
+      ],
+      connectTimeoutMs: 1000,
+      onEvent: (e) => events.push(e),
+      logger: silentLogger,
+      retryMs: 50,
+      maxRetryMs: 100,
     });
     try {
       await until(() => sentinel.connected().includes('pg-node-1'));
@@ -43,7 +50,14 @@ describe('PostgreSQL sentinel connections', () => {
     let pg = await startFakePostgres(() => ({ rows: [] }));
     const port = Number(new URL(pg.dsn).port);
     const events: ClusterEvent[] = [];
-    const sentinel = startPostgresSentinel({ nodes: [{ name: 'pg-node-1', dsn: pg.dsn }], connectTimeoutMs: 1000, onEvent: (e) => events.push(e), logger: silentLogger, retryMs: 50, maxRetryMs: 100 });
+    const sentinel = startPostgresSentinel({
+      nodes: [{ name: 'pg-node-1', dsn: pg.dsn }],
+      connectTimeoutMs: 1000,
+      onEvent: (e) => events.push(e),
+      logger: silentLogger,
+      retryMs: 50,
+      maxRetryMs: 100,
+    });
     try {
       await until(() => sentinel.connected().length === 1);
       await pg.close();

@@ -36,7 +36,8 @@ export function loadCorpus(file: string): CorpusEntry[] {
   if (!Array.isArray(parsed)) throw new Error(`${file}: expected a YAML list`);
   const names = new Set<string>();
   return parsed.map((e: CorpusEntry, i) => {
-    if (typeof e?.name !== 'string' || typeof e.raw !== 'string') throw new Error(`${file}[${i}]: name and raw are required`);
+    if (typeof e?.name !== 'string' || typeof e.raw !== 'string')
+      throw new Error(`${file}[${i}]: name and raw are required`);
     if (names.has(e.name)) throw new Error(`${file}: duplicate entry name "${e.name}"`);
     names.add(e.name);
     let raw = e.raw;
@@ -64,7 +65,8 @@ export function filebeatEvent(entry: CorpusEntry, dataset: string, role: 'app' |
 export function getPath(doc: Doc, path: string): { found: boolean; value: unknown } {
   let cur: unknown = doc;
   for (const part of path.split('.')) {
-    if (typeof cur !== 'object' || cur === null || Array.isArray(cur) || !(part in cur)) return { found: false, value: undefined };
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur) || !(part in cur))
+      return { found: false, value: undefined };
     cur = (cur as Doc)[part];
   }
   return { found: true, value: cur };

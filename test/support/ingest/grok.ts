@@ -167,7 +167,8 @@ function convert(value: string, type: GrokType, field: string): unknown {
       if (!/^[+-]?\d+$/.test(value)) throw new Error(`For input string: "${value}" (grok ${type} field [${field}])`);
       const big = BigInt(value);
       const [min, max] = type === 'int' ? [BigInt(INT_MIN), BigInt(INT_MAX)] : [LONG_MIN, LONG_MAX];
-      if (big < min || big > max) throw new Error(`For input string: "${value}" out of ${type} range (field [${field}])`);
+      if (big < min || big > max)
+        throw new Error(`For input string: "${value}" out of ${type} range (field [${field}])`);
       if (big > BigInt(Number.MAX_SAFE_INTEGER) || big < BigInt(Number.MIN_SAFE_INTEGER)) {
         throw new Error(`emulator limitation: ${value} exceeds JS safe integers (field [${field}])`);
       }

@@ -17,9 +17,7 @@ const ZONE_TEXT: Readonly<Record<string, string>> = {
   MSK: 'Europe/Moscow',
 };
 
-type Token =
-  | { kind: 'field'; letter: string; width: number }
-  | { kind: 'literal'; text: string };
+type Token = { kind: 'field'; letter: string; width: number } | { kind: 'literal'; text: string };
 
 function tokenizeJavaPattern(pattern: string): Token[] {
   const out: Token[] = [];
@@ -112,16 +110,31 @@ export function parseJavaDate(text: string, pattern: string): Parsed {
     const v = m[idx + 1]!;
     if (t.kind !== 'field') return;
     switch (t.letter) {
-      case 'y': p.y = Number(v); break;
-      case 'M': p.mo = Number(v); break;
-      case 'd': p.d = Number(v); break;
-      case 'H': p.h = Number(v); break;
-      case 'm': p.mi = Number(v); break;
-      case 's': p.s = Number(v); break;
-      case 'S': p.ms = Number(v); break;
+      case 'y':
+        p.y = Number(v);
+        break;
+      case 'M':
+        p.mo = Number(v);
+        break;
+      case 'd':
+        p.d = Number(v);
+        break;
+      case 'H':
+        p.h = Number(v);
+        break;
+      case 'm':
+        p.mi = Number(v);
+        break;
+      case 's':
+        p.s = Number(v);
+        break;
+      case 'S':
+        p.ms = Number(v);
+        break;
       case 'z': {
         const zone = ZONE_TEXT[v];
-        if (!zone) throw new Error(`zone text ${v} is not in the emulator's table (java.time may or may not accept it)`);
+        if (!zone)
+          throw new Error(`zone text ${v} is not in the emulator's table (java.time may or may not accept it)`);
         p.zone = zone;
         break;
       }
@@ -225,7 +238,8 @@ export function dateProcessorValue(text: string, formats: readonly string[], tim
     else epoch = localToEpoch(p, p.zone ?? timezone);
     const off = zoneOffsetMinutes(timezone, epoch);
     const local = new Date(epoch + off * 60000);
-    const offStr = off === 0 ? 'Z' : `${off < 0 ? '-' : '+'}${pad(Math.trunc(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
+    const offStr =
+      off === 0 ? 'Z' : `${off < 0 ? '-' : '+'}${pad(Math.trunc(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
     return (
       `${local.getUTCFullYear()}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}` +
       `T${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}` +

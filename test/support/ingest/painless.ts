@@ -44,7 +44,8 @@ function tokenize(src: string): Tok[] {
       while (j < src.length && src[j] !== c) {
         if (src[j] === '\\') {
           const n = src[j + 1];
-          if (n !== '\\' && n !== "'" && n !== '"') throw new Error(`painless subset: unsupported escape \\${n} in ${src}`);
+          if (n !== '\\' && n !== "'" && n !== '"')
+            throw new Error(`painless subset: unsupported escape \\${n} in ${src}`);
           s += n;
           j += 2;
           continue;
@@ -159,16 +160,16 @@ class Parser {
     const steps: Array<{ name: string; safe: boolean }> = [];
     for (;;) {
       const t = this.toks[this.pos];
-      if (!t || t.k !== 'op' || (t.v !== '.' && t.v !== '?.')) break;
+      if (t?.k !== 'op' || (t.v !== '.' && t.v !== '?.')) break;
       const safe = t.v === '?.';
       const id = this.toks[this.pos + 1];
-      if (!id || id.k !== 'id') this.fail('expected identifier after . or ?.');
+      if (id?.k !== 'id') this.fail('expected identifier after . or ?.');
       const after = this.toks[this.pos + 2];
       if (after && after.k === 'op' && after.v === '(') {
         if (!METHODS.has(id.v)) this.fail(`method ${id.v}() is outside the supported subset`);
         const arg = this.toks[this.pos + 3];
         const close = this.toks[this.pos + 4];
-        if (!arg || arg.k !== 'str' || !close || close.k !== 'op' || close.v !== ')') {
+        if (arg?.k !== 'str' || !close || close.k !== 'op' || close.v !== ')') {
           this.fail(`${id.v}() takes exactly one string literal`);
         }
         this.pos += 5;
@@ -251,7 +252,8 @@ function evalNode(n: Node, ctx: Record<string, unknown>, src: string): Val {
 
 function asBool(v: Val, src: string): boolean {
   // Painless refuses to unbox null (or a non-boolean) into a boolean operand.
-  if (typeof v !== 'boolean') throw new Error(`painless: cannot cast ${v === null ? 'null' : typeof v} to boolean in [${src}]`);
+  if (typeof v !== 'boolean')
+    throw new Error(`painless: cannot cast ${v === null ? 'null' : typeof v} to boolean in [${src}]`);
   return v;
 }
 

@@ -88,7 +88,9 @@ function setField(root: Doc, path: string, value: unknown): void {
     } else if (isMap(next)) {
       cur = next;
     } else {
-      throw new Error(`cannot set [${parts.at(-1)}] with parent object of type [${typeof next}] as part of path [${path}]`);
+      throw new Error(
+        `cannot set [${parts.at(-1)}] with parent object of type [${typeof next}] as part of path [${path}]`,
+      );
     }
   }
   cur[parts.at(-1)!] = value;
@@ -158,7 +160,11 @@ function str(cfg: Record<string, unknown>, key: string, type: string): string {
   return v;
 }
 
-function readInput(doc: Doc, cfg: Record<string, unknown>, type: string): { skip: true } | { skip: false; value: unknown } {
+function readInput(
+  doc: Doc,
+  cfg: Record<string, unknown>,
+  type: string,
+): { skip: true } | { skip: false; value: unknown } {
   const field = str(cfg, 'field', type);
   const r = lookup(doc, field);
   if (!r.found || r.value === null) {
@@ -218,7 +224,8 @@ function execute(type: string, cfg: Record<string, unknown>, doc: Doc, meta: Doc
     case 'date': {
       const value = stringInput(doc, cfg, type);
       if (value === undefined) throw new Error(`field [${String(cfg.field)}] is null`);
-      if (cfg.locale !== undefined && cfg.locale !== 'ENGLISH') throw new Error('date: only the default locale is emulated');
+      if (cfg.locale !== undefined && cfg.locale !== 'ENGLISH')
+        throw new Error('date: only the default locale is emulated');
       const formats = cfg.formats;
       if (!Array.isArray(formats) || formats.length === 0) throw new Error('date: [formats] required');
       const tzTemplate = typeof cfg.timezone === 'string' ? cfg.timezone : 'UTC';
@@ -234,13 +241,18 @@ function execute(type: string, cfg: Record<string, unknown>, doc: Doc, meta: Doc
       if (/[$\\]/.test(replacement)) throw new Error('gsub: $-groups/escapes in replacement are not emulated');
       // gsub uses java.util.regex, not Joni; for the plain classes used here JS RegExp agrees.
       const re = new RegExp(str(cfg, 'pattern', type), 'g');
-      setField(doc, typeof cfg.target_field === 'string' ? cfg.target_field : String(cfg.field), value.replace(re, replacement));
+      setField(
+        doc,
+        typeof cfg.target_field === 'string' ? cfg.target_field : String(cfg.field),
+        value.replace(re, replacement),
+      );
       return;
     }
     case 'set': {
       const field = str(cfg, 'field', type);
       if (field.includes('{{')) throw new Error('set: templated field names are not emulated');
-      if ('value' in cfg === 'copy_from' in cfg) throw new Error('set: exactly one of [value] or [copy_from] is required');
+      if ('value' in cfg === 'copy_from' in cfg)
+        throw new Error('set: exactly one of [value] or [copy_from] is required');
       let value: unknown;
       if ('copy_from' in cfg) {
         value = structuredClone(getField(doc, str(cfg, 'copy_from', type)));
@@ -283,7 +295,11 @@ function execute(type: string, cfg: Record<string, unknown>, doc: Doc, meta: Doc
       if (value === undefined) return;
       // String.trim() in Java strips chars <= U+0020; JS trim also strips Unicode spaces.
       const out =
-        type === 'trim' ? value.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '') : type === 'uppercase' ? value.toUpperCase() : value.toLowerCase();
+        type === 'trim'
+          ? value.replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, '')
+          : type === 'uppercase'
+            ? value.toUpperCase()
+            : value.toLowerCase();
       setField(doc, typeof cfg.target_field === 'string' ? cfg.target_field : String(cfg.field), out);
       return;
     }
@@ -300,7 +316,8 @@ function execute(type: string, cfg: Record<string, unknown>, doc: Doc, meta: Doc
       const raw = Array.isArray(cfg.value) ? cfg.value : [cfg.value];
       const values = raw.map((v) => (typeof v === 'string' ? render(v, doc, meta) : v));
       const cur = lookup(doc, field);
-      const list: unknown[] = !cur.found || cur.value === null ? [] : Array.isArray(cur.value) ? cur.value : [cur.value];
+      const list: unknown[] =
+        !cur.found || cur.value === null ? [] : Array.isArray(cur.value) ? cur.value : [cur.value];
       for (const v of values) {
         if (cfg.allow_duplicates === false && list.includes(v)) continue;
         list.push(v);
@@ -322,7 +339,9 @@ function unpack(spec: ProcessorSpec): [string, Record<string, unknown>] {
   if (!allowed) throw new Error(`processor [${type}] is not emulated (allowed: ${EMULATED.join(', ')})`);
   const extra = Object.keys(cfg).filter((k) => !allowed.includes(k) && !COMMON.includes(k));
   if (extra.length > 0) {
-    throw new Error(`processor [${type}] doesn't support one or more provided configuration parameters ${JSON.stringify(extra)}`);
+    throw new Error(
+      `processor [${type}] doesn't support one or more provided configuration parameters ${JSON.stringify(extra)}`,
+    );
   }
   return [type, cfg];
 }
@@ -339,7 +358,11 @@ function runList(list: readonly ProcessorSpec[], doc: Doc, meta: Doc): void {
       const message = err instanceof ProcessorError ? err.message : (err as Error).message;
       if (Array.isArray(cfg.on_failure) && cfg.on_failure.length > 0) {
         const saved = { ...meta };
-        Object.assign(meta, { on_failure_message: message, on_failure_processor_type: type, on_failure_processor_tag: tag });
+        Object.assign(meta, {
+          on_failure_message: message,
+          on_failure_processor_type: type,
+          on_failure_processor_tag: tag,
+        });
         runList(cfg.on_failure as ProcessorSpec[], doc, meta);
         for (const k of Object.keys(meta)) delete meta[k];
         Object.assign(meta, saved);
@@ -360,7 +383,9 @@ export function validatePipeline(body: PipelineBody): void {
       if (Array.isArray(cfg.on_failure)) walk(cfg.on_failure as ProcessorSpec[]);
     }
   };
-  const extra = Object.keys(body).filter((k) => !['description', 'processors', 'on_failure', 'version', '_meta'].includes(k));
+  const extra = Object.keys(body).filter(
+    (k) => !['description', 'processors', 'on_failure', 'version', '_meta'].includes(k),
+  );
   if (extra.length > 0) throw new Error(`unknown pipeline keys ${JSON.stringify(extra)}`);
   walk(body.processors);
   walk(body.on_failure ?? []);
