@@ -114,7 +114,7 @@ export function lagChartOption(i: LagChartInput): EChartsOption {
           position: 'insideEndTop',
           color: '#b91c1c',
         },
-        lineStyle: { color: '#b91c1c', type: 'dotted', width: 1.5 },
+        lineStyle: { color: '#b91c1c', type: 'dashed', width: 2 },
       });
     if (lines.length) first.markLine = { symbol: 'none', silent: true, data: lines };
   }

@@ -224,8 +224,14 @@ function runBuildStep(cmd: string, cwd: string, repo: string): void {
       });
     } else if (/^npm prune --omit=dev\b/.test(part)) {
       rmSync(join(cwd, 'node_modules'));
-      for (const p of prodPackages(readFileSync(join(cwd, 'package-lock.json'), 'utf8'))) {
-        if (existsSync(join(repo, p))) copyTree(join(repo, p), join(cwd, p)); // optional platform packages may be absent
+      // Shortest paths first: a package copied whole brings its nested node_modules along, so a nested
+      // path already present is done (copying it again would nest it inside itself).
+      const packages = [...new Set(prodPackages(readFileSync(join(cwd, 'package-lock.json'), 'utf8')))].sort(
+        (a, b) => a.length - b.length,
+      );
+      for (const p of packages) {
+        // optional platform packages may be absent
+        if (existsSync(join(repo, p)) && !existsSync(join(cwd, p))) copyTree(join(repo, p), join(cwd, p));
       }
     } else throw new Error(`Dockerfile: RUN step "${part}" is not understood by the simulation`);
   }

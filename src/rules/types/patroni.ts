@@ -221,7 +221,7 @@ export const patroniLeaderRule = defineRuleType({
         const m = c.members.find((x) => x.name === ch.from);
         const recovery =
           st.closed.how === 'rejoined'
-            ? `${ch.from} rejoined as a replica on timeline ${m?.timeline ?? c.timeline ?? '?'}, lag ${m?.lagBytes === null || m?.lagBytes === undefined ? 'unknown' : formatBytes(m.lagBytes).replace(/^0 bytes$/, '0 B')}, after ${after}; ${degradedText(c).text}`
+            ? `${ch.from} rejoined as a replica on timeline ${m?.timeline ?? c.timeline ?? '?'}${m?.lagBytes === null || m?.lagBytes === undefined ? '' : `, lag ${formatBytes(m.lagBytes).replace(/^0 bytes$/, '0 B')}`}, after ${after}; ${degradedText(c).text}`
             : st.closed.how === 'gone'
               ? `${ch.from} left the cluster (gone from the DCS and the config); ${c.leader ?? ch.to} leads on timeline ${c.timeline ?? '?'}, after ${after}`
               : `${ch.from} leads again on timeline ${c.timeline ?? '?'}, after ${after}`;
