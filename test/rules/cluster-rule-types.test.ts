@@ -22,6 +22,8 @@ import {
 } from '../../src/rules/types/patroni.js';
 import { postgresHealthRule, postgresReplicationRule } from '../../src/rules/types/postgres.js';
 import { splitBrainRule } from '../../src/rules/types/split-brain.js';
+import { haWatchersRule } from '../../src/rules/types/ha-watchers.js';
+import type { LeadershipView } from '../../src/ha/leadership.js';
 import { createHttpProbe } from '../../src/sources/http-probe.js';
 import { parseNodeStatus } from '../../src/sources/patroni/parse.js';
 import {
@@ -286,7 +288,40 @@ const CASES: Case[] = [
     failing: () => ({ http: createHttpProbe() }),
     failingSignal: () => AbortSignal.abort(new Error('evaluation timeout')),
   },
+  {
+    // The watchers (config `ha:`): obs-c stopped renewing its lease; with no ha source there is one
+    // watcher and nothing to compare with (etcd unreachable: unknown, in test/ha/leadership.test.ts).
+    type: haWatchersRule,
+    spec: { min_watchers: 2 },
+    firing: {
+      observed: () => ({ ha: watchersView(['obs-a active', 'obs-b standby'], ['obs-c']) }),
+      expect: [
+        [
+          { watcher: 'obs-c', problem: 'watcher_lost' },
+          /^watcher obs-c stopped renewing its etcd lease \(process or host down, or cut from etcd\); left: obs-a active, obs-b standby$/,
+        ],
+      ],
+    },
+    clear: () => ({ ha: watchersView(['obs-a active', 'obs-b standby'], []) }),
+    failing: () => ({}),
+  },
 ];
+
+function watchersView(watchers: string[], lost: string[]): LeadershipView {
+  return {
+    instance: 'obs-a',
+    role: 'active',
+    reason: 'holds the leader key',
+    leader: 'obs-a',
+    etcdOk: true,
+    since: 0,
+    lost,
+    watchers: watchers.map((w) => {
+      const [instance, role] = w.split(' ');
+      return { instance: instance!, role: role as LeadershipView['role'], at: 0 };
+    }),
+  };
+}
 
 function messages(t: RuleType, ev: Evaluation): [Record<string, string>, string][] {
   assert.ok(ev.ok, `expected a successful evaluation, got ${JSON.stringify(ev)}`);

@@ -23,6 +23,7 @@ import {
 import type { PgNodeState, PostgresState } from '../../src/sources/postgres/client.js';
 import { mapReplication } from '../../src/sources/postgres/queries.js';
 import type { Sources } from '../../src/sources/sources.js';
+import type { LeadershipView } from '../../src/ha/leadership.js';
 import { makeRule } from './builders.js';
 
 export const lab = (f: string): string => readFileSync(new URL(`../fixtures/lab/${f}`, import.meta.url), 'utf8');
@@ -171,6 +172,8 @@ export interface Observed {
   postgres?: PostgresState | Observation<PostgresState>;
   etcd?: EtcdState | Observation<EtcdState>;
   http?: Sources['http'];
+  /** The watchers' own view (config `ha:`), for the ha_watchers rule. */
+  ha?: LeadershipView;
 }
 
 const asObs = <T>(source: string, v: T | Observation<T>): Observation<T> =>
@@ -184,6 +187,7 @@ export function sourcesOf(o: Observed): Sources {
     ...(o.haproxy ? { haproxy: { writeBackend: 'pg_primary', poll: async () => asObs('haproxy', o.haproxy!) } } : {}),
     ...(o.postgres ? { postgres: { nodes: [], poll: async () => asObs('postgres', o.postgres!) } } : {}),
     ...(o.etcd ? { etcd: { poll: async () => asObs('etcd', o.etcd!) } } : {}),
+    ...(o.ha ? { ha: { view: () => o.ha! } } : {}),
     async close() {},
   };
 }
