@@ -134,7 +134,13 @@ export function lagChartOption(i: LagChartInput): EChartsOption {
       min: i.from,
       max: i.to,
       axisLabel: {
-        formatter: (v: number) => (span > 2 * 86_400_000 ? new Date(v).toISOString().slice(5, 10) : hhmm(v)),
+        // Dates over two days, minutes over a quarter hour, seconds below (else a short range repeats one minute).
+        formatter: (v: number) =>
+          span > 2 * 86_400_000
+            ? new Date(v).toISOString().slice(5, 10)
+            : span > 15 * 60_000
+              ? hhmm(v)
+              : new Date(v).toISOString().slice(11, 19),
       },
       splitLine: { show: true, lineStyle: { color: '#eef0f3' } },
     },
