@@ -83,51 +83,46 @@ export class SharedState {
     });
   }
 
+  /**
+   * The shared records under `<prefix><kind>/` that are still kept, by key; unreadable ones are
+   * skipped, expired ones deleted (best effort). Throws when etcd cannot be read.
+   */
+  private async records<T>(kind: 'silences' | 'acks', kept: (r: T) => boolean): Promise<[string, T][]> {
+    const c = this.o.client;
+    const all = await withTimeout(
+      c.getAll().prefix(`${this.o.prefix}${kind}/`).strings(),
+      this.o.timeoutMs,
+      `${kind} read`,
+    );
+    const out: [string, T][] = [];
+    for (const [k, v] of Object.entries(all)) {
+      let r: T;
+      try {
+        r = JSON.parse(v) as T;
+      } catch {
+        continue;
+      }
+      if (kept(r)) out.push([k, r]);
+      else
+        await c
+          .delete()
+          .key(k)
+          .exec()
+          .catch(() => undefined);
+    }
+    return out;
+  }
+
   /** Copies the other watchers' silences and acks into the local store; throws when etcd cannot be read. */
   async sync(): Promise<void> {
     const now = (this.o.now ?? Date.now)();
     for (const [k, v] of [...this.pending]) await this.put(k, v);
-    const c = this.o.client;
-    const silences = await withTimeout(
-      c.getAll().prefix(`${this.o.prefix}silences/`).strings(),
-      this.o.timeoutMs,
-      'silences read',
-    );
     const mine = new Map((await this.o.local.listSilences({ includeExpired: true })).map((s) => [s.id, s]));
-    for (const [k, v] of Object.entries(silences)) {
-      let s: Silence;
-      try {
-        s = JSON.parse(v) as Silence;
-      } catch {
-        continue;
-      }
-      if (s.endsAt < now - SILENCE_KEEP_MS) {
-        await c
-          .delete()
-          .key(k)
-          .exec()
-          .catch(() => undefined);
-        continue;
-      }
+    for (const [, s] of await this.records<Silence>('silences', (x) => x.endsAt >= now - SILENCE_KEEP_MS)) {
       const m = mine.get(s.id);
       if (!m || m.endsAt !== s.endsAt) await this.o.local.addSilence(s);
     }
-    const acks = await withTimeout(c.getAll().prefix(`${this.o.prefix}acks/`).strings(), this.o.timeoutMs, 'acks read');
-    for (const [k, v] of Object.entries(acks)) {
-      let a: AckRecord;
-      try {
-        a = JSON.parse(v) as AckRecord;
-      } catch {
-        continue;
-      }
-      if (a.at < now - ACK_KEEP_MS) {
-        await c
-          .delete()
-          .key(k)
-          .exec()
-          .catch(() => undefined);
-        continue;
-      }
+    for (const [k, a] of await this.records<AckRecord>('acks', (x) => x.at >= now - ACK_KEEP_MS)) {
       const fp = k.slice(`${this.o.prefix}acks/`.length);
       const alert = await this.o.local.findAlert(fp);
       // An ack belongs to one episode: one made before this episode began does not carry over.
